@@ -1,0 +1,66 @@
+# Waybill Console: `make run` starts the console, `make test` runs lint and every test.
+# With no DATABASE_URL / REDIS_URL both start a private PostgreSQL and Redis under var/.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+PORT ?= 8000
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test services services-down lint format bench chromium translations clean
+
+$(VENV)/.installed: requirements.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PIP) install -q -r requirements-dev.txt
+	touch $@
+
+services: $(VENV)/.installed
+	@$(PY) -m waybill_console.devservices up
+
+services-down:
+	@$(PY) -m waybill_console.devservices down
+
+translations: $(VENV)/.installed
+	@WBC_DEV_DEFAULTS=1 $(PY) manage.py compile_translations
+
+run: services translations
+	WBC_DEV_DEFAULTS=$${WBC_DEV_DEFAULTS:-1} $(PY) manage.py migrate --noinput
+	WBC_DEV_DEFAULTS=$${WBC_DEV_DEFAULTS:-1} $(PY) manage.py collectstatic --noinput -v 0
+	WBC_DEV_DEFAULTS=$${WBC_DEV_DEFAULTS:-1} $(PY) manage.py seed_demo --quiet
+	WBC_DEV_DEFAULTS=$${WBC_DEV_DEFAULTS:-1} PORT=$(PORT) $(PY) -m waybill_console.runner
+
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Chromium for the browser tests (apt-get install chromium)…"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "The browser tests need Chromium at $(CHROMIUM)."; \
+	  echo "Install it (Debian/Ubuntu: sudo apt-get install chromium) or set CHROMIUM=/path/to/chromium."; \
+	  exit 1; \
+	fi
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: $(VENV)/.installed-dev chromium lint services translations
+	CHROMIUM=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-dev services
+	WBC_DEV_DEFAULTS=1 $(PY) -m bench
+
+clean:
+	rm -rf $(VENV) var/staticfiles

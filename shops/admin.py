@@ -1,0 +1,65 @@
+from django.contrib import admin
+
+from shops.models import ApiToken, Membership, Order, OrderItem, Shop
+from waybill_console.admin_scoping import ShopScopedAdmin
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    fields = ["user", "role", "permissions", "display_name", "is_active"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(Shop)
+class ShopAdmin(ShopScopedAdmin):
+    shop_path = "pk"
+    list_display = ["shop_no", "name", "shop_type", "no_source_risk", "is_active", "created_at"]
+    list_filter = ["shop_type", "no_source_risk", "is_active"]
+    search_fields = ["shop_no", "name"]
+    inlines = [MembershipInline]
+
+    def get_queryset(self, request):
+        qs = admin.ModelAdmin.get_queryset(self, request)
+        if request.user.is_superuser:
+            return qs
+        shop = getattr(request, "shop", None)
+        return qs.filter(pk=shop.pk) if shop else qs.none()
+
+
+@admin.register(Membership)
+class MembershipAdmin(ShopScopedAdmin):
+    list_display = ["user", "shop", "role", "is_active"]
+    list_filter = ["role", "is_active"]
+    search_fields = ["user__username", "shop__shop_no"]
+    raw_id_fields = ["user", "shop"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ShopScopedAdmin):
+    list_display = ["prefix", "name", "shop", "branch", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at"]
+    search_fields = ["prefix", "name", "shop__shop_no"]
+
+
+class OrderItemInline(admin.TabularInline):
+    model = OrderItem
+    extra = 0
+
+
+@admin.register(Order)
+class OrderAdmin(ShopScopedAdmin):
+    list_display = [
+        "order_no",
+        "shop",
+        "status",
+        "receiver_name_masked",
+        "receiver_phone_masked",
+        "receiver_province",
+        "created_at",
+    ]
+    list_filter = ["status"]
+    search_fields = ["order_no"]
+    exclude = ["receiver_name", "receiver_phone", "receiver_detail", "receiver_phone_index"]
+    readonly_fields = ["receiver_name_masked", "receiver_phone_masked"]
+    inlines = [OrderItemInline]

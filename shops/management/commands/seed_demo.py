@@ -1,0 +1,71 @@
+"""Demo data (idempotent): merchants 100001 and 100002, factory 200001, an ops superuser."""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from dropship.models import DropshipProfile
+from shops.models import Membership, Shop, ShopType
+from waybill_console import permissions as perms
+
+DEMO_PASSWORD = "waybill-demo"
+
+SHOPS = [
+    # shop_no, name, type, main account
+    ("100001", "星河家居旗舰店", ShopType.FLAGSHIP, "merchant"),
+    ("100002", "星河数码专营店", ShopType.FRANCHISE, "merchant"),
+    ("200001", "义乌优品工厂", ShopType.ENTERPRISE, "factory"),
+]
+SUB_ACCOUNTS = [
+    # username, shop_no, display name, permissions
+    ("packer", "100001", "打包员小王", [perms.WAYBILL_ALLOCATE, perms.PRINT, perms.SHIP]),
+]
+
+
+class Command(BaseCommand):
+    help = "Create or refresh the demo shops and logins (safe to run again)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--quiet", action="store_true")
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        User = get_user_model()
+
+        def user(username, **extra):
+            u, created = User.objects.get_or_create(username=username, defaults=extra)
+            if created:
+                u.set_password(DEMO_PASSWORD)
+                u.save()
+            return u
+
+        ops = user("ops", is_staff=True, is_superuser=True)
+        if not ops.is_superuser:
+            ops.is_staff = ops.is_superuser = True
+            ops.save()
+        for shop_no, name, shop_type, main in SHOPS:
+            shop, _ = Shop.objects.get_or_create(
+                shop_no=shop_no, defaults={"name": name, "shop_type": shop_type}
+            )
+            Membership.objects.get_or_create(
+                shop=shop, role=Membership.Role.MAIN, defaults={"user": user(main)}
+            )
+            identity = "factory" if shop_no.startswith("2") else "merchant"
+            DropshipProfile.objects.get_or_create(shop=shop, defaults={"identity": identity})
+        for username, shop_no, display, granted in SUB_ACCOUNTS:
+            Membership.objects.get_or_create(
+                user=user(username),
+                shop=Shop.objects.get(shop_no=shop_no),
+                defaults={
+                    "role": Membership.Role.SUB,
+                    "permissions": granted,
+                    "display_name": display,
+                },
+            )
+
+        if not options["quiet"]:
+            self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
+            self.stdout.write("  merchant  main account of shops 100001 and 100002")
+            self.stdout.write("  packer    sub-account of 100001 (allocate, print, ship)")
+            self.stdout.write("  factory   main account of factory 200001")
+            self.stdout.write("  ops       operator staff (Django admin at /admin/)")

@@ -1,0 +1,120 @@
+"""Pages of the merchant console: login, shop switch, home, orders."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from shops import selectors, services
+from shops.models import OrderStatus
+from waybill_console.errors import AppError, page_error
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "console/shops/login.html"
+    redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        username = request.POST.get("username", "")
+        try:
+            services.login_check_allowed(username=username)
+        except AppError as err:
+            form = self.get_form()
+            return page_error(request, err, template=self.template_name, context={"form": form})
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        services.login_record_failure(username=self.request.POST.get("username", ""))
+        return super().form_invalid(form)
+
+
+def shop_required(view):
+    """A console page: logged in, and a member of at least one shop."""
+
+    @login_required
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if request.membership is None:
+            if request.user.is_staff:
+                return redirect("admin:index")
+            return render(request, "console/shops/no_shop.html", status=403)
+        try:
+            return view(request, *args, **kwargs)
+        except AppError as err:
+            return page_error(request, err)
+
+    wrapper.__name__ = view.__name__
+    wrapper.__doc__ = view.__doc__
+    return wrapper
+
+
+@login_required
+@require_POST
+def switch_shop(request: HttpRequest) -> HttpResponse:
+    try:
+        membership = services.session_switch_shop(
+            request=request, shop_id=int(request.POST.get("shop", 0))
+        )
+    except (AppError, ValueError) as err:
+        if isinstance(err, AppError):
+            return page_error(request, err)
+        return redirect("console:home")
+    messages.success(request, _("Switched to %(shop)s") % {"shop": membership.shop.name})
+    target = "factory:home" if membership.shop.is_factory else "console:home"
+    nxt = request.POST.get("next")
+    if nxt and url_has_allowed_host_and_scheme(nxt, {request.get_host()}):
+        return redirect(nxt)
+    return redirect(target)
+
+
+@shop_required
+def home(request: HttpRequest) -> HttpResponse:
+    actor = request.actor
+    if actor.shop.is_factory:
+        return redirect("factory:home")
+    orders = selectors.order_list(actor=actor)
+    context = {
+        "order_count": orders.count(),
+        "awaiting_count": orders.filter(status=OrderStatus.PAID).count(),
+        "recent_orders": orders[:5],
+    }
+    return render(request, "console/shops/home.html", context)
+
+
+@shop_required
+def order_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status") or None
+    q = request.GET.get("q") or None
+    qs = selectors.order_list(actor=request.actor, status=status, q=q)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "console/shops/order_list.html",
+        {
+            "page": page,
+            "status": status or "",
+            "q": q or "",
+            "statuses": OrderStatus.choices,
+        },
+    )
+
+
+@shop_required
+def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
+    order = selectors.order_get(actor=request.actor, order_id=order_id)
+    return render(request, "console/shops/order_detail.html", {"order": order})
+
+
+@shop_required
+@require_POST
+def order_reveal(request: HttpRequest, order_id: int) -> HttpResponse:
+    """htmx: the audited "show consumer information" action."""
+    order = selectors.order_get(actor=request.actor, order_id=order_id)
+    receiver = services.order_reveal_receiver(actor=request.actor, order=order)
+    return render(request, "console/shops/_receiver_full.html", {"receiver": receiver})

@@ -1,0 +1,93 @@
+"""Shared fixtures: real PostgreSQL (pytest-django's test database) and real Redis."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from shops import services as shop_services
+from shops.models import Membership, Shop
+from waybill_console.tenancy import Actor
+
+_seq = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    """Each test starts with an empty Redis cache (rate limits, login counters)."""
+    cache.clear()
+    yield
+
+
+def make_user(username: str | None = None, password: str = "pass-12345"):
+    User = get_user_model()
+    return User.objects.create_user(username=username or f"user{next(_seq)}", password=password)
+
+
+def make_shop(shop_no: str | None = None, *, user=None, name: str | None = None, **kw) -> Shop:
+    shop_no = shop_no or str(300000 + next(_seq))
+    return shop_services.shop_create(
+        shop_no=shop_no, name=name or f"店铺{shop_no}", main_user=user or make_user(), **kw
+    )
+
+
+def main_actor(shop: Shop) -> Actor:
+    return Actor.for_membership(shop.memberships.get(role=Membership.Role.MAIN))
+
+
+def make_order(
+    shop: Shop, order_no: str | None = None, *, phone: str = "13812345678", name: str = "张三", **kw
+):
+    return shop_services.order_create(
+        actor=main_actor(shop),
+        order_no=order_no or f"ORD{next(_seq):08d}",
+        items=kw.pop(
+            "items",
+            [
+                {
+                    "sku": "SKU-1",
+                    "product_name": "保温杯",
+                    "spec": "500ml 白色",
+                    "quantity": 2,
+                    "unit_price": "39.90",
+                }
+            ],
+        ),
+        receiver=kw.pop(
+            "receiver",
+            {
+                "name": name,
+                "phone": phone,
+                "province": "浙江省",
+                "city": "杭州市",
+                "district": "西湖区",
+                "detail": "文三路 90 号 3 幢 501",
+            },
+        ),
+        **kw,
+    )
+
+
+def token_client(
+    shop: Shop | None = None, *, branch=None, scopes=None, language: str | None = None
+) -> APIClient:
+    _, key = shop_services.api_token_create(shop=shop, branch=branch, scopes=scopes)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    if language:
+        client.defaults["HTTP_ACCEPT_LANGUAGE"] = language
+    return client
+
+
+@pytest.fixture
+def shop_a(db):
+    return make_shop("100001", user=make_user("merchant-a"), name="星河家居旗舰店")
+
+
+@pytest.fixture
+def shop_b(db):
+    return make_shop("100002", user=make_user("merchant-b"), name="星河数码专营店")

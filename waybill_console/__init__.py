@@ -1,0 +1,3 @@
+from waybill_console.celery import app as celery_app
+
+__all__ = ["celery_app"]

@@ -1,0 +1,21 @@
+"""Admin lists scoped like every other door.
+
+Superusers (the operator's ops staff) see every shop. A staff user who is also a
+member of shops sees only the shop the session switched to.
+"""
+
+from django.contrib import admin
+
+
+class ShopScopedAdmin(admin.ModelAdmin):
+    #: path from the model to its shop, e.g. "shop" or "order__shop"
+    shop_path = "shop"
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        shop = getattr(request, "shop", None)
+        if not shop:
+            return qs.none()
+        return qs.filter(**{self.shop_path: shop})

@@ -1,0 +1,105 @@
+"""API shell: token authentication, the actor, Redis-backed throttling, pagination."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from rest_framework import authentication, pagination, permissions, throttling
+from rest_framework.exceptions import AuthenticationFailed
+
+from waybill_console.errors import NotAuthenticated, PermissionDenied
+from waybill_console.tenancy import Actor
+
+
+class TokenUser:
+    """The ``request.user`` of a token request (tokens are not people)."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_staff = False
+    is_superuser = False
+    pk = None
+
+    def __init__(self, token):
+        self.token = token
+
+    def get_username(self) -> str:
+        return f"token:{self.token.prefix}"
+
+
+class TokenAuthentication(authentication.TokenAuthentication):
+    keyword = "Token"
+
+    def authenticate_credentials(self, key):
+        from shops.selectors import api_token_get_by_key
+
+        token = api_token_get_by_key(key=key)
+        if token is None:
+            raise AuthenticationFailed("invalid token")
+        now = timezone.now()
+        if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+            type(token).objects.filter(pk=token.pk).update(last_used_at=now)
+        return TokenUser(token), token
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    """The browser's session also reaches the API (CSRF enforced)."""
+
+
+def get_actor(request) -> Actor:
+    token = getattr(request, "auth", None)
+    if token is not None and hasattr(token, "scopes"):
+        return Actor(
+            shop=token.shop, token=token, branch=token.branch, permissions=frozenset(token.scopes)
+        )
+    actor = getattr(request, "actor", None)
+    if actor is None or not request.user or not request.user.is_authenticated:
+        raise NotAuthenticated()
+    return actor
+
+
+class IsShopActor(permissions.BasePermission):
+    """A shop's token or a logged-in member of a shop."""
+
+    def has_permission(self, request, view):
+        if request.user is None or not request.user.is_authenticated:
+            raise NotAuthenticated()
+        actor = get_actor(request)
+        if actor.shop is None:
+            raise PermissionDenied()
+        request.wbc_actor = actor
+        return True
+
+
+class IsBranchActor(permissions.BasePermission):
+    """A carrier branch's token (carrier systems: approvals, recharges, tracking)."""
+
+    def has_permission(self, request, view):
+        if request.user is None or not request.user.is_authenticated:
+            raise NotAuthenticated()
+        actor = get_actor(request)
+        if actor.branch is None and not actor.is_staff:
+            raise PermissionDenied()
+        request.wbc_actor = actor
+        return True
+
+
+class TokenRateThrottle(throttling.SimpleRateThrottle):
+    """Per token (or per user) request rate, counted in the Redis cache."""
+
+    scope = "token"
+
+    def get_cache_key(self, request, view):
+        token = getattr(request, "auth", None)
+        if token is not None and getattr(token, "pk", None):
+            ident = f"t{token.pk}"
+        elif request.user and request.user.is_authenticated:
+            ident = f"u{request.user.pk}"
+        else:
+            ident = f"ip{self.get_ident(request)}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class Pagination(pagination.PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class WaybillConsoleConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "waybill_console"
+    verbose_name = "Waybill Console"

@@ -1,0 +1,115 @@
+"""`make run`: the web server, a Celery worker and beat, all stopped by one Ctrl-C.
+
+Started after the private servers (if any), migrations and the demo seed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    port = os.environ.get("PORT", "8000")
+    host = os.environ.get("HOST", "127.0.0.1")
+    py = sys.executable
+    var = BASE_DIR / "var"
+    var.mkdir(exist_ok=True)
+    commands = {
+        "web": [
+            py,
+            "-m",
+            "gunicorn",
+            "waybill_console.wsgi",
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            os.environ.get("WEB_CONCURRENCY", "3"),
+            "--access-logfile",
+            "-",
+            "--timeout",
+            "120",
+        ],
+        "worker": [
+            py,
+            "-m",
+            "celery",
+            "-A",
+            "waybill_console",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            os.environ.get("WORKER_CONCURRENCY", "2"),
+        ],
+        "beat": [
+            py,
+            "-m",
+            "celery",
+            "-A",
+            "waybill_console",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(var / "celerybeat-schedule"),
+        ],
+    }
+    procs: dict[str, subprocess.Popen] = {}
+    for name, cmd in commands.items():
+        procs[name] = subprocess.Popen(cmd, cwd=BASE_DIR, start_new_session=True)
+
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        print("\nstopping web, worker and beat…", flush=True)
+        for p in procs.values():
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+    time.sleep(2)
+    print(
+        f"""
+Waybill Console is running: http://{host}:{port}/
+  API docs: http://{host}:{port}/api/v1/docs/
+  Demo logins (password for all: waybill-demo):
+    merchant  main account of shops 100001 and 100002
+    packer    sub-account of 100001
+    factory   factory 200001
+    ops       operator staff, Django admin at http://{host}:{port}/admin/
+Press Ctrl-C to stop.
+""",
+        flush=True,
+    )
+    code = 0
+    while any(p.poll() is None for p in procs.values()):
+        for name, p in procs.items():
+            if p.poll() is not None and not stopping:
+                print(f"{name} exited with {p.returncode}; stopping the rest", flush=True)
+                code = p.returncode or 1
+                stop()
+        time.sleep(0.5)
+    deadline = time.time() + 15
+    for p in procs.values():
+        try:
+            p.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""Settings, entirely from environment variables (see .env.example).
+
+With no DATABASE_URL / REDIS_URL in the environment, the URLs of the private
+servers started by ``waybill_console.devservices`` are read from
+``var/services.env``. There is no SQLite path.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import dj_database_url
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env_file_defaults() -> dict[str, str]:
+    path = Path(os.environ.get("WBC_VAR_DIR", BASE_DIR / "var")) / "services.env"
+    values: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if "=" in line and not line.lstrip().startswith("#"):
+                key, value = line.split("=", 1)
+                values[key.strip()] = value.strip()
+    return values
+
+
+_SERVICES = _env_file_defaults()
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return _SERVICES.get(name, default)
+    return value
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [v.strip() for v in (env(name, default) or "").split(",") if v.strip()]
+
+
+DEBUG = env_bool("DEBUG", False)
+TESTING = env_bool("WBC_TESTING", False)
+# Development defaults (set by `make run` and the tests): built-in keys, cookies over http.
+DEV_DEFAULTS = DEBUG or TESTING or env_bool("WBC_DEV_DEFAULTS", False)
+SECRET_KEY = env("SECRET_KEY") or ""
+if not SECRET_KEY:
+    if DEV_DEFAULTS:
+        SECRET_KEY = "insecure-development-key-do-not-use-in-production-0123456789"
+    else:
+        raise ImproperlyConfigured("SECRET_KEY is not set (see .env.example)")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "js_lib_htmx",
+    "waybill_console",
+    "shops",
+    "carriers",
+    "waybills",
+    "dropship",
+    "printing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "waybill_console.tenancy.CurrentShopMiddleware",
+]
+
+ROOT_URLCONF = "waybill_console.urls"
+WSGI_APPLICATION = "waybill_console.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "waybill_console.tenancy.shop_context",
+            ],
+        },
+    },
+]
+
+_database_url = env("DATABASE_URL")
+if not _database_url:
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set and no embedded server is running: "
+        "run `make services` (or `make run`), or set DATABASE_URL."
+    )
+DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    raise ImproperlyConfigured("Waybill Console runs on PostgreSQL only")
+
+REDIS_URL = env("REDIS_URL")
+if not REDIS_URL:
+    raise ImproperlyConfigured(
+        "REDIS_URL is not set and no embedded server is running: run `make services`."
+    )
+
+
+def _redis_db(url: str, db: int) -> str:
+    """The same server as ``url`` with database number ``db``."""
+    base, _, last = url.rpartition("/")
+    if base.endswith(":/") or not last.isdigit():
+        return url.rstrip("/") + f"/{db}"
+    return f"{base}/{db}"
+
+
+# Broker, results and cache live in separate Redis databases; tests use their own.
+_REDIS_DB_BASE = int(env("REDIS_DB_BASE", "0"))
+CELERY_BROKER_URL = env("CELERY_BROKER_URL") or _redis_db(REDIS_URL, _REDIS_DB_BASE)
+CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND") or _redis_db(REDIS_URL, _REDIS_DB_BASE + 1)
+CACHE_URL = env("CACHE_URL") or _redis_db(REDIS_URL, _REDIS_DB_BASE + 2)
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+        "KEY_PREFIX": "wbc",
+    }
+}
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "console:home"
+LOGOUT_REDIRECT_URL = "login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = DEV_DEFAULTS or env_bool("WHITENOISE_USE_FINDERS", False)
+MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+MEDIA_URL = "/media/"
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- consumer data encryption ---------------------------------------------------------
+# FIELD_ENCRYPTION_KEYS: comma-separated Fernet keys, newest first (rotation: add a new key
+# in front, run `manage.py rotate_encryption`, then drop the old one).
+# BLIND_INDEX_KEY: secret for the keyed HMAC used to search phone numbers.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "")
+BLIND_INDEX_KEY = env("BLIND_INDEX_KEY") or ""
+if not FIELD_ENCRYPTION_KEYS or not BLIND_INDEX_KEY:
+    if DEV_DEFAULTS:
+        # Development-only keys, derived so that they are stable between runs.
+        FIELD_ENCRYPTION_KEYS = FIELD_ENCRYPTION_KEYS or [
+            "V2F5YmlsbENvbnNvbGVEZXZlbG9wbWVudEtleTAwMDA="
+        ]
+        BLIND_INDEX_KEY = BLIND_INDEX_KEY or "waybill-console-development-blind-index"
+    else:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS and BLIND_INDEX_KEY must be set")
+
+# --- REST API -------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "waybill_console.api.TokenAuthentication",
+        "waybill_console.api.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["waybill_console.api.IsShopActor"],
+    "DEFAULT_THROTTLE_CLASSES": ["waybill_console.api.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"token": env("API_RATE_LIMIT", "600/min")},
+    "EXCEPTION_HANDLER": "waybill_console.api_errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "waybill_console.api.Pagination",
+    "PAGE_SIZE": 50,
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Waybill Console API",
+    "DESCRIPTION": (
+        "E-waybills (电子面单) and dropship (代发) for merchants, factories and carriers."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "TokenAuth": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "`Token <key>` from `manage.py create_api_token`",
+            }
+        }
+    },
+    "SECURITY": [{"TokenAuth": []}],
+}
+
+# --- Celery ---------------------------------------------------------------------------
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = int(env("CELERY_TASK_TIME_LIMIT", "900"))
+CELERY_TASK_SOFT_TIME_LIMIT = int(env("CELERY_TASK_SOFT_TIME_LIMIT", "840"))
+CELERY_RESULT_EXPIRES = 24 * 3600
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "worker-heartbeat": {
+        "task": "waybill_console.tasks.heartbeat",
+        "schedule": 60.0,
+    },
+    "purge-idempotency-keys": {
+        "task": "waybill_console.tasks.purge_idempotency_keys",
+        "schedule": crontab(minute=17, hour=3),
+    },
+}
+
+# --- security -------------------------------------------------------------------------
+LOGIN_FAILURE_LIMIT_PER_HOUR = int(env("LOGIN_FAILURE_LIMIT_PER_HOUR", "100"))
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEV_DEFAULTS)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "0"))
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")

@@ -1,0 +1,29 @@
+"""Kernel jobs: the worker heartbeat and the idempotency-key purge."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.core.cache import cache
+from django.utils import timezone
+
+HEARTBEAT_KEY = "worker:heartbeat"
+
+
+@shared_task(name="waybill_console.tasks.heartbeat")
+def heartbeat() -> str:
+    """Beat runs this every minute; the health page shows when a worker last answered."""
+    stamp = timezone.now().isoformat()
+    cache.set(HEARTBEAT_KEY, stamp, timeout=None)
+    return stamp
+
+
+@shared_task(name="waybill_console.tasks.purge_idempotency_keys")
+def purge_idempotency_keys(days: int = 7) -> int:
+    from waybill_console.models import IdempotencyRecord
+
+    deleted, _ = IdempotencyRecord.objects.filter(
+        created_at__lt=timezone.now() - timedelta(days=days)
+    ).delete()
+    return deleted

@@ -1,0 +1,135 @@
+"""Who is acting, for which shop, with which permissions.
+
+Every service takes an :class:`Actor`. A browser session acts for the shop it
+switched to (``session["shop_id"]``); an API token acts for the one shop (or
+carrier branch) it is bound to, with its scopes as permissions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext_lazy as _
+
+from waybill_console import permissions as perms
+from waybill_console.errors import PermissionDenied
+
+if TYPE_CHECKING:  # pragma: no cover
+    from shops.models import Membership, Shop
+
+SESSION_SHOP_KEY = "shop_id"
+
+
+class MissingPermission(PermissionDenied):
+    message = _(
+        "You do not have the “%(permission)s” permission; ask the main account to grant it."
+    )
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The caller of a service: a user or a token, acting for one shop or one branch."""
+
+    shop: Shop | None
+    user: Any = None
+    membership: Membership | None = None
+    token: Any = None
+    branch: Any = None
+    permissions: frozenset[str] = field(default_factory=frozenset)
+    is_staff: bool = False
+
+    @property
+    def is_main(self) -> bool:
+        return self.membership is not None and self.membership.role == "main"
+
+    @property
+    def shop_id(self) -> int | None:
+        return self.shop.pk if self.shop else None
+
+    def has(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    def require(self, permission: str) -> None:
+        if not self.has(permission):
+            raise MissingPermission(
+                permission=perms.label(permission), detail={"permission": permission}
+            )
+
+    def require_shop(self) -> Shop:
+        if self.shop is None:
+            raise PermissionDenied(_("This action needs a shop account."))
+        return self.shop
+
+    def describe(self) -> str:
+        if self.token is not None:
+            return f"token:{self.token.prefix}"
+        if self.user is not None:
+            return f"user:{self.user.get_username()}"
+        return "system"
+
+    @classmethod
+    def for_membership(cls, membership: Membership) -> Actor:
+        granted = perms.ALL if membership.role == "main" else frozenset(membership.permissions)
+        return cls(
+            shop=membership.shop,
+            user=membership.user,
+            membership=membership,
+            permissions=frozenset(granted),
+        )
+
+    @classmethod
+    def system(cls, shop: Shop | None = None) -> Actor:
+        """Celery sweeps and management commands acting on the system's behalf."""
+        return cls(shop=shop, permissions=perms.ALL)
+
+
+def _load_membership(request):
+    from shops.selectors import membership_for_session
+
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    return membership_for_session(user=user, shop_id=request.session.get(SESSION_SHOP_KEY))
+
+
+class CurrentShopMiddleware:
+    """Puts ``request.membership``, ``request.shop`` and ``request.actor`` on browser requests."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.membership = SimpleLazyObject(lambda: _load_membership(request))
+
+        def shop():
+            m = request.membership
+            return m.shop if m else None
+
+        def actor():
+            m = request.membership
+            if m:
+                return Actor.for_membership(m)
+            user = getattr(request, "user", None)
+            return Actor(shop=None, user=user, is_staff=bool(user and user.is_staff))
+
+        request.shop = SimpleLazyObject(shop)
+        request.actor = SimpleLazyObject(actor)
+        return self.get_response(request)
+
+
+def shop_context(request) -> dict:
+    """Template context: the current shop, the user's shops, the current permissions."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not hasattr(request, "membership"):
+        return {}
+    from shops.selectors import membership_list_for_user
+
+    membership = request.membership or None
+    return {
+        "current_membership": membership,
+        "current_shop": membership.shop if membership else None,
+        "user_memberships": SimpleLazyObject(lambda: list(membership_list_for_user(user=user))),
+        "actor_permissions": request.actor.permissions if membership else frozenset(),
+    }
