@@ -37,14 +37,17 @@ run: services translations
 	WBC_DEV_DEFAULTS=$${WBC_DEV_DEFAULTS:-1} PORT=$(PORT) $(PY) -m waybill_console.runner
 
 chromium:
-	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	@if [ -x "$(CHROMIUM)" ] && fc-list :lang=zh 2>/dev/null | grep -q .; then exit 0; fi; \
 	if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
-	  echo "Installing Chromium for the browser tests (apt-get install chromium)…"; \
+	  echo "Installing Chromium and a Chinese font for the browser tests (apt-get)…"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+	elif [ -x "$(CHROMIUM)" ]; then \
+	  echo "Note: no Chinese font found; screenshots will show boxes (apt-get install fonts-wqy-microhei)."; \
 	else \
 	  echo "The browser tests need Chromium at $(CHROMIUM)."; \
-	  echo "Install it (Debian/Ubuntu: sudo apt-get install chromium) or set CHROMIUM=/path/to/chromium."; \
+	  echo "Install it (Debian/Ubuntu: sudo apt-get install chromium fonts-wqy-microhei)"; \
+	  echo "or set CHROMIUM=/path/to/chromium."; \
 	  exit 1; \
 	fi
 
