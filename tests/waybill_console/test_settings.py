@@ -14,7 +14,14 @@ def _manage(args, **env):
     base = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"WBC_TESTING", "WBC_DEV_DEFAULTS", "DEBUG", "DJANGO_SETTINGS_MODULE"}
+        if k
+        not in {
+            "WBC_TESTING",
+            "WBC_DEV_DEFAULTS",
+            "DEBUG",
+            "DJANGO_SETTINGS_MODULE",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        }
     }
     base.update(env)
     return subprocess.run(
