@@ -19,3 +19,63 @@ class LoginLocked(AppError):
     code = "RATE_LIMITED"
     status = 429
     message = _("Too many failed logins for this account; try again in an hour.")
+
+
+class AddressLimit(AppError):
+    code = "ADDRESS_LIMIT"
+    status = 422
+    message = _("A shop can keep at most %(limit)s shipping addresses.")
+
+
+class AddressUnknownRegion(AppError):
+    code = "VALIDATION_ERROR"
+    status = 400
+    message = _("The region is not in the administrative-division list.")
+
+
+class PlatformWaybillRequired(AppError):
+    code = "PLATFORM_WAYBILL_REQUIRED"
+    status = 422
+    message = _(
+        "This shop is flagged for no-source risk (无货源风险) and must ship with a platform "
+        "e-waybill; hand-typed tracking numbers are not accepted."
+    )
+
+
+class OrderStateConflict(AppError):
+    code = "ORDER_STATE_CONFLICT"
+    status = 409
+    message = _("The order is %(status)s; this action is not possible now.")
+
+
+class AlreadyShipped(AppError):
+    code = "ALREADY_SHIPPED"
+    status = 409
+    message = _("The order has already been shipped.")
+
+
+class OrderBlocked(AppError):
+    code = "ORDER_BLOCKED"
+    status = 409
+    message = _("The order is blocked: %(reason)s.")
+
+
+class RerouteNotAllowed(AppError):
+    code = "REROUTE_NOT_ALLOWED"
+    status = 409
+    message = _("A failed delivery can be re-routed once, within 12 days.")
+
+
+class ExportTooLarge(AppError):
+    code = "EXPORT_TOO_LARGE"
+    status = 422
+    message = _(
+        "An export covers at most the last 90 days and at most %(limit)s rows; "
+        "this one has %(count)s. Narrow the filters."
+    )
+
+
+class ImportInvalid(AppError):
+    code = "IMPORT_INVALID"
+    status = 400
+    message = _("The file has %(count)s bad line(s); nothing was imported.")

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from waybill_console.crypto import EncryptedTextField
@@ -127,36 +128,167 @@ class ApiToken(models.Model):
         return f"{self.prefix}… ({self.shop or self.branch})"
 
 
+class Address(models.Model):
+    """A shop's shipping (sender / return) address, with administrative-division codes."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="addresses")
+    contact_name = models.CharField(_("contact"), max_length=40)
+    phone = models.CharField(_("phone"), max_length=20)
+    province = models.CharField(_("province"), max_length=20)
+    province_code = models.CharField(max_length=6)
+    city = models.CharField(_("city"), max_length=30)
+    city_code = models.CharField(max_length=6)
+    district = models.CharField(_("district"), max_length=30, blank=True)
+    district_code = models.CharField(max_length=6, blank=True)
+    street = models.CharField(_("street / town"), max_length=40, blank=True)
+    detail = models.CharField(_("detailed address"), max_length=120)
+    is_default_sender = models.BooleanField(_("default sender address"), default=False)
+    is_default_return = models.BooleanField(_("default return address"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_default_sender", "id"]
+        verbose_name = _("shipping address")
+        verbose_name_plural = _("shipping addresses")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop"],
+                condition=Q(is_default_sender=True),
+                name="address_one_default_sender",
+            ),
+            models.UniqueConstraint(
+                fields=["shop"],
+                condition=Q(is_default_return=True),
+                name="address_one_default_return",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_name} {self.region_text}{self.street}{self.detail}"
+
+    @property
+    def region_text(self) -> str:
+        return "".join(p for p in (self.province, self.city, self.district) if p)
+
+    @property
+    def region_code(self) -> str:
+        return self.district_code or self.city_code or self.province_code
+
+
+class Product(models.Model):
+    """A shop's SKU with its stock; a seller cancellation delists it (stock to zero)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="products")
+    sku = models.CharField(_("SKU"), max_length=64)
+    name = models.CharField(_("product"), max_length=200)
+    stock = models.IntegerField(_("stock"), default=0)
+    is_listed = models.BooleanField(_("listed"), default=True)
+    delisted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["sku"]
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "sku"], name="product_shop_sku_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.name}"
+
+
 class OrderStatus(models.TextChoices):
     UNPAID = "unpaid", _("Unpaid")
     PAID = "paid", _("Awaiting shipment")
+    READY_TO_SHIP = "ready_to_ship", _("Ready to ship")
     SHIPPED = "shipped", _("Shipped")
+    IN_TRANSIT = "in_transit", _("In transit")
     DELIVERED = "delivered", _("Delivered")
+    DELIVERY_FAILED = "delivery_failed", _("Delivery failed")
+    RETURNED = "returned", _("Returned to sender")
     CANCELLED = "cancelled", _("Cancelled")
+
+
+class AfterSaleStatus(models.TextChoices):
+    NONE = "none", _("None")
+    IN_PROGRESS = "in_progress", _("After-sale in progress")
+    CLOSED = "closed", _("After-sale closed")
+
+
+class CancelRequestStatus(models.TextChoices):
+    NONE = "none", _("None")
+    PENDING = "pending", _("Cancellation requested")
+    APPROVED = "approved", _("Cancellation approved")
+    REJECTED = "rejected", _("Cancellation rejected")
 
 
 class Order(models.Model):
     """An order of the shop. Receiver name, phone and street are ciphertext at rest;
-    the masked forms are computed once, at write time, so lists never decrypt."""
+    the masked forms are computed once, at write time, so lists never decrypt.
+
+    ``sla_due_at`` is the earliest deadline the order has still to meet (ready to ship,
+    picked up, in transit), kept by the lifecycle service so that the "at risk" filter is
+    one indexed range scan."""
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="orders")
     order_no = models.CharField(_("order number"), max_length=64)
     status = models.CharField(
         _("status"), max_length=20, choices=OrderStatus.choices, default=OrderStatus.PAID
     )
-    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    total_amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2, default=0)
+    buyer_note = models.CharField(_("buyer note"), max_length=200, blank=True)
 
     receiver_name = EncryptedTextField()
     receiver_phone = EncryptedTextField()
     receiver_detail = EncryptedTextField()
     receiver_name_masked = models.CharField(max_length=40)
     receiver_phone_masked = models.CharField(max_length=20)
-    receiver_phone_index = models.CharField(max_length=40, db_index=True)
+    receiver_phone_index = models.CharField(max_length=40)
     receiver_province = models.CharField(_("province"), max_length=20)
     receiver_city = models.CharField(_("city"), max_length=30)
     receiver_district = models.CharField(_("district"), max_length=30, blank=True)
+
+    # events that block printing and dropship allocation
+    after_sale_status = models.CharField(
+        _("after-sale"),
+        max_length=12,
+        choices=AfterSaleStatus.choices,
+        default=AfterSaleStatus.NONE,
+    )
+    address_changed_at = models.DateTimeField(_("address changed at"), null=True, blank=True)
+    cancel_request_status = models.CharField(
+        _("cancellation request"),
+        max_length=10,
+        choices=CancelRequestStatus.choices,
+        default=CancelRequestStatus.NONE,
+    )
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(_("cancel reason"), max_length=40, blank=True)
+    reminders_sent = models.PositiveSmallIntegerField(default=0)
+
+    # logistics
+    carrier_code = models.CharField(_("carrier"), max_length=16, blank=True)
+    tracking_no = models.CharField(_("tracking number"), max_length=40, blank=True)
+    shipped_by_hand = models.BooleanField(default=False)
+    has_waybill = models.BooleanField(_("has platform waybill"), default=False)
+    is_dropship = models.BooleanField(_("dropship"), default=False)
+    return_address = models.ForeignKey(
+        Address, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ready_to_ship_at = models.DateTimeField(null=True, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    picked_up_at = models.DateTimeField(null=True, blank=True)
+    in_transit_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    rerouted_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    sla_due_at = models.DateTimeField(_("next deadline"), null=True, blank=True)
+    sla_breaches = ArrayField(models.CharField(max_length=20), default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -165,7 +297,31 @@ class Order(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["shop", "order_no"], name="order_shop_order_no_unique"),
         ]
-        indexes = [models.Index(fields=["shop", "status", "-created_at"])]
+        indexes = [
+            models.Index(fields=["shop", "-created_at", "-id"], name="order_shop_created"),
+            models.Index(
+                fields=["shop", "status", "-created_at"], name="order_shop_status_created"
+            ),
+            models.Index(fields=["shop", "receiver_phone_index"], name="order_shop_phone"),
+            models.Index(
+                fields=["shop", "sla_due_at"],
+                name="order_shop_sla_due",
+                condition=Q(sla_due_at__isnull=False),
+            ),
+            models.Index(
+                fields=["created_at"], name="order_unpaid_sweep", condition=Q(status="unpaid")
+            ),
+            models.Index(
+                fields=["cancel_requested_at"],
+                name="order_cancel_request_sweep",
+                condition=Q(cancel_request_status="pending"),
+            ),
+            models.Index(
+                fields=["failed_at"],
+                name="order_failed_sweep",
+                condition=Q(status="delivery_failed"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.order_no
@@ -175,6 +331,14 @@ class Order(models.Model):
         from waybill_console.crypto import mask_address
 
         return mask_address(self.receiver_province, self.receiver_city, self.receiver_district, "x")
+
+    @property
+    def is_blocked(self) -> bool:
+        """After-sale or an address change blocks printing and dropship allocation."""
+        return (
+            self.after_sale_status == AfterSaleStatus.IN_PROGRESS
+            or self.address_changed_at is not None
+        )
 
 
 class OrderItem(models.Model):
@@ -190,3 +354,20 @@ class OrderItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} × {self.quantity}"
+
+
+class OrderEvent(models.Model):
+    """Every state change and time rule applied to an order, in order."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=32)
+    actor = models.CharField(max_length=60, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["order", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import hashlib
 
-from django.db.models import QuerySet
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from shops.models import ApiToken, Membership, Order
+from shops.models import Address, AfterSaleStatus, ApiToken, Membership, Order, OrderStatus
+from shops.services.orders import AT_RISK_WINDOW
 from waybill_console.crypto import blind_index
-from waybill_console.errors import NotFound
+from waybill_console.errors import NotFound, ValidationError
 from waybill_console.tenancy import Actor
 
 
@@ -44,18 +49,124 @@ def api_token_list(*, actor: Actor) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(shop=actor.require_shop(), revoked_at__isnull=True)
 
 
-def order_list(*, actor: Actor, status: str | None = None, q: str | None = None) -> QuerySet[Order]:
+@dataclass
+class OrderFilters:
+    """The order list's filters, shared by the page, the API, exports and batch actions."""
+
+    status: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    at_risk: bool = False
+    carrier: str = ""
+    has_waybill: bool | None = None
+    is_dropship: bool | None = None
+    after_sale: bool | None = None
+    q: str = ""
+
+    @classmethod
+    def from_params(cls, params) -> OrderFilters:
+        """From a query dict (page or API); bad values are reported by field."""
+        errors = {}
+
+        def day(name):
+            value = (params.get(name) or "").strip()
+            if not value:
+                return None
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                errors[name] = "A date like 2026-11-23."
+                return None
+
+        def yes_no(name):
+            value = (params.get(name) or "").strip().lower()
+            if value in ("", "all"):
+                return None
+            if value in ("1", "true", "yes"):
+                return True
+            if value in ("0", "false", "no"):
+                return False
+            errors[name] = "yes or no."
+            return None
+
+        status = (params.get("status") or "").strip()
+        if status and status not in OrderStatus.values:
+            errors["status"] = f"One of {', '.join(OrderStatus.values)}."
+        filters = cls(
+            status=status,
+            date_from=day("date_from"),
+            date_to=day("date_to"),
+            at_risk=(params.get("at_risk") or "").lower() in ("1", "true", "yes", "on"),
+            carrier=(params.get("carrier") or "").strip().upper(),
+            has_waybill=yes_no("has_waybill"),
+            is_dropship=yes_no("is_dropship"),
+            after_sale=yes_no("after_sale"),
+            q=(params.get("q") or "").strip(),
+        )
+        if errors:
+            raise ValidationError.for_fields(**errors)
+        return filters
+
+    def as_params(self) -> dict:
+        def yn(v):
+            return "" if v is None else ("yes" if v else "no")
+
+        return {
+            "status": self.status,
+            "date_from": self.date_from.isoformat() if self.date_from else "",
+            "date_to": self.date_to.isoformat() if self.date_to else "",
+            "at_risk": "1" if self.at_risk else "",
+            "carrier": self.carrier,
+            "has_waybill": yn(self.has_waybill),
+            "is_dropship": yn(self.is_dropship),
+            "after_sale": yn(self.after_sale),
+            "q": self.q,
+        }
+
+
+def _day_start(d: date):
+    return timezone.make_aware(datetime.combine(d, time.min))
+
+
+def order_list(
+    *,
+    actor: Actor,
+    filters: OrderFilters | None = None,
+    status: str | None = None,
+    q: str | None = None,
+    now=None,
+) -> QuerySet[Order]:
+    f = filters or OrderFilters(status=status or "", q=q or "")
     qs = Order.objects.filter(shop=actor.require_shop())
-    if status:
-        qs = qs.filter(status=status)
-    if q:
-        q = q.strip()
-        digits = q.replace(" ", "").replace("-", "")
+    if f.status:
+        qs = qs.filter(status=f.status)
+    if f.date_from:
+        qs = qs.filter(created_at__gte=_day_start(f.date_from))
+    if f.date_to:
+        qs = qs.filter(created_at__lt=_day_start(f.date_to + timedelta(days=1)))
+    if f.at_risk:
+        qs = qs.filter(sla_due_at__lte=(now or timezone.now()) + AT_RISK_WINDOW)
+    if f.carrier:
+        qs = qs.filter(carrier_code=f.carrier)
+    if f.has_waybill is not None:
+        qs = qs.filter(has_waybill=f.has_waybill)
+    if f.is_dropship is not None:
+        qs = qs.filter(is_dropship=f.is_dropship)
+    if f.after_sale is not None:
+        qs = (
+            qs.filter(after_sale_status=AfterSaleStatus.IN_PROGRESS)
+            if f.after_sale
+            else qs.exclude(after_sale_status=AfterSaleStatus.IN_PROGRESS)
+        )
+    if f.q:
+        digits = re.sub(r"[\s-]", "", f.q)
+        if digits.startswith("+86"):
+            digits = digits[3:]
         if digits.isdigit() and len(digits) == 11:
-            qs = qs.filter(receiver_phone_index=blind_index(digits)) | qs.filter(order_no=q)
+            qs = qs.filter(Q(receiver_phone_index=blind_index(digits)) | Q(order_no=f.q))
         else:
-            qs = qs.filter(order_no__icontains=q)
-    return qs.prefetch_related("items")
+            qs = qs.filter(order_no__startswith=f.q)
+    return qs
 
 
 def order_get(*, actor: Actor, order_id: int) -> Order:
@@ -70,5 +181,24 @@ def order_get(*, actor: Actor, order_id: int) -> Order:
     return order
 
 
-def now():
-    return timezone.now()
+def order_events(*, order: Order):
+    return order.events.all()
+
+
+def address_list(*, actor: Actor) -> QuerySet[Address]:
+    return Address.objects.filter(shop=actor.require_shop())
+
+
+def address_get(*, actor: Actor, address_id: int) -> Address:
+    address = Address.objects.filter(shop=actor.require_shop(), pk=address_id).first()
+    if address is None:
+        raise NotFound()
+    return address
+
+
+def sub_account_list(*, actor: Actor) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(shop=actor.require_shop())
+        .select_related("user")
+        .order_by("role", "id")
+    )

@@ -27,3 +27,10 @@ def purge_idempotency_keys(days: int = 7) -> int:
         created_at__lt=timezone.now() - timedelta(days=days)
     ).delete()
     return deleted
+
+
+@shared_task(name="waybill_console.tasks.run_job", acks_late=True)
+def run_job(job_id: int) -> str:
+    from waybill_console.jobs import job_run
+
+    return job_run(job_id=job_id)

@@ -1,0 +1,35 @@
+"""The shops app's services: every write goes through one of these functions."""
+
+from shops.services.accounts import (  # noqa: F401
+    api_token_create,
+    api_token_revoke,
+    login_check_allowed,
+    login_record_failure,
+    session_switch_shop,
+    shop_create,
+    sub_account_create,
+    sub_account_update,
+)
+from shops.services.addresses import (  # noqa: F401
+    ADDRESS_LIMIT,
+    address_create,
+    address_delete,
+    address_update,
+)
+from shops.services.orders import (  # noqa: F401
+    order_answer_cancel,
+    order_cancel_by_seller,
+    order_change_address,
+    order_close_after_sale,
+    order_create,
+    order_mark_ready,
+    order_pay,
+    order_record_logistics,
+    order_request_cancel,
+    order_reroute,
+    order_reveal_receiver,
+    order_ship_batch_by_hand,
+    order_ship_by_hand,
+    order_start_after_sale,
+    orders_apply_time_rules,
+)

@@ -1,0 +1,784 @@
+"""Orders: intake, consumer-data privacy, the lifecycle with its SLAs and time rules, shipping.
+
+Time rules (DESIGN.md, Orders):
+
+* unpaid: payment reminders at 15 min and 16 h after creation, cancelled at 48 h;
+* paid: ready to ship within 48 h of payment, picked up within 72 h after that,
+  in transit within 120 h of payment (``sla_due_at`` is the next of these still open);
+* a buyer's cancellation request is answered within 48 h or the order is cancelled;
+* a failed delivery may be re-routed once, within 12 days; after that it is returned.
+
+All status moves go through :func:`_transition`, which refuses moves not in
+``TRANSITIONS`` and records an :class:`~shops.models.OrderEvent`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from shops.errors import (
+    AlreadyShipped,
+    OrderBlocked,
+    OrderNoTaken,
+    OrderStateConflict,
+    PlatformWaybillRequired,
+    RerouteNotAllowed,
+)
+from shops.models import (
+    AfterSaleStatus,
+    CancelRequestStatus,
+    Order,
+    OrderEvent,
+    OrderItem,
+    OrderStatus,
+    Product,
+)
+from waybill_console import permissions as perms
+from waybill_console.crypto import blind_index, mask_name, mask_phone, reveal
+from waybill_console.errors import BatchTooLarge, ValidationError
+from waybill_console.tenancy import Actor
+
+S = OrderStatus
+
+REMINDER_AFTER = (timedelta(minutes=15), timedelta(hours=16))
+UNPAID_CANCEL_AFTER = timedelta(hours=48)
+CANCEL_REQUEST_ANSWER_WITHIN = timedelta(hours=48)
+READY_TO_SHIP_WITHIN = timedelta(hours=48)
+PICKUP_WITHIN = timedelta(hours=72)
+IN_TRANSIT_WITHIN = timedelta(hours=120)
+REROUTE_WITHIN = timedelta(days=12)
+AT_RISK_WINDOW = timedelta(hours=12)
+BATCH_SHIP_LIMIT = 500
+
+#: action -> (allowed from, to)
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "pay": (frozenset({S.UNPAID}), S.PAID),
+    "ready": (frozenset({S.PAID}), S.READY_TO_SHIP),
+    "ship": (frozenset({S.PAID, S.READY_TO_SHIP}), S.SHIPPED),
+    "in_transit": (frozenset({S.SHIPPED, S.DELIVERY_FAILED}), S.IN_TRANSIT),
+    "deliver": (frozenset({S.SHIPPED, S.IN_TRANSIT}), S.DELIVERED),
+    "fail_delivery": (frozenset({S.SHIPPED, S.IN_TRANSIT}), S.DELIVERY_FAILED),
+    "return": (frozenset({S.DELIVERY_FAILED}), S.RETURNED),
+    "cancel": (frozenset({S.UNPAID, S.PAID, S.READY_TO_SHIP}), S.CANCELLED),
+}
+SHIPPABLE = TRANSITIONS["ship"][0]
+NOT_YET_SHIPPED = frozenset({S.UNPAID, S.PAID, S.READY_TO_SHIP})
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or timezone.now()
+
+
+def _event(order: Order, kind: str, *, actor: Actor | None, at: datetime, **data) -> None:
+    OrderEvent.objects.create(
+        order=order, at=at, kind=kind, actor=actor.describe() if actor else "system", data=data
+    )
+
+
+def sla_next_due(order: Order) -> datetime | None:
+    """The earliest logistics deadline the order still has to meet, if any."""
+    if order.paid_at is None or order.status in (S.UNPAID, S.CANCELLED):
+        return None
+    if order.status == S.PAID:
+        return order.paid_at + READY_TO_SHIP_WITHIN
+    if order.status in (S.READY_TO_SHIP, S.SHIPPED) and order.picked_up_at is None:
+        base = order.ready_to_ship_at or order.shipped_at or order.paid_at
+        return min(base + PICKUP_WITHIN, order.paid_at + IN_TRANSIT_WITHIN)
+    if order.status in (S.READY_TO_SHIP, S.SHIPPED):
+        return order.paid_at + IN_TRANSIT_WITHIN
+    return None
+
+
+def _transition(order: Order, action: str, *, actor: Actor | None, at: datetime, **data) -> Order:
+    allowed, target = TRANSITIONS[action]
+    if order.status not in allowed:
+        if action == "ship" and order.status not in NOT_YET_SHIPPED | {S.CANCELLED}:
+            raise AlreadyShipped()
+        raise OrderStateConflict(
+            status=order.get_status_display(), detail={"status": order.status, "action": action}
+        )
+    previous = order.status
+    order.status = target
+    stamp = {
+        "pay": "paid_at",
+        "ready": "ready_to_ship_at",
+        "ship": "shipped_at",
+        "in_transit": "in_transit_at",
+        "deliver": "delivered_at",
+        "fail_delivery": "failed_at",
+        "cancel": "cancelled_at",
+    }.get(action)
+    if stamp and (getattr(order, stamp) is None or action in ("fail_delivery",)):
+        setattr(order, stamp, at)
+    order.sla_due_at = sla_next_due(order)
+    order.save()
+    _event(order, action, actor=actor, at=at, status_from=previous, status_to=target, **data)
+    return order
+
+
+def _locked(order: Order) -> Order:
+    return Order.objects.select_for_update().get(pk=order.pk)
+
+
+# --- intake ---------------------------------------------------------------------------------
+
+PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+LANDLINE_RE = re.compile(r"^0\d{2,3}\d{7,8}$")
+
+
+@dataclass
+class ReceiverInput:
+    name: str
+    phone: str
+    province: str
+    city: str
+    district: str
+    detail: str
+
+
+def clean_receiver(data: dict, errors: dict, prefix: str = "receiver.") -> ReceiverInput | None:
+    """Validate a receiver; problems go into ``errors`` keyed by field."""
+    if not isinstance(data, dict):
+        errors[prefix.rstrip(".")] = "An object with name, phone, province, city, district, detail."
+        return None
+    values = {
+        k: str(data.get(k) or "").strip()
+        for k in ("name", "phone", "province", "city", "district", "detail")
+    }
+    for required in ("name", "phone", "province", "city", "detail"):
+        if not values[required]:
+            errors[f"{prefix}{required}"] = "This field is required."
+    phone = re.sub(r"[\s-]", "", values["phone"])
+    if phone.startswith("+86"):
+        phone = phone[3:]
+    if phone and not PHONE_RE.match(phone) and not LANDLINE_RE.match(phone):
+        errors[f"{prefix}phone"] = "Not a valid mobile or landline number."
+    if len(values["name"]) > 40:
+        errors[f"{prefix}name"] = "At most 40 characters."
+    if len(values["detail"]) > 200:
+        errors[f"{prefix}detail"] = "At most 200 characters."
+    values["phone"] = phone
+    return ReceiverInput(**values)
+
+
+def clean_items(items, errors: dict, prefix: str = "items") -> list[dict]:
+    clean = []
+    if not items:
+        errors[prefix] = "At least one item."
+        return clean
+    for i, item in enumerate(items):
+        key = f"{prefix}[{i}]"
+        if not isinstance(item, dict):
+            errors[key] = "An object with sku, product_name, spec, quantity, unit_price."
+            continue
+        try:
+            quantity = int(item.get("quantity", 1))
+            price = Decimal(str(item.get("unit_price", "0") or "0"))
+        except (TypeError, ValueError, InvalidOperation):
+            errors[key] = "quantity must be an integer, unit_price a number."
+            continue
+        if quantity < 1:
+            errors[f"{key}.quantity"] = "At least 1."
+        if price < 0 or price.as_tuple().exponent < -2:
+            errors[f"{key}.unit_price"] = "A non-negative amount with at most 2 decimals."
+        sku = str(item.get("sku") or "").strip()
+        name = str(item.get("product_name") or "").strip()
+        if not sku:
+            errors[f"{key}.sku"] = "This field is required."
+        if not name:
+            errors[f"{key}.product_name"] = "This field is required."
+        clean.append(
+            {
+                "sku": sku[:64],
+                "product_name": name[:200],
+                "spec": str(item.get("spec") or "").strip()[:200],
+                "quantity": quantity,
+                "unit_price": price,
+            }
+        )
+    return clean
+
+
+@dataclass
+class OrderInput:
+    order_no: str
+    items: list[dict]
+    receiver: ReceiverInput
+    status: str
+    paid_at: datetime | None
+    created_at: datetime | None
+    buyer_note: str
+
+
+def clean_order(
+    *,
+    order_no: str,
+    items,
+    receiver,
+    status: str = S.PAID,
+    paid_at: datetime | None = None,
+    created_at: datetime | None = None,
+    buyer_note: str = "",
+    errors: dict | None = None,
+    prefix: str = "",
+) -> OrderInput | None:
+    """Validate one order; returns None (and fills ``errors``) when anything is wrong."""
+    errors = {} if errors is None else errors
+    before = len(errors)
+    order_no = str(order_no or "").strip()
+    if not order_no or len(order_no) > 64:
+        errors[f"{prefix}order_no"] = "1–64 characters."
+    if status not in (S.UNPAID, S.PAID):
+        errors[f"{prefix}status"] = "unpaid or paid."
+    rec = clean_receiver(receiver, errors, prefix=f"{prefix}receiver.")
+    clean = clean_items(items, errors, prefix=f"{prefix}items")
+    if len(errors) > before:
+        return None
+    return OrderInput(order_no, clean, rec, status, paid_at, created_at, buyer_note or "")
+
+
+def order_build(*, shop, data: OrderInput, now: datetime) -> Order:
+    """An unsaved Order (receiver encrypted, masked forms and blind index computed)."""
+    created = data.created_at or now
+    paid_at = data.paid_at or (created if data.status == S.PAID else None)
+    rec = data.receiver
+    order = Order(
+        shop=shop,
+        order_no=data.order_no,
+        status=data.status,
+        created_at=created,
+        paid_at=paid_at,
+        buyer_note=data.buyer_note[:200],
+        total_amount=sum((i["unit_price"] * i["quantity"] for i in data.items), Decimal("0")),
+        receiver_name=rec.name,
+        receiver_phone=rec.phone,
+        receiver_detail=rec.detail,
+        receiver_name_masked=mask_name(rec.name),
+        receiver_phone_masked=mask_phone(rec.phone),
+        receiver_phone_index=blind_index(rec.phone),
+        receiver_province=rec.province,
+        receiver_city=rec.city,
+        receiver_district=rec.district,
+    )
+    order.sla_due_at = sla_next_due(order)
+    return order
+
+
+def order_create(
+    *,
+    actor: Actor,
+    order_no: str,
+    items: list[dict],
+    receiver: dict,
+    status: str = S.PAID,
+    paid_at: datetime | None = None,
+    created_at: datetime | None = None,
+    buyer_note: str = "",
+) -> Order:
+    """Create an order with its items; refuses the whole order on any bad field."""
+    actor.require(perms.ORDER_MANAGE)
+    shop = actor.require_shop()
+    errors: dict[str, str] = {}
+    data = clean_order(
+        order_no=order_no,
+        items=items,
+        receiver=receiver,
+        status=status,
+        paid_at=paid_at,
+        created_at=created_at,
+        buyer_note=buyer_note,
+        errors=errors,
+    )
+    if data is None:
+        raise ValidationError.for_fields(**errors)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            order = order_build(shop=shop, data=data, now=now)
+            order.save()
+            OrderItem.objects.bulk_create(OrderItem(order=order, **it) for it in data.items)
+            _event(order, "created", actor=actor, at=now, status=order.status)
+    except IntegrityError:
+        raise OrderNoTaken(order_no=data.order_no, detail={"order_no": [data.order_no]}) from None
+    return order
+
+
+def order_reveal_receiver(*, actor: Actor, order: Order, purpose: str = "view") -> dict:
+    """The audited "show" action: full receiver name, phone and address."""
+    actor.require(perms.CONSUMER_VIEW)
+    plain = reveal(
+        order, ["receiver_name", "receiver_phone", "receiver_detail"], actor=actor, purpose=purpose
+    )
+    return {
+        "name": plain["receiver_name"],
+        "phone": plain["receiver_phone"],
+        "province": order.receiver_province,
+        "city": order.receiver_city,
+        "district": order.receiver_district,
+        "detail": plain["receiver_detail"],
+    }
+
+
+# --- lifecycle actions -------------------------------------------------------------------------
+
+
+def order_pay(*, actor: Actor, order: Order, now: datetime | None = None) -> Order:
+    actor.require(perms.ORDER_MANAGE)
+    with transaction.atomic():
+        return _transition(_locked(order), "pay", actor=actor, at=_now(now))
+
+
+def order_mark_ready(*, actor: Actor, order: Order, now: datetime | None = None) -> Order:
+    """Ready to ship (a waybill is on the parcel); starts the 72 h pick-up clock."""
+    actor.require(perms.SHIP)
+    with transaction.atomic():
+        return _transition(_locked(order), "ready", actor=actor, at=_now(now))
+
+
+def order_cancel_by_seller(
+    *, actor: Actor, order: Order, reason: str = "", now: datetime | None = None
+) -> Order:
+    """The seller cancels: the order's products are delisted (stock set to zero)."""
+    actor.require(perms.ORDER_MANAGE)
+    at = _now(now)
+    with transaction.atomic():
+        order = _locked(order)
+        _transition(order, "cancel", actor=actor, at=at, by="seller", reason=reason[:100])
+        Order.objects.filter(pk=order.pk).update(cancel_reason="seller")
+        order.cancel_reason = "seller"
+        for item in order.items.all():
+            Product.objects.update_or_create(
+                shop_id=order.shop_id,
+                sku=item.sku,
+                defaults={"stock": 0, "is_listed": False, "delisted_at": at},
+                create_defaults={
+                    "name": item.product_name,
+                    "stock": 0,
+                    "is_listed": False,
+                    "delisted_at": at,
+                },
+            )
+    return order
+
+
+def order_request_cancel(
+    *, actor: Actor, order: Order, reason: str = "", now: datetime | None = None
+) -> Order:
+    """The buyer asks to cancel; the seller answers within 48 h or the order is cancelled."""
+    actor.require(perms.ORDER_MANAGE)
+    at = _now(now)
+    with transaction.atomic():
+        order = _locked(order)
+        if order.status not in NOT_YET_SHIPPED:
+            raise OrderStateConflict(status=order.get_status_display())
+        if order.cancel_request_status == CancelRequestStatus.PENDING:
+            return order
+        order.cancel_request_status = CancelRequestStatus.PENDING
+        order.cancel_requested_at = at
+        order.save(update_fields=["cancel_request_status", "cancel_requested_at", "updated_at"])
+        _event(order, "cancel_requested", actor=actor, at=at, reason=reason[:100])
+    return order
+
+
+def order_answer_cancel(
+    *, actor: Actor, order: Order, approve: bool, now: datetime | None = None
+) -> Order:
+    actor.require(perms.ORDER_MANAGE)
+    at = _now(now)
+    with transaction.atomic():
+        order = _locked(order)
+        if order.cancel_request_status != CancelRequestStatus.PENDING:
+            raise OrderStateConflict(status=order.get_cancel_request_status_display())
+        order.cancel_request_status = (
+            CancelRequestStatus.APPROVED if approve else CancelRequestStatus.REJECTED
+        )
+        order.save(update_fields=["cancel_request_status", "updated_at"])
+        if approve:
+            order.cancel_reason = "buyer_request"
+            _transition(order, "cancel", actor=actor, at=at, by="buyer_request")
+        else:
+            _event(order, "cancel_rejected", actor=actor, at=at)
+    return order
+
+
+def order_start_after_sale(
+    *, actor: Actor, order: Order, reason: str = "", now: datetime | None = None
+) -> Order:
+    """A refund / after-sale case opens: printing and dropship allocation are blocked."""
+    actor.require(perms.ORDER_MANAGE)
+    at = _now(now)
+    with transaction.atomic():
+        order = _locked(order)
+        if order.status in (S.UNPAID, S.CANCELLED):
+            raise OrderStateConflict(status=order.get_status_display())
+        order.after_sale_status = AfterSaleStatus.IN_PROGRESS
+        order.save(update_fields=["after_sale_status", "updated_at"])
+        _event(order, "after_sale_started", actor=actor, at=at, reason=reason[:100])
+    return order
+
+
+def order_close_after_sale(*, actor: Actor, order: Order, now: datetime | None = None) -> Order:
+    actor.require(perms.ORDER_MANAGE)
+    at = _now(now)
+    with transaction.atomic():
+        order = _locked(order)
+        if order.after_sale_status != AfterSaleStatus.IN_PROGRESS:
+            raise OrderStateConflict(status=order.get_after_sale_status_display())
+        order.after_sale_status = AfterSaleStatus.CLOSED
+        order.save(update_fields=["after_sale_status", "updated_at"])
+        _event(order, "after_sale_closed", actor=actor, at=at)
+    return order
+
+
+def order_change_address(
+    *, actor: Actor, order: Order, receiver: dict, now: datetime | None = None
+) -> Order:
+    """The buyer's new address replaces the old one (re-encrypted) before shipping."""
+    actor.require(perms.ORDER_MANAGE)
+    errors: dict[str, str] = {}
+    rec = clean_receiver(receiver, errors)
+    if errors:
+        raise ValidationError.for_fields(**errors)
+    at = _now(now)
+    with transaction.atomic():
+        order = _locked(order)
+        if order.status not in NOT_YET_SHIPPED:
+            raise OrderStateConflict(status=order.get_status_display())
+        order.receiver_name, order.receiver_phone = rec.name, rec.phone
+        order.receiver_detail = rec.detail
+        order.receiver_name_masked = mask_name(rec.name)
+        order.receiver_phone_masked = mask_phone(rec.phone)
+        order.receiver_phone_index = blind_index(rec.phone)
+        order.receiver_province, order.receiver_city = rec.province, rec.city
+        order.receiver_district = rec.district
+        order.address_changed_at = at
+        order.save()
+        _event(order, "address_changed", actor=actor, at=at)
+    return order
+
+
+def _refuse_if_blocked(order: Order) -> None:
+    if order.after_sale_status == AfterSaleStatus.IN_PROGRESS:
+        raise OrderBlocked(
+            reason=str(AfterSaleStatus.IN_PROGRESS.label),
+            detail={"after_sale_status": order.after_sale_status},
+        )
+    if order.cancel_request_status == CancelRequestStatus.PENDING:
+        raise OrderBlocked(
+            reason=str(CancelRequestStatus.PENDING.label),
+            detail={"cancel_request_status": order.cancel_request_status},
+        )
+
+
+def order_ship_by_hand(
+    *,
+    actor: Actor,
+    order: Order,
+    carrier_code: str,
+    tracking_no: str,
+    return_address_id: int | None = None,
+    now: datetime | None = None,
+) -> Order:
+    """Ship with a hand-typed tracking number (not allowed for no-source-risk shops)."""
+    from carriers.models import Carrier
+    from shops.models import Address
+
+    actor.require(perms.SHIP)
+    shop = actor.require_shop()
+    if shop.no_source_risk:
+        raise PlatformWaybillRequired()
+    errors = {}
+    carrier_code = (carrier_code or "").strip().upper()
+    tracking_no = re.sub(r"\s", "", tracking_no or "").upper()
+    if not Carrier.objects.filter(code=carrier_code).exists():
+        errors["carrier"] = "Unknown carrier code."
+    if not re.fullmatch(r"[A-Z0-9]{8,30}", tracking_no):
+        errors["tracking_no"] = "8–30 letters and digits."
+    address = None
+    if return_address_id:
+        address = Address.objects.filter(shop=shop, pk=return_address_id).first()
+        if address is None:
+            errors["return_address"] = "Not one of this shop's addresses."
+    if errors:
+        raise ValidationError.for_fields(**errors)
+    at = _now(now)
+    with transaction.atomic():
+        order = _locked(order)
+        if order.status in SHIPPABLE:
+            _refuse_if_blocked(order)
+        order.carrier_code, order.tracking_no = carrier_code, tracking_no
+        order.shipped_by_hand = True
+        order.return_address = address or order.return_address
+        _transition(
+            order,
+            "ship",
+            actor=actor,
+            at=at,
+            carrier=carrier_code,
+            tracking_no=tracking_no,
+            by_hand=True,
+        )
+    return order
+
+
+def order_ship_batch_by_hand(
+    *, actor: Actor, shipments: list[dict], return_address_id: int | None = None
+) -> list[dict]:
+    """Up to 500 orders; each gets its own result and one failure never stops the rest."""
+    from shops.selectors import order_get
+    from waybill_console.errors import AppError
+
+    if len(shipments) > BATCH_SHIP_LIMIT:
+        raise BatchTooLarge(limit=BATCH_SHIP_LIMIT, detail={"count": len(shipments)})
+    actor.require(perms.SHIP)
+    if actor.require_shop().no_source_risk:
+        raise PlatformWaybillRequired()
+    results = []
+    for entry in shipments:
+        try:
+            order = order_get(actor=actor, order_id=int(entry.get("order")))
+            order_ship_by_hand(
+                actor=actor,
+                order=order,
+                carrier_code=entry.get("carrier", ""),
+                tracking_no=entry.get("tracking_no", ""),
+                return_address_id=return_address_id,
+            )
+            results.append({"order": order.pk, "ok": True})
+        except (AppError, TypeError, ValueError) as err:
+            error = (
+                err.as_dict()
+                if isinstance(err, AppError)
+                else {"code": "VALIDATION_ERROR", "message": "order must be an id", "detail": {}}
+            )
+            results.append({"order": entry.get("order"), "ok": False, "error": error})
+    return results
+
+
+def order_record_logistics(
+    *, order: Order, status: str, at: datetime, actor: Actor | None = None
+) -> Order:
+    """Carrier-side progress: picked_up, in_transit, delivered, failed."""
+    with transaction.atomic():
+        order = _locked(order)
+        if status == "picked_up":
+            if order.picked_up_at is None:
+                order.picked_up_at = at
+                order.sla_due_at = sla_next_due(order)
+                order.save(update_fields=["picked_up_at", "sla_due_at", "updated_at"])
+                _event(order, "picked_up", actor=actor, at=at)
+            return order
+        action = {"in_transit": "in_transit", "delivered": "deliver", "failed": "fail_delivery"}[
+            status
+        ]
+        if action == "in_transit" and order.picked_up_at is None:
+            order.picked_up_at = at
+        return _transition(order, action, actor=actor, at=at)
+
+
+def order_reroute(
+    *, actor: Actor, order: Order, receiver: dict | None = None, now: datetime | None = None
+) -> Order:
+    """A failed delivery goes out again, once, within 12 days of the failure."""
+    actor.require(perms.SHIP)
+    at = _now(now)
+    with transaction.atomic():
+        order = _locked(order)
+        if order.status != S.DELIVERY_FAILED:
+            raise OrderStateConflict(status=order.get_status_display())
+        if order.rerouted_at is not None or at - order.failed_at > REROUTE_WITHIN:
+            raise RerouteNotAllowed(
+                detail={
+                    "failed_at": order.failed_at.isoformat(),
+                    "rerouted_at": order.rerouted_at and order.rerouted_at.isoformat(),
+                }
+            )
+        order.rerouted_at = at
+        _transition(order, "in_transit", actor=actor, at=at, reroute=True)
+    return order
+
+
+# --- the time-rule sweep ------------------------------------------------------------------------------
+
+
+def orders_apply_time_rules(*, as_of: datetime | None = None, batch_size: int = 5000) -> dict:
+    """One sweep of every time rule, set-based and in batches. Safe to run twice."""
+    at = _now(as_of)
+    counts = {
+        "reminded_15m": 0,
+        "reminded_16h": 0,
+        "cancelled_unpaid": 0,
+        "cancelled_no_answer": 0,
+        "returned": 0,
+        "sla_breaches": 0,
+    }
+    counts["reminded_15m"] = _remind(at - REMINDER_AFTER[0], 0, at, "payment_reminder_15m")
+    counts["reminded_16h"] = _remind(at - REMINDER_AFTER[1], 1, at, "payment_reminder_16h")
+    counts["cancelled_unpaid"] = _bulk_cancel(
+        Order.objects.filter(status=S.UNPAID, created_at__lte=at - UNPAID_CANCEL_AFTER),
+        at,
+        reason="unpaid_timeout",
+        batch_size=batch_size,
+    )
+    counts["cancelled_no_answer"] = _bulk_cancel(
+        Order.objects.filter(
+            cancel_request_status=CancelRequestStatus.PENDING,
+            cancel_requested_at__lte=at - CANCEL_REQUEST_ANSWER_WITHIN,
+            status__in=NOT_YET_SHIPPED,
+        ),
+        at,
+        reason="cancel_request_unanswered",
+        batch_size=batch_size,
+        extra={"cancel_request_status": CancelRequestStatus.APPROVED},
+    )
+    counts["returned"] = _bulk_move(
+        Order.objects.filter(status=S.DELIVERY_FAILED, failed_at__lte=at - REROUTE_WITHIN),
+        at,
+        status=S.RETURNED,
+        kind="returned",
+        batch_size=batch_size,
+    )
+    counts["sla_breaches"] = _mark_breaches(at, batch_size=batch_size)
+    return counts
+
+
+def _ids_in_batches(qs, batch_size: int):
+    last = 0
+    while True:
+        ids = list(qs.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
+
+
+def _remind(created_before: datetime, sent: int, at: datetime, kind: str) -> int:
+    total = 0
+    qs = Order.objects.filter(status=S.UNPAID, reminders_sent=sent, created_at__lte=created_before)
+    for ids in _ids_in_batches(qs, 5000):
+        with transaction.atomic():
+            updated = list(
+                Order.objects.filter(pk__in=ids, status=S.UNPAID, reminders_sent=sent)
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)
+            )
+            Order.objects.filter(pk__in=updated).update(reminders_sent=sent + 1, updated_at=at)
+            OrderEvent.objects.bulk_create(
+                OrderEvent(order_id=pk, at=at, kind=kind, actor="system") for pk in updated
+            )
+        total += len(updated)
+    return total
+
+
+def _bulk_cancel(qs, at: datetime, *, reason: str, batch_size: int, extra=None) -> int:
+    total = 0
+    for ids in _ids_in_batches(qs, batch_size):
+        with transaction.atomic():
+            rows = list(
+                qs.filter(pk__in=ids)
+                .select_for_update(skip_locked=True)
+                .values_list("pk", "status")
+            )
+            pks = [pk for pk, _ in rows]
+            Order.objects.filter(pk__in=pks).update(
+                status=S.CANCELLED,
+                cancelled_at=at,
+                cancel_reason=reason,
+                sla_due_at=None,
+                updated_at=at,
+                **(extra or {}),
+            )
+            OrderEvent.objects.bulk_create(
+                OrderEvent(
+                    order_id=pk,
+                    at=at,
+                    kind="cancel",
+                    actor="system",
+                    data={"status_from": st, "status_to": S.CANCELLED, "by": reason},
+                )
+                for pk, st in rows
+            )
+        total += len(rows)
+    return total
+
+
+def _bulk_move(qs, at: datetime, *, status: str, kind: str, batch_size: int) -> int:
+    total = 0
+    for ids in _ids_in_batches(qs, batch_size):
+        with transaction.atomic():
+            rows = list(
+                qs.filter(pk__in=ids)
+                .select_for_update(skip_locked=True)
+                .values_list("pk", "status")
+            )
+            pks = [pk for pk, _ in rows]
+            Order.objects.filter(pk__in=pks).update(status=status, sla_due_at=None, updated_at=at)
+            OrderEvent.objects.bulk_create(
+                OrderEvent(
+                    order_id=pk,
+                    at=at,
+                    kind=kind,
+                    actor="system",
+                    data={"status_from": st, "status_to": status},
+                )
+                for pk, st in rows
+            )
+        total += len(rows)
+    return total
+
+
+def _breach_name(order: Order) -> str:
+    if order.status == S.PAID:
+        return "ready_to_ship"
+    if order.picked_up_at is None:
+        base = order.ready_to_ship_at or order.shipped_at or order.paid_at
+        if order.sla_due_at == base + PICKUP_WITHIN:
+            return "pickup"
+    return "in_transit"
+
+
+def _mark_breaches(at: datetime, *, batch_size: int) -> int:
+    """Record each missed deadline once (an event, and its name in ``sla_breaches``)."""
+    total = 0
+    qs = Order.objects.filter(sla_due_at__lte=at)
+    for ids in _ids_in_batches(qs, batch_size):
+        with transaction.atomic():
+            orders = list(
+                Order.objects.filter(pk__in=ids, sla_due_at__lte=at)
+                .select_for_update(skip_locked=True)
+                .only(
+                    "pk",
+                    "status",
+                    "paid_at",
+                    "ready_to_ship_at",
+                    "shipped_at",
+                    "picked_up_at",
+                    "sla_due_at",
+                    "sla_breaches",
+                )
+            )
+            events = []
+            for order in orders:
+                name = _breach_name(order)
+                if name in order.sla_breaches:
+                    continue
+                order.sla_breaches = [*order.sla_breaches, name]
+                events.append(
+                    OrderEvent(
+                        order_id=order.pk,
+                        at=at,
+                        kind="sla_breached",
+                        actor="system",
+                        data={"deadline": name, "due_at": order.sla_due_at.isoformat()},
+                    )
+                )
+            Order.objects.bulk_update([o for o in orders if o.sla_breaches], ["sla_breaches"])
+            OrderEvent.objects.bulk_create(events)
+        total += len(events)
+    return total
