@@ -98,7 +98,7 @@ def _rows_from_xlsx(raw: bytes) -> list[list[str]]:
 
     try:
         book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged file  # noqa: BLE001
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise ValidationError.for_fields(file=f"Not a readable XLSX file ({type(exc).__name__}).")
     sheet = book.worksheets[0]
     rows = []

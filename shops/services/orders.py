@@ -604,7 +604,7 @@ def order_reroute(
     return order
 
 
-# --- the time-rule sweep ------------------------------------------------------------------------------
+# --- the time-rule sweep ---------------------------------------------------------------
 
 
 def orders_apply_time_rules(*, as_of: datetime | None = None, batch_size: int = 5000) -> dict:
