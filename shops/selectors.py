@@ -180,6 +180,13 @@ def order_get(*, actor: Actor, order_id: int) -> Order:
     return order
 
 
+def order_items_for(*, order_ids: list[int]):
+    """Items of orders already scoped by the caller (one query for a page of orders)."""
+    from shops.models import OrderItem
+
+    return OrderItem.objects.filter(order_id__in=order_ids).order_by("order_id", "id")
+
+
 def order_events(*, order: Order):
     return order.events.all()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -85,36 +84,3 @@ def home(request: HttpRequest) -> HttpResponse:
         "recent_orders": orders[:5],
     }
     return render(request, "console/shops/home.html", context)
-
-
-@shop_required
-def order_list(request: HttpRequest) -> HttpResponse:
-    status = request.GET.get("status") or None
-    q = request.GET.get("q") or None
-    qs = selectors.order_list(actor=request.actor, status=status, q=q)
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "console/shops/order_list.html",
-        {
-            "page": page,
-            "status": status or "",
-            "q": q or "",
-            "statuses": OrderStatus.choices,
-        },
-    )
-
-
-@shop_required
-def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
-    order = selectors.order_get(actor=request.actor, order_id=order_id)
-    return render(request, "console/shops/order_detail.html", {"order": order})
-
-
-@shop_required
-@require_POST
-def order_reveal(request: HttpRequest, order_id: int) -> HttpResponse:
-    """htmx: the audited "show consumer information" action."""
-    order = selectors.order_get(actor=request.actor, order_id=order_id)
-    receiver = services.order_reveal_receiver(actor=request.actor, order=order)
-    return render(request, "console/shops/_receiver_full.html", {"receiver": receiver})

@@ -248,6 +248,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "waybill_console.tasks.heartbeat",
         "schedule": 60.0,
     },
+    "order-time-rules": {
+        "task": "shops.tasks.apply_order_time_rules",
+        "schedule": 60.0,
+    },
     "purge-idempotency-keys": {
         "task": "waybill_console.tasks.purge_idempotency_keys",
         "schedule": crontab(minute=17, hour=3),

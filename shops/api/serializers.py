@@ -28,7 +28,23 @@ class OrderSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Order
-        fields = ["id", "order_no", "status", "paid_at", "created_at", "items", "receiver"]
+        fields = [
+            "id",
+            "order_no",
+            "status",
+            "paid_at",
+            "created_at",
+            "items",
+            "receiver",
+            "after_sale_status",
+            "cancel_request_status",
+            "address_changed_at",
+            "carrier_code",
+            "tracking_no",
+            "sla_due_at",
+            "has_waybill",
+            "is_dropship",
+        ]
 
 
 class ReceiverInputSerializer(serializers.Serializer):
@@ -63,3 +79,64 @@ class MeSerializer(serializers.Serializer):
     shop_no = serializers.CharField()
     shop_name = serializers.CharField()
     permissions = serializers.ListField(child=serializers.CharField())
+
+
+class ShipSerializer(serializers.Serializer):
+    waybill_no = serializers.CharField(required=False, allow_blank=True)
+    carrier = serializers.CharField(required=False, allow_blank=True)
+    tracking_no = serializers.CharField(required=False, allow_blank=True)
+    return_address = serializers.IntegerField(required=False, allow_null=True)
+
+
+class BatchShipEntrySerializer(serializers.Serializer):
+    order = serializers.IntegerField()
+    carrier = serializers.CharField()
+    tracking_no = serializers.CharField()
+
+
+class BatchShipSerializer(serializers.Serializer):
+    orders = BatchShipEntrySerializer(many=True)
+    return_address = serializers.IntegerField(required=False, allow_null=True)
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ChangeAddressSerializer(serializers.Serializer):
+    receiver = ReceiverInputSerializer()
+
+
+class AddressSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    contact_name = serializers.CharField(max_length=40)
+    phone = serializers.CharField(max_length=20)
+    province = serializers.CharField(max_length=20)
+    city = serializers.CharField(max_length=30)
+    district = serializers.CharField(max_length=30, required=False, allow_blank=True)
+    street = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    detail = serializers.CharField(max_length=120)
+    province_code = serializers.CharField(read_only=True)
+    city_code = serializers.CharField(read_only=True)
+    district_code = serializers.CharField(read_only=True)
+    is_default_sender = serializers.BooleanField(required=False)
+    is_default_return = serializers.BooleanField(required=False)
+
+
+class ExportSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=["csv", "xlsx"], default="csv")
+    filters = serializers.DictField(
+        child=serializers.CharField(allow_blank=True), required=False, default=dict
+    )
+
+
+class JobSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    status = serializers.CharField()
+    progress = serializers.IntegerField(source="percent")
+    done = serializers.IntegerField()
+    total = serializers.IntegerField()
+    result = serializers.JSONField()
+    error = serializers.JSONField()
+    file_name = serializers.CharField()

@@ -1,3 +1,4 @@
+from django.http import FileResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -5,13 +6,23 @@ from rest_framework.views import APIView
 
 from shops import selectors, services
 from shops.api.serializers import (
+    AddressSerializer,
+    BatchShipSerializer,
+    ChangeAddressSerializer,
+    ExportSerializer,
     FullReceiverSerializer,
+    JobSerializer,
     MeSerializer,
     OrderCreateSerializer,
     OrderSerializer,
+    ReasonSerializer,
+    ShipSerializer,
 )
+from shops.services import exports
 from waybill_console.api import Pagination
+from waybill_console.errors import ValidationError
 from waybill_console.idempotency import idempotent
+from waybill_console.jobs import job_get
 
 
 class MeView(APIView):
@@ -28,7 +39,11 @@ class MeView(APIView):
 
 
 class OrderListView(APIView):
-    @extend_schema(responses=OrderSerializer(many=True), summary="List orders (receiver masked)")
+    @extend_schema(
+        responses=OrderSerializer(many=True),
+        summary="List orders (receiver masked); filters: status, date_from, date_to, "
+        "at_risk, carrier, has_waybill, is_dropship, after_sale, q",
+    )
     def get(self, request):
         qs = selectors.order_list(
             actor=request.wbc_actor,
@@ -67,3 +82,173 @@ class OrderRevealView(APIView):
     def post(self, request, order_id: int):
         order = selectors.order_get(actor=request.wbc_actor, order_id=order_id)
         return Response(services.order_reveal_receiver(actor=request.wbc_actor, order=order))
+
+
+def _order(request, order_id):
+    return selectors.order_get(actor=request.wbc_actor, order_id=order_id)
+
+
+def _answer(request, order):
+    return Response(OrderSerializer(_order(request, order.pk)).data)
+
+
+class OrderShipView(APIView):
+    @extend_schema(
+        request=ShipSerializer,
+        responses=OrderSerializer,
+        summary="Ship by carrier + hand-typed tracking number (platform waybills: "
+        "waybill_no, with the waybill engine)",
+    )
+    @idempotent
+    def post(self, request, order_id: int):
+        ser = ShipSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        data = ser.validated_data
+        if data.get("waybill_no"):
+            raise ValidationError.for_fields(
+                waybill_no="Shipping with a platform waybill number comes with waybill "
+                "allocation; use carrier + tracking_no."
+            )
+        order = services.order_ship_by_hand(
+            actor=request.wbc_actor,
+            order=_order(request, order_id),
+            carrier_code=data.get("carrier", ""),
+            tracking_no=data.get("tracking_no", ""),
+            return_address_id=data.get("return_address"),
+        )
+        return _answer(request, order)
+
+
+class OrderBatchShipView(APIView):
+    @extend_schema(request=BatchShipSerializer, responses={200: dict},
+                   summary="Ship up to 500 orders by hand; one result per order")
+    @idempotent
+    def post(self, request):
+        if isinstance(request.data.get("orders"), list) and len(request.data["orders"]) > 500:
+            from waybill_console.errors import BatchTooLarge
+
+            raise BatchTooLarge(limit=500, detail={"count": len(request.data["orders"])})
+        ser = BatchShipSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        results = services.order_ship_batch_by_hand(
+            actor=request.wbc_actor,
+            shipments=ser.validated_data["orders"],
+            return_address_id=ser.validated_data.get("return_address"),
+        )
+        return Response({"results": results})
+
+
+def _event_view(name, fn, serializer=ReasonSerializer, summary=""):
+    class View(APIView):
+        @extend_schema(request=serializer, responses=OrderSerializer, summary=summary)
+        def post(self, request, order_id: int):
+            ser = serializer(data=request.data)
+            ser.is_valid(raise_exception=True)
+            order = fn(request.wbc_actor, _order(request, order_id), ser.validated_data)
+            return _answer(request, order)
+
+    View.__name__ = name
+    return View
+
+
+OrderAfterSaleView = _event_view(
+    "OrderAfterSaleView",
+    lambda a, o, d: services.order_start_after_sale(actor=a, order=o, reason=d["reason"]),
+    summary="An after-sale case opens (blocks printing and dropship allocation)",
+)
+OrderCloseAfterSaleView = _event_view(
+    "OrderCloseAfterSaleView",
+    lambda a, o, d: services.order_close_after_sale(actor=a, order=o),
+    summary="The after-sale case closes",
+)
+OrderChangeAddressView = _event_view(
+    "OrderChangeAddressView",
+    lambda a, o, d: services.order_change_address(actor=a, order=o, receiver=d["receiver"]),
+    serializer=ChangeAddressSerializer,
+    summary="The buyer changed the address",
+)
+OrderCancelRequestView = _event_view(
+    "OrderCancelRequestView",
+    lambda a, o, d: services.order_request_cancel(actor=a, order=o, reason=d["reason"]),
+    summary="The buyer asks to cancel (answer within 48 h or the order is cancelled)",
+)
+OrderCancelView = _event_view(
+    "OrderCancelView",
+    lambda a, o, d: services.order_cancel_by_seller(actor=a, order=o, reason=d["reason"]),
+    summary="The seller cancels (the items' products are delisted: stock to zero)",
+)
+
+
+class AddressListView(APIView):
+    @extend_schema(responses=AddressSerializer(many=True), summary="Shipping addresses")
+    def get(self, request):
+        return Response(
+            AddressSerializer(selectors.address_list(actor=request.wbc_actor), many=True).data
+        )
+
+    @extend_schema(
+        request=AddressSerializer,
+        responses={201: AddressSerializer},
+        summary="Add a shipping address (at most 100 per shop)",
+    )
+    def post(self, request):
+        ser = AddressSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        address = services.address_create(actor=request.wbc_actor, data=ser.validated_data)
+        return Response(AddressSerializer(address).data, status=status.HTTP_201_CREATED)
+
+
+class AddressDetailView(APIView):
+    @extend_schema(responses=AddressSerializer)
+    def get(self, request, address_id: int):
+        return Response(
+            AddressSerializer(
+                selectors.address_get(actor=request.wbc_actor, address_id=address_id)
+            ).data
+        )
+
+    @extend_schema(request=AddressSerializer, responses=AddressSerializer)
+    def patch(self, request, address_id: int):
+        ser = AddressSerializer(data=request.data, partial=True)
+        ser.is_valid(raise_exception=True)
+        address = services.address_update(
+            actor=request.wbc_actor, address_id=address_id, data=ser.validated_data
+        )
+        return Response(AddressSerializer(address).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, address_id: int):
+        services.address_delete(actor=request.wbc_actor, address_id=address_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OrderExportView(APIView):
+    @extend_schema(
+        request=ExportSerializer,
+        responses={202: JobSerializer},
+        summary="Export orders (masked; last 90 days; at most 15,000 rows) as a job",
+    )
+    def post(self, request):
+        ser = ExportSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        job = exports.order_export_start(
+            actor=request.wbc_actor,
+            params=ser.validated_data["filters"],
+            file_format=ser.validated_data["format"],
+        )
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class JobDetailView(APIView):
+    @extend_schema(responses=JobSerializer, summary="A background job: status and progress")
+    def get(self, request, job_id: int):
+        return Response(JobSerializer(job_get(actor=request.wbc_actor, job_id=job_id)).data)
+
+
+class JobDownloadView(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, job_id: int):
+        job = job_get(actor=request.wbc_actor, job_id=job_id)
+        if not job.file_path:
+            raise ValidationError.for_fields(job="The file is not ready yet.")
+        return FileResponse(open(job.file_path, "rb"), as_attachment=True, filename=job.file_name)

@@ -1,10 +1,16 @@
-"""Demo data (idempotent): merchants 100001 and 100002, factory 200001, an ops superuser."""
+"""Demo data (idempotent): merchants 100001 and 100002, factory 200001, an ops superuser.
+
+``--orders N`` adds N demo orders to shop 100001 (or ``--shop``) on top, each time it runs.
+"""
+
+import time
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from dropship.models import DropshipProfile
+from shops.demo import demo_orders_create
 from shops.models import Membership, Shop, ShopType
 from waybill_console import permissions as perms
 
@@ -27,9 +33,40 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--quiet", action="store_true")
+        parser.add_argument(
+            "--orders", type=int, default=0, metavar="N", help="add N demo orders (not idempotent)"
+        )
+        parser.add_argument("--shop", default="100001", metavar="SHOP_NO", help="for --orders")
+
+    def handle(self, *args, **options):
+        if options["orders"] < 0:
+            raise CommandError("--orders must be 0 or more")
+        self.seed_base(options)
+        if options["orders"]:
+            self.seed_orders(options)
+
+    def seed_orders(self, options):
+        shop = Shop.objects.filter(shop_no=options["shop"]).first()
+        if shop is None:
+            raise CommandError(f"No shop {options['shop']}")
+        count, quiet = options["orders"], options["quiet"]
+        started = time.monotonic()
+
+        def progress(done, total):
+            if not quiet and total > 5000:
+                rate = done / max(time.monotonic() - started, 1e-6)
+                self.stdout.write(f"  {done:>9,} / {total:,} orders  ({rate:,.0f}/s)")
+
+        created = demo_orders_create(shop=shop, count=count, progress=progress)
+        if not quiet:
+            seconds = time.monotonic() - started
+            self.stdout.write(
+                f"Added {created:,} demo orders to shop {shop.shop_no} in {seconds:.1f} s "
+                f"({created / max(seconds, 1e-6):,.0f} orders/s)"
+            )
 
     @transaction.atomic
-    def handle(self, *args, **options):
+    def seed_base(self, options):
         User = get_user_model()
 
         def user(username, **extra):

@@ -1,0 +1,1 @@
+"""Benchmarks against a throwaway database: ``python -m bench`` (``make bench``)."""
