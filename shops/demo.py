@@ -377,7 +377,7 @@ class _Lifecycle:
                 )
                 return f
 
-        if with_ready_stage and ready <= now or shipped <= now:
+        if (with_ready_stage and ready <= now) or shipped <= now:
             f["carrier_code"], f["tracking_no"] = self.tracking(remote)
             f["has_waybill"] = not by_hand
             f["shipped_by_hand"] = by_hand

@@ -304,6 +304,9 @@ class Order(models.Model):
             ),
             models.Index(fields=["shop", "receiver_phone_index"], name="order_shop_phone"),
             models.Index(
+                fields=["shop", "carrier_code", "-created_at"], name="order_shop_carrier_created"
+            ),
+            models.Index(
                 fields=["shop", "sla_due_at"],
                 name="order_shop_sla_due",
                 condition=Q(sla_due_at__isnull=False),

@@ -120,8 +120,11 @@ class OrderShipView(APIView):
 
 
 class OrderBatchShipView(APIView):
-    @extend_schema(request=BatchShipSerializer, responses={200: dict},
-                   summary="Ship up to 500 orders by hand; one result per order")
+    @extend_schema(
+        request=BatchShipSerializer,
+        responses={200: dict},
+        summary="Ship up to 500 orders by hand; one result per order",
+    )
     @idempotent
     def post(self, request):
         if isinstance(request.data.get("orders"), list) and len(request.data["orders"]) > 500:
