@@ -96,3 +96,9 @@ def test_seed_demo_command_adds_orders_to_the_chosen_shop(db, capsys):
     assert Order.objects.filter(shop__shop_no="100001").count() == 40
     assert Order.objects.filter(shop__shop_no="100002").count() == 10
     assert Shop.objects.count() == 3
+
+
+def test_seed_demo_if_empty_adds_orders_only_once(db):
+    call_command("seed_demo", "--quiet", "--orders", "20", "--if-empty")
+    call_command("seed_demo", "--quiet", "--orders", "20", "--if-empty")
+    assert Order.objects.filter(shop__shop_no="100001").count() == 20

@@ -37,6 +37,9 @@ class Command(BaseCommand):
             "--orders", type=int, default=0, metavar="N", help="add N demo orders (not idempotent)"
         )
         parser.add_argument("--shop", default="100001", metavar="SHOP_NO", help="for --orders")
+        parser.add_argument(
+            "--if-empty", action="store_true", help="add the --orders only if the shop has none"
+        )
 
     def handle(self, *args, **options):
         if options["orders"] < 0:
@@ -50,6 +53,8 @@ class Command(BaseCommand):
         if shop is None:
             raise CommandError(f"No shop {options['shop']}")
         count, quiet = options["orders"], options["quiet"]
+        if options["if_empty"] and shop.orders.exists():
+            return
         started = time.monotonic()
 
         def progress(done, total):
