@@ -72,6 +72,10 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def seed_base(self, options):
+        from carriers import catalog
+        from carriers.models import Carrier
+
+        catalog.load(Carrier)  # also after a flush, not only through the migration
         User = get_user_model()
 
         def user(username, **extra):
