@@ -28,7 +28,17 @@ def make_user(username: str | None = None, password: str = "pass-12345"):
     return User.objects.create_user(username=username or f"user{next(_seq)}", password=password)
 
 
+def ensure_carrier_catalog() -> None:
+    """Transactional tests flush every table, the migration's carrier catalog too."""
+    from carriers import catalog
+    from carriers.models import Carrier
+
+    if Carrier.objects.count() != len(catalog.CARRIERS):
+        catalog.load(Carrier)
+
+
 def make_shop(shop_no: str | None = None, *, user=None, name: str | None = None, **kw) -> Shop:
+    ensure_carrier_catalog()
     shop_no = shop_no or str(300000 + next(_seq))
     return shop_services.shop_create(
         shop_no=shop_no, name=name or f"店铺{shop_no}", main_user=user or make_user(), **kw

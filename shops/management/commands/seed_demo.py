@@ -76,6 +76,9 @@ class Command(BaseCommand):
         from carriers.models import Carrier
 
         catalog.load(Carrier)  # also after a flush, not only through the migration
+        from carriers.demo import demo_branches_create
+
+        demo_branches_create()
         User = get_user_model()
 
         def user(username, **extra):
@@ -98,6 +101,24 @@ class Command(BaseCommand):
             )
             identity = "factory" if shop_no.startswith("2") else "merchant"
             DropshipProfile.objects.get_or_create(shop=shop, defaults={"identity": identity})
+            if not shop.addresses.exists():
+                from shops.regions import resolve
+
+                province, city, district = resolve("浙江省", "杭州市", "余杭区")
+                shop.addresses.create(
+                    contact_name="仓库王主管",
+                    phone="13800571000",
+                    province=province.name,
+                    province_code=province.code,
+                    city=city.name,
+                    city_code=city.code,
+                    district=district.name,
+                    district_code=district.code,
+                    street="仓前街道",
+                    detail=f"文一西路 1{shop_no[-2:]} 号 {name} 仓库",
+                    is_default_sender=True,
+                    is_default_return=True,
+                )
         for username, shop_no, display, granted in SUB_ACCOUNTS:
             Membership.objects.get_or_create(
                 user=user(username),

@@ -8,5 +8,5 @@ def load_catalog(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("carriers", "0001_initial")]
+    dependencies = [("carriers", "0002_initial")]
     operations = [migrations.RunPython(load_catalog, migrations.RunPython.noop)]

@@ -1,0 +1,83 @@
+"""Carrier catalog, branch search and subscriptions, scoped to the actor."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from carriers.models import Branch, Carrier, LedgerEntry, Subscription
+from shops import regions
+from waybill_console.errors import NotFound
+from waybill_console.tenancy import Actor
+
+
+def carrier_list() -> QuerySet[Carrier]:
+    return Carrier.objects.order_by("code")
+
+
+def _region_prefix(province: str, city: str, district: str) -> str:
+    """The code prefix of the most specific region given (names or codes)."""
+    p, c, d = regions.resolve(province or "", city or "", district or "")
+    if d:
+        return d.code
+    if c:
+        return c.code[:4]
+    if p:
+        return p.code[:2]
+    return ""
+
+
+def branch_search(
+    *, carrier: str = "", province: str = "", city: str = "", district: str = "", q: str = ""
+) -> QuerySet[Branch]:
+    """By region (names or division codes), fuzzy by name or code; region-only works too."""
+    qs = Branch.objects.select_related("carrier")
+    if carrier:
+        qs = qs.filter(carrier__code=carrier.upper())
+    prefix = _region_prefix(province, city, district)
+    if (province or city or district) and not prefix:
+        return qs.none()
+    if prefix:
+        qs = qs.filter(
+            Q(region_code__startswith=prefix)
+            | Q(coverage__region_code=prefix[:2] + "0000")
+            | Q(coverage__region_code=(prefix[:4] + "00") if len(prefix) >= 4 else "-")
+        ).distinct()
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(code__icontains=q))
+    return qs.order_by("carrier__code", "code")
+
+
+def subscription_list(*, actor: Actor) -> QuerySet[Subscription]:
+    shop = actor.require_shop()
+    return (
+        Subscription.objects.filter(Q(shop=shop) | Q(shared_with=shop))
+        .distinct()
+        .select_related("carrier", "branch", "address")
+        .order_by("carrier__code", "id")
+    )
+
+
+def subscription_get(*, actor: Actor, subscription_id: int) -> Subscription:
+    sub = subscription_list(actor=actor).filter(pk=subscription_id).first()
+    if sub is None:
+        raise NotFound()
+    return sub
+
+
+def subscription_get_for_branch(*, actor: Actor, subscription_id: int) -> Subscription:
+    """The branch side sees only applications made to its own branch."""
+    sub = Subscription.objects.filter(pk=subscription_id, branch=actor.branch).first()
+    if sub is None:
+        raise NotFound()
+    return sub
+
+
+def ledger_list(*, subscription: Subscription) -> QuerySet[LedgerEntry]:
+    return subscription.ledger.order_by("-at", "-id")
+
+
+def cancellable_now(sub: Subscription) -> int:
+    """How many more cancels the cap allows right now (≤ 50 allocated: all; else 20 %)."""
+    if sub.allocated_total <= 50:
+        return max(sub.allocated_total - sub.cancelled_total, 0)
+    return max(sub.allocated_total // 5 - sub.cancelled_total, 0)

@@ -1,0 +1,321 @@
+"""Opening e-waybill service (开通电子面单服务), the branch side, and the quota ledger.
+
+Rules: one branch per shipping address per carrier (a partial unique constraint, so two
+concurrent applications cannot both pass); at most 100 branches per carrier per shop
+(checked with the shop row locked); monthly account / secret key where the carrier needs
+them; an expiring service can neither be the default nor be re-applied.
+Every quota movement is a ledger entry written in the same transaction as the counters.
+"""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from carriers.errors import (
+    BranchPerAddressLimit,
+    BranchPerCarrierLimit,
+    MonthlyAccountInvalid,
+    QuotaInsufficient,
+    SecretKeyMissing,
+    SubscriptionExpiring,
+    SubscriptionNotActive,
+)
+from carriers.models import Branch, Carrier, LedgerEntry, Subscription
+from carriers.models import SubscriptionStatus as St
+from shops.models import Address, Membership, Shop
+from waybill_console import permissions as perms
+from waybill_console.errors import PermissionDenied, ValidationError
+from waybill_console.tenancy import Actor
+
+BRANCH_PER_CARRIER_LIMIT = 100
+LIVE = (St.PENDING_REVIEW, St.ACTIVE, St.EXPIRING)
+
+#: kind -> counter moved by the entry (besides the balance)
+COUNTERS = {
+    LedgerEntry.Kind.ALLOCATION: "allocated_total",
+    LedgerEntry.Kind.RECYCLE_RETURN: "recycled_total",
+}
+
+
+def subscription_apply(
+    *,
+    actor: Actor,
+    carrier: str,
+    branch: str,
+    address: int,
+    contact_name: str,
+    contact_phone: str,
+    agree: bool,
+    monthly_account: str = "",
+    secret_key: str = "",
+) -> Subscription:
+    actor.require(perms.WAYBILL_OPEN)
+    shop = actor.require_shop()
+    errors = {}
+    carrier_obj = Carrier.objects.filter(code=(carrier or "").upper()).first()
+    if carrier_obj is None:
+        errors["carrier"] = "Unknown carrier code."
+    branch_obj = (
+        Branch.objects.filter(carrier=carrier_obj, code=branch).first() if carrier_obj else None
+    )
+    if carrier_obj and branch_obj is None:
+        errors["branch"] = "Not a branch of this carrier."
+    address_obj = Address.objects.filter(shop=shop, pk=address).first() if address else None
+    if address_obj is None:
+        errors["address"] = "Not one of this shop's shipping addresses."
+    if not (contact_name or "").strip():
+        errors["contact_name"] = "This field is required."
+    if not (contact_phone or "").strip():
+        errors["contact_phone"] = "This field is required."
+    if agree is not True:
+        errors["agree"] = "The e-waybill service agreement must be accepted."
+    if errors:
+        raise ValidationError.for_fields(**errors)
+    if carrier_obj.needs_monthly_account and not (monthly_account or "").strip():
+        raise MonthlyAccountInvalid(detail={"monthly_account": ["required by this carrier"]})
+    if carrier_obj.needs_secret_key and not (secret_key or "").strip():
+        raise SecretKeyMissing(detail={"secret_key": ["required by this carrier"]})
+    try:
+        with transaction.atomic():
+            Shop.objects.select_for_update().filter(pk=shop.pk).first()
+            if Subscription.objects.filter(
+                shop=shop, carrier=carrier_obj, address=address_obj, status__in=LIVE
+            ).exists():
+                raise BranchPerAddressLimit()
+            branches = (
+                Subscription.objects.filter(shop=shop, carrier=carrier_obj, status__in=LIVE)
+                .values("branch")
+                .distinct()
+                .count()
+            )
+            if branches >= BRANCH_PER_CARRIER_LIMIT:
+                raise BranchPerCarrierLimit(limit=BRANCH_PER_CARRIER_LIMIT)
+            return Subscription.objects.create(
+                shop=shop,
+                carrier=carrier_obj,
+                branch=branch_obj,
+                address=address_obj,
+                contact_name=contact_name.strip()[:40],
+                contact_phone=contact_phone.strip()[:20],
+                monthly_account=(monthly_account or "").strip(),
+                secret_key=(secret_key or "").strip(),
+                agreed_at=timezone.now(),
+            )
+    except IntegrityError:
+        raise BranchPerAddressLimit() from None
+
+
+def _locked(sub: Subscription) -> Subscription:
+    return Subscription.objects.select_for_update().get(pk=sub.pk)
+
+
+def _move(sub: Subscription, allowed: tuple, target: str, **fields) -> Subscription:
+    with transaction.atomic():
+        sub = _locked(sub)
+        if sub.status not in allowed:
+            if sub.status == St.EXPIRING:
+                raise SubscriptionExpiring()
+            raise SubscriptionNotActive(
+                status=sub.get_status_display(), detail={"status": sub.status}
+            )
+        sub.status = target
+        for k, v in fields.items():
+            setattr(sub, k, v)
+        if target != St.ACTIVE:
+            sub.is_default = False
+        sub.save()
+        if (
+            target == St.ACTIVE
+            and not Subscription.objects.filter(
+                shop_id=sub.shop_id, carrier_id=sub.carrier_id, is_default=True
+            ).exists()
+        ):
+            Subscription.objects.filter(pk=sub.pk).update(is_default=True)
+            sub.is_default = True
+    return sub
+
+
+def _require_branch(actor: Actor, sub: Subscription) -> None:
+    if not actor.is_staff and (actor.branch is None or actor.branch.pk != sub.branch_id):
+        raise PermissionDenied()
+
+
+def subscription_approve(*, actor: Actor, subscription: Subscription) -> Subscription:
+    _require_branch(actor, subscription)
+    return _move(subscription, (St.PENDING_REVIEW,), St.ACTIVE, reject_reason="")
+
+
+def subscription_reject(
+    *, actor: Actor, subscription: Subscription, reason: str = ""
+) -> Subscription:
+    _require_branch(actor, subscription)
+    return _move(subscription, (St.PENDING_REVIEW,), St.REJECTED, reject_reason=reason[:200])
+
+
+def subscription_mark_expiring(*, actor: Actor, subscription: Subscription) -> Subscription:
+    _require_branch(actor, subscription)
+    return _move(subscription, (St.ACTIVE,), St.EXPIRING)
+
+
+def subscription_cancel(*, actor: Actor, subscription: Subscription) -> Subscription:
+    actor.require(perms.WAYBILL_OPEN)
+    _own(actor, subscription)
+    return _move(subscription, (St.PENDING_REVIEW, St.ACTIVE, St.EXPIRING), St.CANCELLED)
+
+
+def subscription_reapply(*, actor: Actor, subscription: Subscription) -> Subscription:
+    """A rejected application goes back to review (an expiring one must be cancelled)."""
+    actor.require(perms.WAYBILL_OPEN)
+    _own(actor, subscription)
+    try:
+        return _move(subscription, (St.REJECTED,), St.PENDING_REVIEW, reject_reason="")
+    except IntegrityError:
+        raise BranchPerAddressLimit() from None
+
+
+def subscription_set_default(*, actor: Actor, subscription: Subscription) -> Subscription:
+    actor.require(perms.WAYBILL_OPEN)
+    _own(actor, subscription)
+    with transaction.atomic():
+        sub = _locked(subscription)
+        if sub.status == St.EXPIRING:
+            raise SubscriptionExpiring()
+        if sub.status != St.ACTIVE:
+            raise SubscriptionNotActive(status=sub.get_status_display())
+        Subscription.objects.filter(
+            shop_id=sub.shop_id, carrier_id=sub.carrier_id, is_default=True
+        ).exclude(pk=sub.pk).update(is_default=False)
+        sub.is_default = True
+        sub.save(update_fields=["is_default", "updated_at"])
+    return sub
+
+
+def subscription_share(
+    *, actor: Actor, subscription: Subscription, shop_nos: list[str]
+) -> Subscription:
+    """共享多店发货: share with other shops whose main account is this shop's main account."""
+    actor.require(perms.WAYBILL_OPEN)
+    _own(actor, subscription)
+    owner = Membership.objects.get(shop_id=subscription.shop_id, role=Membership.Role.MAIN).user
+    owned = set(
+        Membership.objects.filter(user=owner, role=Membership.Role.MAIN).values_list(
+            "shop__shop_no", flat=True
+        )
+    )
+    foreign = [n for n in shop_nos if n not in owned]
+    if foreign:
+        raise ValidationError.for_fields(shops=f"Not shops of the same owner: {', '.join(foreign)}")
+    subscription.shared_with.set(
+        Shop.objects.filter(shop_no__in=shop_nos).exclude(pk=subscription.shop_id)
+    )
+    return subscription
+
+
+def _own(actor: Actor, sub: Subscription) -> None:
+    if sub.shop_id != actor.require_shop().pk:
+        raise PermissionDenied()
+
+
+# --- the ledger ----------------------------------------------------------------------------
+
+
+def ledger_post(
+    *,
+    subscription: Subscription,
+    kind: str,
+    amount: int,
+    actor: Actor | None = None,
+    note: str = "",
+    reference: str = "",
+) -> LedgerEntry:
+    """Move the balance by ``amount`` (signed) and write the entry, in one transaction.
+
+    The balance changes by a conditional UPDATE: zero rows updated means the balance
+    would go below zero, refused with QUOTA_INSUFFICIENT."""
+    if amount == 0:
+        raise ValidationError.for_fields(amount="Not zero.")
+    updates = {"balance": F("balance") + amount}
+    counter = COUNTERS.get(kind)
+    if counter:
+        updates[counter] = F(counter) + abs(amount)
+    with transaction.atomic():
+        target = Subscription.objects.filter(pk=subscription.pk)
+        if amount < 0:
+            target = target.filter(balance__gte=-amount)
+        rows = target.update(**updates)
+        if not rows:
+            raise QuotaInsufficient(
+                detail={
+                    "balance": Subscription.objects.values_list("balance", flat=True).get(
+                        pk=subscription.pk
+                    )
+                }
+            )
+        balance = Subscription.objects.values_list("balance", flat=True).get(pk=subscription.pk)
+        entry = LedgerEntry.objects.create(
+            subscription_id=subscription.pk,
+            kind=kind,
+            amount=amount,
+            balance_after=balance,
+            actor=actor.describe() if actor else "system",
+            note=note[:200],
+            reference=reference[:64],
+        )
+    subscription.balance = balance
+    return entry
+
+
+def subscription_recharge(*, actor: Actor, subscription: Subscription, count: int) -> LedgerEntry:
+    """The branch recharges a franchise subscription's prepaid balance."""
+    _require_branch(actor, subscription)
+    if not isinstance(count, int) or count <= 0 or count > 1_000_000:
+        raise ValidationError.for_fields(count="A whole number from 1 to 1,000,000.")
+    subscription.refresh_from_db(fields=["status"])
+    if subscription.carrier.network_type != "franchise":
+        raise ValidationError.for_fields(
+            count="Direct carriers draw on the monthly account, not a prepaid balance."
+        )
+    if subscription.status not in (St.ACTIVE, St.EXPIRING):
+        raise SubscriptionNotActive(status=subscription.get_status_display())
+    return ledger_post(
+        subscription=subscription, kind=LedgerEntry.Kind.RECHARGE, amount=count, actor=actor
+    )
+
+
+def ledger_check() -> list[dict]:
+    """Subscriptions whose counters differ from their ledger's sums (empty: all agree)."""
+    from django.db.models import Q, Sum
+
+    problems = []
+    sums = Subscription.objects.annotate(
+        ledger_balance=Sum("ledger__amount"),
+        ledger_allocated=Sum("ledger__amount", filter=Q(ledger__kind="allocation")),
+        ledger_recycled=Sum("ledger__amount", filter=Q(ledger__kind="recycle_return")),
+    ).values(
+        "pk",
+        "balance",
+        "allocated_total",
+        "recycled_total",
+        "ledger_balance",
+        "ledger_allocated",
+        "ledger_recycled",
+    )
+    for row in sums.iterator(chunk_size=2000):
+        expected = {
+            "balance": row["ledger_balance"] or 0,
+            "allocated_total": -(row["ledger_allocated"] or 0),
+            "recycled_total": row["ledger_recycled"] or 0,
+        }
+        for field, value in expected.items():
+            if row[field] != value:
+                problems.append(
+                    {
+                        "subscription": row["pk"],
+                        "field": field,
+                        "counter": row[field],
+                        "ledger": value,
+                    }
+                )
+    return problems
