@@ -2,8 +2,6 @@ from django.urls import path
 
 from shops import order_views, settings_views, views
 
-app_name = "console"
-
 urlpatterns = [
     path("", views.home, name="home"),
     path("switch-shop/", views.switch_shop, name="switch_shop"),

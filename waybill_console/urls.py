@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+import carriers.urls
+import shops.urls
 from shops.views import LoginView
 from waybill_console import views
 
@@ -12,13 +14,16 @@ api_v1 = [
     path("", include("carriers.api.urls")),
 ]
 
+# the merchant console: one namespace, pages from each app
+console_urls = shops.urls.urlpatterns + carriers.urls.urlpatterns
+
 urlpatterns = [
     path("", views.index, name="index"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("console/", include("shops.urls")),
+    path("console/", include((console_urls, "console"))),
     path("factory/", include("dropship.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

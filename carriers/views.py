@@ -1,0 +1,143 @@
+"""Pages: e-waybill service (subscriptions and their quota), the opening wizard, branches."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from carriers import selectors, services
+from shops import regions
+from shops.selectors import address_list
+from shops.views import shop_required
+from waybill_console.errors import AppError
+
+LOW_BALANCE = 100
+
+
+@shop_required
+def subscription_list(request: HttpRequest) -> HttpResponse:
+    subs = list(selectors.subscription_list(actor=request.actor))
+    for sub in subs:
+        sub.cancellable = selectors.cancellable_now(sub)
+        sub.low_balance = (
+            sub.carrier.network_type == "franchise"
+            and sub.status == "active"
+            and sub.balance < LOW_BALANCE
+        )
+        sub.recent = list(selectors.ledger_list(subscription=sub)[:5])
+    return render(
+        request,
+        "console/carriers/subscriptions.html",
+        {"subscriptions": subs, "low_balance": LOW_BALANCE},
+    )
+
+
+ACTIONS = {
+    "cancel": services.subscription_cancel,
+    "set-default": services.subscription_set_default,
+    "reapply": services.subscription_reapply,
+}
+
+
+@shop_required
+@require_POST
+def subscription_action(request: HttpRequest, subscription_id: int, action: str) -> HttpResponse:
+    sub = selectors.subscription_get(actor=request.actor, subscription_id=subscription_id)
+    if action not in ACTIONS:
+        return redirect("console:subscription_list")
+    try:
+        ACTIONS[action](actor=request.actor, subscription=sub)
+        messages.success(request, _("Done."))
+    except AppError as err:
+        messages.error(request, err.render_message())
+    return redirect("console:subscription_list")
+
+
+@shop_required
+def subscription_apply(request: HttpRequest) -> HttpResponse:
+    """The wizard: carrier → shipping address → matching branch → contact → agreement."""
+    params = request.POST if request.method == "POST" else request.GET
+    carriers = selectors.carrier_list()
+    addresses = list(address_list(actor=request.actor))
+    carrier = carriers.filter(code=(params.get("carrier") or "").upper()).first()
+    address = next((a for a in addresses if str(a.pk) == params.get("address")), None)
+    region_only = params.get("region_only") == "1"
+    branches = []
+    if carrier:
+        if region_only or address is None:
+            branches = selectors.branch_search(
+                carrier=carrier.code,
+                province=params.get("province", ""),
+                city=params.get("city", ""),
+                q=params.get("q", ""),
+            )[:100]
+        else:
+            branches = selectors.branch_search(
+                carrier=carrier.code,
+                province=address.province_code,
+                city=address.city_code,
+                q=params.get("q", ""),
+            )[:100]
+            if not branches and not params.get("q"):
+                branches = selectors.branch_search(
+                    carrier=carrier.code, province=address.province_code
+                )[:100]
+    context = {
+        "carriers": carriers,
+        "addresses": addresses,
+        "carrier": carrier,
+        "address": address,
+        "branches": branches,
+        "params": params,
+        "provinces": regions.provinces(),
+        "region_only": region_only,
+    }
+    if request.method == "POST":
+        try:
+            sub = services.subscription_apply(
+                actor=request.actor,
+                carrier=params.get("carrier", ""),
+                branch=params.get("branch", ""),
+                address=int(params.get("address") or 0),
+                contact_name=params.get("contact_name", ""),
+                contact_phone=params.get("contact_phone", ""),
+                monthly_account=params.get("monthly_account", ""),
+                secret_key=params.get("secret_key", ""),
+                agree=params.get("agree") == "on",
+            )
+        except AppError as err:
+            context["error"] = err.as_dict()
+            return render(request, "console/carriers/apply.html", context, status=err.status)
+        messages.success(
+            request,
+            _("Application sent to %(branch)s; it is pending review.")
+            % {"branch": sub.branch.name},
+        )
+        return redirect("console:subscription_list")
+    return render(request, "console/carriers/apply.html", context)
+
+
+@shop_required
+def branch_search(request: HttpRequest) -> HttpResponse:
+    p = request.GET
+    qs = selectors.branch_search(
+        carrier=p.get("carrier", ""),
+        province=p.get("province", ""),
+        city=p.get("city", ""),
+        q=p.get("q", ""),
+    )
+    page = Paginator(qs, 50).get_page(p.get("page"))
+    return render(
+        request,
+        "console/carriers/branches.html",
+        {
+            "page": page,
+            "carriers": selectors.carrier_list(),
+            "provinces": regions.provinces(),
+            "params": p,
+        },
+    )
