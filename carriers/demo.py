@@ -1,4 +1,5 @@
-"""Demo branches: every carrier gets one branch in each province, covering that province."""
+"""Demo branches: every carrier gets one branch in each province, delivering nationwide
+with a few regional exceptions (so that every screening code can be shown)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,13 @@ from carriers.models import Branch, BranchCoverage, Carrier, DeliveryAttribute
 from shops import regions
 
 SURNAMES = "王李张刘陈杨黄赵吴周"
+COVERAGE = [
+    ("000000", DeliveryAttribute.FULL, True),  # the whole country …
+    ("540000", DeliveryAttribute.PARTIAL, False),  # 西藏: partial at the 4th level (1022)
+    ("650000", DeliveryAttribute.NOT_FULL, True),  # 新疆: not full-territory (1023)
+    ("710000", DeliveryAttribute.NONE, False),  # 台湾: out of area (超区)
+    ("630000", DeliveryAttribute.FULL, False),  # 青海: no value-added services
+]
 
 
 def demo_branches_create() -> int:
@@ -33,8 +41,15 @@ def demo_branches_create() -> int:
                 contact_name=f"{SURNAMES[(ci + int(province.code[:2])) % 10]}经理",
                 contact_phone=f"1380000{int(province.code[:2]):02d}{ci:02d}",
             )
-            BranchCoverage.objects.create(
-                branch=branch, region_code=province.code, attribute=DeliveryAttribute.FULL
+            # nationwide delivery, with the exceptions the screening demo needs
+            BranchCoverage.objects.bulk_create(
+                BranchCoverage(
+                    branch=branch,
+                    region_code=region,
+                    attribute=attribute,
+                    value_added_services=value_added,
+                )
+                for region, attribute, value_added in COVERAGE
             )
             created += 1
     return created

@@ -49,3 +49,71 @@ class QuotaInsufficient(AppError):
     code = "QUOTA_INSUFFICIENT"
     status = 422
     message = _("Not enough waybill numbers left; contact the branch to buy more.")
+
+
+class AddressUnparseable(AppError):
+    code = "ADDRESS_UNPARSEABLE"
+    status = 422
+    message = _("Screening error (1014): the address cannot be parsed.")
+
+
+class ScreenNoAttribute(AppError):
+    code = "SCREEN_NO_ATTRIBUTE"
+    status = 422
+    message = _("Screening error (1012): no delivery attribute matches; cannot carry.")
+
+
+class ScreenPartialDelivery(AppError):
+    code = "SCREEN_PARTIAL_DELIVERY"
+    status = 422
+    message = _("Screening error (1022): partial delivery at the 4th-level address; cannot carry.")
+
+
+class ScreenNotFullTerritory(AppError):
+    code = "SCREEN_NOT_FULL_TERRITORY"
+    status = 422
+    message = _("Screening error (1023): not full-territory delivery; cannot carry.")
+
+
+class OutOfRange(AppError):
+    code = "OUT_OF_RANGE"
+    status = 422
+    message = _("Out of the delivery range; cannot carry.")
+
+
+class ServiceOutOfRange(AppError):
+    code = "SERVICE_OUT_OF_RANGE"
+    status = 422
+    message = _("Beyond the value-added service range.")
+
+
+class ServiceNotOpened(AppError):
+    code = "SERVICE_NOT_OPENED"
+    status = 422
+    message = _("(8057) The account has not opened this service; ask the branch to open it.")
+
+
+class GatewayRateLimited(AppError):
+    code = "RATE_LIMITED"
+    status = 429
+    message = _("Too many requests, please try again later.")
+
+
+class AllocationTimeout(AppError):
+    code = "ALLOCATION_TIMEOUT"
+    status = 504
+    message = _("Getting a waybill number timed out, please try again later.")
+
+
+class AllocationFailed(AppError):
+    code = "ALLOCATION_FAILED"
+    status = 503
+    message = _("Getting a waybill number failed.")
+
+
+class BranchCustomerMismatch(AppError):
+    code = "BRANCH_CUSTOMER_MISMATCH"
+    status = 422
+    message = _(
+        "The branch and the customer name do not match; check with the branch and try again."
+    )

@@ -41,6 +41,23 @@ class Branch(models.Model):
     region_code = models.CharField(max_length=6, blank=True, db_index=True)
     contact_name = models.CharField(_("contact"), max_length=40, blank=True)
     contact_phone = models.CharField(_("contact phone"), max_length=20, blank=True)
+    fault = models.CharField(
+        _("simulated fault"),
+        max_length=24,
+        blank=True,
+        default="",
+        choices=[
+            ("", _("None")),
+            ("rate_limit", _("Rate limit")),
+            ("timeout", _("Timeout")),
+            ("failure", _("Failure")),
+            ("mismatch", _("Branch/customer mismatch")),
+            ("monthly_account_invalid", _("Monthly account invalid")),
+        ],
+        help_text=_(
+            "For demos and tests: the built-in gateway answers every call with this fault."
+        ),
+    )
 
     class Meta:
         ordering = ["carrier__code", "code"]
@@ -57,6 +74,7 @@ class Branch(models.Model):
 class DeliveryAttribute(models.TextChoices):
     FULL = "full", _("Full delivery")
     PARTIAL = "partial", _("Partial delivery at the 4th level")
+    NOT_FULL = "not_full", _("Not full-territory delivery")
     NONE = "none", _("No delivery")
 
 
@@ -108,6 +126,7 @@ class Subscription(models.Model):
     contact_phone = models.CharField(_("contact phone"), max_length=20)
     monthly_account = models.CharField(_("monthly account"), max_length=40, blank=True)
     secret_key = models.CharField(_("secret key"), max_length=80, blank=True)
+    services = models.JSONField(_("opened services"), default=list, blank=True)
     agreed_at = models.DateTimeField()
     is_default = models.BooleanField(default=False)
     shared_with = models.ManyToManyField(
