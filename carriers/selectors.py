@@ -37,11 +37,7 @@ def branch_search(
     if (province or city or district) and not prefix:
         return qs.none()
     if prefix:
-        qs = qs.filter(
-            Q(region_code__startswith=prefix)
-            | Q(coverage__region_code=prefix[:2] + "0000")
-            | Q(coverage__region_code=(prefix[:4] + "00") if len(prefix) >= 4 else "-")
-        ).distinct()
+        qs = qs.filter(region_code__startswith=prefix)  # branches located in the region
     if q:
         qs = qs.filter(Q(name__icontains=q) | Q(code__icontains=q))
     return qs.order_by("carrier__code", "code")

@@ -95,6 +95,8 @@ def subscription_apply(request: HttpRequest) -> HttpResponse:
         "params": params,
         "provinces": regions.provinces(),
         "region_only": region_only,
+        "contact_name": params.get("contact_name") or (address.contact_name if address else ""),
+        "contact_phone": params.get("contact_phone") or (address.phone if address else ""),
     }
     if request.method == "POST":
         try:

@@ -83,3 +83,16 @@ def test_account_page_shows_balance_low_warning_and_entries(client, merchant):
 def test_branch_search_page(client, merchant):
     html = client.get("/console/branches/", {"carrier": "YTO", "province": "440000"}).content
     assert "圆通速递广州" in html.decode()
+
+
+def test_wizard_with_a_carrier_but_no_address_yet(client, merchant):
+    html = client.get("/console/waybill-service/apply/", {"carrier": "SF"}).content.decode()
+    assert 'name="monthly_account"' in html and "顺丰速运" in html
+
+
+def test_wizard_prefills_the_contact_from_the_address(client, merchant):
+    address = merchant.addresses.get()
+    html = client.get(
+        "/console/waybill-service/apply/", {"carrier": "ZTO", "address": address.pk}
+    ).content.decode()
+    assert f'name="contact_name" value="{address.contact_name}"' in html

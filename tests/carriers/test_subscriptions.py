@@ -388,3 +388,10 @@ def test_ops_approve_and_recharge_in_the_admin(admin_client, shop_a, branches):
     sub.refresh_from_db()
     assert sub.status == "active" and sub.balance == 1000
     assert LedgerEntry.objects.get(subscription=sub).actor == "user:admin"
+
+
+def test_region_search_lists_only_branches_located_there(shop_a, branches):
+    api = token_client(shop_a)
+    tibet = api.get("/api/v1/branches/", {"province": "西藏自治区"}).json()
+    assert tibet["count"] == 12
+    assert {b["province"] for b in tibet["results"]} == {"西藏自治区"}
