@@ -303,6 +303,9 @@ def up() -> dict[str, str]:
     if not os.environ.get("REDIS_URL"):
         port = redis_up()
         values["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+    # a machine running the private servers is a development machine: built-in keys,
+    # cookies over http (production sets its own variables and has no var/services.env)
+    values["WBC_DEV_DEFAULTS"] = "1"
     _write_env_file(values)
     return values
 

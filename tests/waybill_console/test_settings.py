@@ -23,6 +23,7 @@ def _manage(args, **env):
             "DJANGO_ALLOW_ASYNC_UNSAFE",
         }
     }
+    base["WBC_DEV_DEFAULTS"] = "0"  # var/services.env says 1 on a development machine
     base.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
