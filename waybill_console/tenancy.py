@@ -63,8 +63,11 @@ class Actor:
         return self.shop
 
     def describe(self) -> str:
+        # never any part of a key: other parties (the merchant, a branch) read this
+        if self.branch is not None:
+            return f"branch:{self.branch.carrier.code}-{self.branch.code}"
         if self.token is not None:
-            return f"token:{self.token.prefix}"
+            return f"token#{self.token.pk}"
         if self.user is not None:
             return f"user:{self.user.get_username()}"
         return "system"

@@ -395,3 +395,15 @@ def test_region_search_lists_only_branches_located_there(shop_a, branches):
     tibet = api.get("/api/v1/branches/", {"province": "西藏自治区"}).json()
     assert tibet["count"] == 12
     assert {b["province"] for b in tibet["results"]} == {"西藏自治区"}
+
+
+def test_ledger_names_the_branch_not_its_key(shop_a, branches):
+    sub = _apply(shop_a)
+    api = _branch_api(sub)
+    api.post(f"/api/v1/carrier/subscriptions/{sub.pk}/approve/")
+    api.post(f"/api/v1/carrier/subscriptions/{sub.pk}/recharge/", {"count": 5}, format="json")
+    entry = LedgerEntry.objects.get(subscription=sub)
+    assert entry.actor == f"branch:ZTO-{sub.branch.code}"
+    from shops.models import ApiToken
+
+    assert ApiToken.objects.get(branch=sub.branch).prefix not in entry.actor
