@@ -288,7 +288,7 @@ def _next_order_number(shop: Shop) -> int:
 
 def demo_products_create(*, shop: Shop, seed: int = 0) -> int:
     """The catalogue as the shop's products, with stock; existing SKUs are left alone."""
-    rng = random.Random(f"products:{seed}:{shop.pk}")
+    rng = random.Random(f"products:{seed}")
     rows = [
         Product(shop=shop, sku=sku, name=f"{name} {spec}", stock=rng.randint(80, 3000))
         for sku, name, spec, _price, _pop in PRODUCTS
@@ -446,7 +446,7 @@ def demo_orders_create(
         return 0
     now = now or timezone.now()
     first_no = _next_order_number(shop)
-    rng = random.Random(f"orders:{seed}:{shop.pk}:{first_no}")
+    rng = random.Random(f"orders:{seed}:{first_no}")
     demo_products_create(shop=shop, seed=seed)
 
     pool = _receiver_pool(rng, min(RECEIVER_POOL, max(count, 50)))

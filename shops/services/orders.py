@@ -677,6 +677,28 @@ def _remind(created_before: datetime, sent: int, at: datetime, kind: str) -> int
 
 
 def _bulk_cancel(qs, at: datetime, *, reason: str, batch_size: int, extra=None) -> int:
+    return _bulk_move(
+        qs,
+        at,
+        status=S.CANCELLED,
+        kind="cancel",
+        batch_size=batch_size,
+        fields={"cancelled_at": at, "cancel_reason": reason, **(extra or {})},
+        data={"by": reason},
+    )
+
+
+def _bulk_move(
+    qs,
+    at: datetime,
+    *,
+    status: str,
+    kind: str,
+    batch_size: int,
+    fields: dict | None = None,
+    data: dict | None = None,
+) -> int:
+    """Move the matching orders to ``status`` in batches, one event each (sweeps only)."""
     total = 0
     for ids in _ids_in_batches(qs, batch_size):
         with transaction.atomic():
@@ -685,47 +707,16 @@ def _bulk_cancel(qs, at: datetime, *, reason: str, batch_size: int, extra=None) 
                 .select_for_update(skip_locked=True)
                 .values_list("pk", "status")
             )
-            pks = [pk for pk, _ in rows]
-            Order.objects.filter(pk__in=pks).update(
-                status=S.CANCELLED,
-                cancelled_at=at,
-                cancel_reason=reason,
-                sla_due_at=None,
-                updated_at=at,
-                **(extra or {}),
+            Order.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+                status=status, sla_due_at=None, updated_at=at, **(fields or {})
             )
-            OrderEvent.objects.bulk_create(
-                OrderEvent(
-                    order_id=pk,
-                    at=at,
-                    kind="cancel",
-                    actor="system",
-                    data={"status_from": st, "status_to": S.CANCELLED, "by": reason},
-                )
-                for pk, st in rows
-            )
-        total += len(rows)
-    return total
-
-
-def _bulk_move(qs, at: datetime, *, status: str, kind: str, batch_size: int) -> int:
-    total = 0
-    for ids in _ids_in_batches(qs, batch_size):
-        with transaction.atomic():
-            rows = list(
-                qs.filter(pk__in=ids)
-                .select_for_update(skip_locked=True)
-                .values_list("pk", "status")
-            )
-            pks = [pk for pk, _ in rows]
-            Order.objects.filter(pk__in=pks).update(status=status, sla_due_at=None, updated_at=at)
             OrderEvent.objects.bulk_create(
                 OrderEvent(
                     order_id=pk,
                     at=at,
                     kind=kind,
                     actor="system",
-                    data={"status_from": st, "status_to": status},
+                    data={"status_from": st, "status_to": status, **(data or {})},
                 )
                 for pk, st in rows
             )

@@ -8,28 +8,13 @@ from django.core.management import call_command
 from carriers import catalog
 from carriers.models import Carrier
 from shops.models import Order, OrderItem, Shop
+from shops.services import imports
 from tests.browser.conftest import login, screenshot
 from tests.conftest import make_order
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-HEADER = [
-    "订单号",
-    "订单状态",
-    "付款时间",
-    "SKU",
-    "商品名称",
-    "规格",
-    "数量",
-    "单价",
-    "收件人",
-    "手机号",
-    "省",
-    "市",
-    "区",
-    "详细地址",
-    "买家留言",
-]
+HEADER = imports.TEMPLATE_HEADER
 # (order no, status, paid at, receiver, phone, province, city, district, detail, note)
 ORDERS = {
     "WB-IMP-001": (
