@@ -138,6 +138,9 @@ class Subscription(models.Model):
     cancelled_total = models.IntegerField(default=0)
     recycled_total = models.IntegerField(default=0)
     printed_total = models.IntegerField(default=0)
+    # allocated_total as it stood at the last cancel: the cancel cap's denominator (see the
+    # constraint below). Allocations never touch it, so they can never trip the cap.
+    cancel_basis = models.IntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -159,6 +162,15 @@ class Subscription(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(balance__gte=0), name="subscription_balance_not_negative"
+            ),
+            # the cancel cap (您的账号取消电子面单数量已达上限): after any cancel, either at most
+            # 50 numbers had been allocated, or cancelled / allocated <= 20 %. Each cancel sets
+            # cancel_basis = allocated_total in the same UPDATE, so the database refuses a
+            # cancel past the cap whatever the interleaving. Recycling moves neither count.
+            models.CheckConstraint(
+                condition=models.Q(cancel_basis__lte=50)
+                | models.Q(cancelled_total__lte=models.F("cancel_basis") / 5),
+                name="subscription_cancel_cap",
             ),
         ]
 

@@ -285,37 +285,53 @@ def subscription_recharge(*, actor: Actor, subscription: Subscription, count: in
 
 
 def ledger_check() -> list[dict]:
-    """Subscriptions whose counters differ from their ledger's sums (empty: all agree)."""
-    from django.db.models import Q, Sum
+    """Subscriptions whose counters differ from their ledger's sums or from their numbers
+    (empty: all agree). Franchise: balance = Σ ledger, allocated = −Σ allocation entries,
+    recycled = Σ recycle returns; every carrier: allocated = the numbers drawn."""
+    from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum, Value
+    from django.db.models.functions import Coalesce
 
+    def ledger_sum(kind=None):
+        entries = LedgerEntry.objects.filter(subscription=OuterRef("pk"))
+        if kind:
+            entries = entries.filter(kind=kind)
+        total = entries.values("subscription").annotate(t=Sum("amount")).values("t")
+        return Coalesce(Subquery(total, output_field=IntegerField()), Value(0))
+
+    drawn = (
+        Subscription.waybills.rel.related_model.objects.filter(subscription=OuterRef("pk"))
+        .values("subscription")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
     problems = []
     sums = Subscription.objects.annotate(
-        ledger_balance=Sum("ledger__amount"),
-        ledger_allocated=Sum("ledger__amount", filter=Q(ledger__kind="allocation")),
-        ledger_recycled=Sum("ledger__amount", filter=Q(ledger__kind="recycle_return")),
+        ledger_balance=ledger_sum(),
+        ledger_allocated=ledger_sum("allocation"),
+        ledger_recycled=ledger_sum("recycle_return"),
+        numbers=Coalesce(Subquery(drawn, output_field=IntegerField()), Value(0)),
+        franchise=Q(carrier__network_type="franchise"),
     ).values(
         "pk",
+        "franchise",
         "balance",
         "allocated_total",
         "recycled_total",
         "ledger_balance",
         "ledger_allocated",
         "ledger_recycled",
+        "numbers",
     )
     for row in sums.iterator(chunk_size=2000):
-        expected = {
-            "balance": row["ledger_balance"] or 0,
-            "allocated_total": -(row["ledger_allocated"] or 0),
-            "recycled_total": row["ledger_recycled"] or 0,
-        }
+        expected = {"allocated_total": row["numbers"]}
+        if row["franchise"]:
+            expected["balance"] = row["ledger_balance"]
+            expected["recycled_total"] = row["ledger_recycled"]
+            expected["allocated_total (ledger)"] = -row["ledger_allocated"]
         for field, value in expected.items():
-            if row[field] != value:
+            counter = row[field.split(" ")[0]]
+            if counter != value:
                 problems.append(
-                    {
-                        "subscription": row["pk"],
-                        "field": field,
-                        "counter": row[field],
-                        "ledger": value,
-                    }
+                    {"subscription": row["pk"], "field": field, "counter": counter, "ledger": value}
                 )
     return problems

@@ -24,6 +24,8 @@ logger = logging.getLogger("waybill_console.jobs")
 #: kind -> dotted path of the handler
 HANDLERS: dict[str, str] = {
     "order_export": "shops.services.exports.order_export_run",
+    "waybill_batch": "waybills.services.jobs.waybill_batch_run",
+    "reconciliation": "waybills.services.jobs.reconciliation_run",
 }
 MAX_ATTEMPTS = 3
 

@@ -252,6 +252,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "shops.tasks.apply_order_time_rules",
         "schedule": 60.0,
     },
+    "recycle-waybills": {
+        "task": "waybills.tasks.recycle_waybills",
+        "schedule": crontab(minute=5),
+    },
     "purge-idempotency-keys": {
         "task": "waybill_console.tasks.purge_idempotency_keys",
         "schedule": crontab(minute=17, hour=3),

@@ -10,6 +10,7 @@ from waybill_console import views
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include("waybills.api.urls")),
     path("", include("shops.api.urls")),
     path("", include("carriers.api.urls")),
 ]

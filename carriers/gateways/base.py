@@ -9,7 +9,9 @@ class Receiver:
     province: str
     city: str
     district: str
-    detail: str
+    #: None when the street is sealed (an order's ciphertext): screening then works on the
+    #: division, which intake already validated together with the street
+    detail: str | None
 
 
 @dataclass(frozen=True)

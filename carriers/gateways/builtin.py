@@ -74,7 +74,7 @@ class BuiltinGateway:
         if (
             province is None
             or city is None
-            or len((receiver.detail or "").strip()) < 2
+            or (receiver.detail is not None and len(receiver.detail.strip()) < 2)
             or (receiver.district and district is None)
         ):
             raise errors.AddressUnparseable()
@@ -119,8 +119,10 @@ class BuiltinGateway:
         prefix, length = FORMATS[code]
         sequence = f"waybill_seq_{code.lower()}"
         with connection.cursor() as cur:
-            cur.execute(f"CREATE SEQUENCE IF NOT EXISTS {sequence}")
-            cur.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [sequence, count])
+            if count == 1:
+                cur.execute("SELECT nextval(%s)", [sequence])
+            else:
+                cur.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [sequence, count])
             values = [row[0] for row in cur.fetchall()]
         numbers = []
         for value in values:

@@ -9,11 +9,9 @@ urlpatterns = [
         "addresses/<int:address_id>/", views.AddressDetailView.as_view(), name="api-address-detail"
     ),
     path("orders/", views.OrderListView.as_view(), name="api-order-list"),
-    path("orders/batch-ship/", views.OrderBatchShipView.as_view(), name="api-order-batch-ship"),
     path("orders/export/", views.OrderExportView.as_view(), name="api-order-export"),
     path("orders/<int:order_id>/", views.OrderDetailView.as_view(), name="api-order-detail"),
     path("orders/<int:order_id>/reveal/", views.OrderRevealView.as_view(), name="api-order-reveal"),
-    path("orders/<int:order_id>/ship/", views.OrderShipView.as_view(), name="api-order-ship"),
     path(
         "orders/<int:order_id>/after-sale/",
         views.OrderAfterSaleView.as_view(),

@@ -7,7 +7,6 @@ from rest_framework.views import APIView
 from shops import selectors, services
 from shops.api.serializers import (
     AddressSerializer,
-    BatchShipSerializer,
     ChangeAddressSerializer,
     ExportSerializer,
     FullReceiverSerializer,
@@ -16,7 +15,6 @@ from shops.api.serializers import (
     OrderCreateSerializer,
     OrderSerializer,
     ReasonSerializer,
-    ShipSerializer,
 )
 from shops.services import exports
 from waybill_console.api import Pagination
@@ -90,55 +88,6 @@ def _order(request, order_id):
 
 def _answer(request, order):
     return Response(OrderSerializer(_order(request, order.pk)).data)
-
-
-class OrderShipView(APIView):
-    @extend_schema(
-        request=ShipSerializer,
-        responses=OrderSerializer,
-        summary="Ship by carrier + hand-typed tracking number (platform waybills: "
-        "waybill_no, with the waybill engine)",
-    )
-    @idempotent
-    def post(self, request, order_id: int):
-        ser = ShipSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        data = ser.validated_data
-        if data.get("waybill_no"):
-            raise ValidationError.for_fields(
-                waybill_no="Shipping with a platform waybill number comes with waybill "
-                "allocation; use carrier + tracking_no."
-            )
-        order = services.order_ship_by_hand(
-            actor=request.wbc_actor,
-            order=_order(request, order_id),
-            carrier_code=data.get("carrier", ""),
-            tracking_no=data.get("tracking_no", ""),
-            return_address_id=data.get("return_address"),
-        )
-        return _answer(request, order)
-
-
-class OrderBatchShipView(APIView):
-    @extend_schema(
-        request=BatchShipSerializer,
-        responses={200: dict},
-        summary="Ship up to 500 orders by hand; one result per order",
-    )
-    @idempotent
-    def post(self, request):
-        if isinstance(request.data.get("orders"), list) and len(request.data["orders"]) > 500:
-            from waybill_console.errors import BatchTooLarge
-
-            raise BatchTooLarge(limit=500, detail={"count": len(request.data["orders"])})
-        ser = BatchShipSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        results = services.order_ship_batch_by_hand(
-            actor=request.wbc_actor,
-            shipments=ser.validated_data["orders"],
-            return_address_id=ser.validated_data.get("return_address"),
-        )
-        return Response({"results": results})
 
 
 def _event_view(name, fn, serializer=ReasonSerializer, summary=""):

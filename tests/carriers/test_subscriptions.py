@@ -260,14 +260,13 @@ def test_ledger_invariant_after_a_random_mix(shop_a, branches):
     refused = 0
     for _ in range(300):
         kind = rng.choices(
-            ["recharge", "allocation", "recycle_return", "rededuction", "adjustment"],
-            weights=[1, 6, 1, 1, 1],
+            # allocations go through the waybill engine (tests/waybills), not ledger_post
+            ["recharge", "rededuction", "adjustment"],
+            weights=[1, 6, 2],
         )[0]
         amount = {
             "recharge": rng.randint(1, 20),
-            "allocation": -rng.randint(1, 5),
-            "recycle_return": rng.randint(1, 3),
-            "rededuction": -1,
+            "rededuction": -rng.randint(1, 5),
             "adjustment": rng.choice([-2, 2]),
         }[kind]
         try:
@@ -305,7 +304,7 @@ def test_parallel_draws_never_overdraw(branches):
             barrier.wait()
             for _ in range(5):
                 try:
-                    services.ledger_post(subscription=sub, kind="allocation", amount=-1)
+                    services.ledger_post(subscription=sub, kind="adjustment", amount=-1)
                     ok.append(1)
                 except AppError:
                     pass
@@ -318,7 +317,7 @@ def test_parallel_draws_never_overdraw(branches):
     for t in threads:
         t.join()
     sub.refresh_from_db()
-    assert len(ok) == 20 and sub.balance == 0 and sub.allocated_total == 20
+    assert len(ok) == 20 and sub.balance == 0
     assert services.ledger_check() == []
 
 

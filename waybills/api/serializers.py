@@ -1,0 +1,221 @@
+from rest_framework import serializers
+
+from shops.api.serializers import ReceiverInputSerializer
+from waybills.models import AllocationException, TrackingStatus, Violation, Waybill
+
+
+class PlaceSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class WaybillSerializer(serializers.ModelSerializer):
+    carrier = serializers.CharField(source="carrier.code")
+    branch = serializers.CharField(source="branch.code")
+    subscription = serializers.IntegerField(source="subscription_id")
+    order = serializers.IntegerField(source="order_id")
+    order_no = serializers.CharField(source="order.order_no")
+    parent_waybill_no = serializers.SerializerMethodField()
+    package_center = serializers.SerializerMethodField()
+    short_address = serializers.SerializerMethodField()
+    receiver = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Waybill
+        fields = [
+            "waybill_no",
+            "carrier",
+            "branch",
+            "subscription",
+            "order",
+            "order_no",
+            "package_no",
+            "parent_waybill_no",
+            "status",
+            "has_tracking",
+            "sort_code",
+            "package_center",
+            "short_address",
+            "services",
+            "receiver",
+            "weight_grams",
+            "items",
+            "print_count",
+            "allocated_at",
+            "cancelled_at",
+            "recycled_at",
+            "picked_up_at",
+        ]
+
+    def get_parent_waybill_no(self, obj) -> str | None:
+        return obj.parent.waybill_no if obj.parent_id else None
+
+    def get_package_center(self, obj) -> dict:
+        return {"code": obj.package_center_code, "name": obj.package_center_name}
+
+    def get_short_address(self, obj) -> dict:
+        return {"code": obj.short_address_code, "name": obj.short_address_name}
+
+    def get_receiver(self, obj) -> dict:
+        return {
+            "name": obj.receiver_name_masked,
+            "phone": obj.receiver_phone_masked,
+            "province": obj.receiver_province,
+            "city": obj.receiver_city,
+            "district": obj.receiver_district,
+            "detail": "****",
+        }
+
+
+def print_data(waybill: Waybill, packages: int) -> dict:
+    """What a label needs, consumer data masked (labels render through the audited path)."""
+    return {
+        "waybill_no": waybill.waybill_no,
+        "carrier": waybill.carrier.code,
+        "sort_code": waybill.sort_code,
+        "package_center": {
+            "code": waybill.package_center_code,
+            "name": waybill.package_center_name,
+        },
+        "short_address": {"code": waybill.short_address_code, "name": waybill.short_address_name},
+        "package": {"no": waybill.package_no, "count": packages},
+        "services": waybill.services,
+        "sender": waybill.sender,
+        "receiver": {
+            "name": waybill.receiver_name_masked,
+            "phone": waybill.receiver_phone_masked,
+            "address": f"{waybill.receiver_province}{waybill.receiver_city}"
+            f"{waybill.receiver_district}****",
+        },
+    }
+
+
+class AllocationSerializer(serializers.Serializer):
+    """The answer to 取号: the parent number and, for 子母件, every package."""
+
+    def to_representation(self, allocation):
+        parent = allocation.parent
+        body = WaybillSerializer(parent).data
+        body["created"] = allocation.created
+        body["print_data"] = print_data(parent, len(allocation.waybills))
+        body["packages"] = [
+            {"package_no": w.package_no, "waybill_no": w.waybill_no} for w in allocation.waybills
+        ]
+        return body
+
+
+class AllocateSerializer(serializers.Serializer):
+    order = serializers.IntegerField()
+    subscription = serializers.IntegerField(required=False, allow_null=True)
+    carrier = serializers.CharField(required=False, allow_blank=True)
+    package_count = serializers.IntegerField(required=False, default=1)
+    services = serializers.ListField(child=serializers.CharField(), required=False)
+    weight_grams = serializers.IntegerField(required=False, allow_null=True)
+
+
+class BatchAllocateSerializer(serializers.Serializer):
+    orders = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
+    subscription = serializers.IntegerField(required=False, allow_null=True)
+    carrier = serializers.CharField(required=False, allow_blank=True)
+
+
+class ScreenSerializer(serializers.Serializer):
+    subscription = serializers.IntegerField()
+    receiver = ReceiverInputSerializer()
+    services = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class WaybillUpdateSerializer(serializers.Serializer):
+    receiver = ReceiverInputSerializer(required=False)
+    weight_grams = serializers.IntegerField(required=False, min_value=1)
+    items = serializers.ListField(child=serializers.DictField(), required=False)
+
+
+class AppendSerializer(serializers.Serializer):
+    count = serializers.IntegerField(min_value=1, max_value=20, default=1)
+
+
+class TrackingEventSerializer(serializers.Serializer):
+    waybill_no = serializers.CharField(max_length=40)
+    occurred_at = serializers.DateTimeField()
+    status = serializers.ChoiceField(choices=TrackingStatus.choices)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    location = serializers.CharField(required=False, allow_blank=True, max_length=80)
+
+
+class ExceptionSerializer(serializers.ModelSerializer):
+    order_no = serializers.CharField(source="order.order_no")
+
+    class Meta:
+        model = AllocationException
+        fields = [
+            "id",
+            "order",
+            "order_no",
+            "subscription",
+            "carrier_code",
+            "code",
+            "message",
+            "detail",
+            "attempts",
+            "created_at",
+            "updated_at",
+            "resolved_at",
+        ]
+
+
+class ViolationSerializer(serializers.ModelSerializer):
+    waybill_no = serializers.CharField(source="waybill.waybill_no")
+
+    class Meta:
+        model = Violation
+        fields = ["id", "waybill_no", "subscription", "detected_at", "deducted_at", "note"]
+
+
+class ShipSerializer(serializers.Serializer):
+    waybill_no = serializers.CharField(required=False, allow_blank=True)
+    carrier = serializers.CharField(required=False, allow_blank=True)
+    tracking_no = serializers.CharField(required=False, allow_blank=True)
+    return_address = serializers.IntegerField(required=False, allow_null=True)
+
+
+class BatchShipEntrySerializer(serializers.Serializer):
+    order = serializers.IntegerField()
+    waybill_no = serializers.CharField(required=False, allow_blank=True)
+    carrier = serializers.CharField(required=False, allow_blank=True)
+    tracking_no = serializers.CharField(required=False, allow_blank=True)
+
+
+class BatchShipSerializer(serializers.Serializer):
+    orders = BatchShipEntrySerializer(many=True)
+    return_address = serializers.IntegerField(required=False, allow_null=True)
+
+
+class ReconciliationSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=["csv", "xlsx"], default="csv")
+    conditions = serializers.DictField(required=False, default=dict)
+
+
+class ReconciliationStatusSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.SerializerMethodField()
+    progress = serializers.IntegerField(source="percent")
+    done = serializers.IntegerField()
+    total = serializers.IntegerField()
+    conditions = serializers.SerializerMethodField()
+    format = serializers.SerializerMethodField()
+    file_name = serializers.CharField()
+    error = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField()
+
+    def get_status(self, job) -> str:
+        from waybills.services.jobs import RECONCILIATION_STATUS
+
+        return RECONCILIATION_STATUS[job.status]
+
+    def get_conditions(self, job) -> dict:
+        return job.params.get("filters", {})
+
+    def get_format(self, job) -> str:
+        return job.params.get("format", "csv")

@@ -1,0 +1,386 @@
+from django.http import FileResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from carriers.selectors import subscription_get
+from shops import selectors as shop_selectors
+from shops import services as shop_services
+from shops.api.serializers import JobSerializer, OrderSerializer
+from waybill_console.api import IsBranchActor, Pagination
+from waybill_console.errors import NotFound, ValidationError
+from waybill_console.idempotency import idempotent
+from waybill_console.jobs import job_get
+from waybills import selectors, services
+from waybills.api import serializers as s
+
+
+def _order(request, order_id: int):
+    return shop_selectors.order_get(actor=request.wbc_actor, order_id=order_id)
+
+
+class WaybillListView(APIView):
+    @extend_schema(
+        responses=s.WaybillSerializer(many=True),
+        parameters=[
+            OpenApiParameter(n, str, required=False)
+            for n in (
+                "days",
+                "from",
+                "to",
+                "carrier",
+                "branch",
+                "subscription",
+                "status",
+                "order",
+                "waybill_no",
+            )
+        ],
+        summary="Usage details (使用详情): the last 7 days by default, filterable",
+    )
+    def get(self, request):
+        filters = selectors.UsageFilters.from_params(request.query_params)
+        qs = selectors.waybill_list(actor=request.wbc_actor, filters=filters).select_related(
+            "parent"
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(s.WaybillSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=s.AllocateSerializer,
+        responses={201: dict, 200: dict},
+        summary="Allocate (取号) for one order: honours Idempotency-Key; an order that "
+        "already has its number gets it back (200)",
+    )
+    @idempotent
+    def post(self, request):
+        ser = s.AllocateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        data = ser.validated_data
+        allocation = services.waybill_allocate(
+            actor=request.wbc_actor,
+            order=_order(request, data["order"]),
+            subscription=data.get("subscription"),
+            carrier=data.get("carrier", ""),
+            package_count=data.get("package_count", 1),
+            services=data.get("services"),
+            weight_grams=data.get("weight_grams"),
+        )
+        return Response(
+            s.AllocationSerializer(allocation).data,
+            status=status.HTTP_201_CREATED if allocation.created else status.HTTP_200_OK,
+        )
+
+
+class WaybillBatchView(APIView):
+    @extend_schema(
+        request=s.BatchAllocateSerializer,
+        responses={202: JobSerializer},
+        summary="Batch allocation for up to 500 orders, as a job with progress and "
+        "per-order results (GET jobs/{id}/)",
+    )
+    @idempotent
+    def post(self, request):
+        orders = request.data.get("orders") if isinstance(request.data, dict) else None
+        if isinstance(orders, list) and len(orders) > 500:
+            from waybill_console.errors import BatchTooLarge
+
+            raise BatchTooLarge(limit=500, detail={"count": len(orders)})
+        ser = s.BatchAllocateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        job = services.waybill_batch_start(
+            actor=request.wbc_actor,
+            order_ids=ser.validated_data["orders"],
+            subscription=ser.validated_data.get("subscription"),
+            carrier=ser.validated_data.get("carrier", ""),
+        )
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ScreenView(APIView):
+    @extend_schema(
+        request=s.ScreenSerializer,
+        responses=dict,
+        summary="Address screening only (筛单 / getOutRange): ok with the sort code, or the "
+        "screening error",
+    )
+    def post(self, request):
+        ser = s.ScreenSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        result = services.waybill_screen(
+            actor=request.wbc_actor,
+            subscription=ser.validated_data["subscription"],
+            receiver=ser.validated_data["receiver"],
+            services=ser.validated_data.get("services"),
+        )
+        return Response(
+            {
+                "ok": True,
+                "sort_code": result.sort_code,
+                "package_center": {
+                    "code": result.package_center_code,
+                    "name": result.package_center_name,
+                },
+                "short_address": {
+                    "code": result.short_address_code,
+                    "name": result.short_address_name,
+                },
+            }
+        )
+
+
+class WaybillDetailView(APIView):
+    @extend_schema(responses=s.WaybillSerializer, summary="One waybill number")
+    def get(self, request, waybill_no: str):
+        waybill = selectors.waybill_get(actor=request.wbc_actor, waybill_no=waybill_no)
+        return Response(s.WaybillSerializer(waybill).data)
+
+    @extend_schema(
+        request=s.WaybillUpdateSerializer,
+        responses=s.WaybillSerializer,
+        summary="Update receiver, weight or items (until the parcel is picked up)",
+    )
+    def patch(self, request, waybill_no: str):
+        ser = s.WaybillUpdateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        waybill = services.waybill_update(
+            actor=request.wbc_actor,
+            waybill=selectors.waybill_get(actor=request.wbc_actor, waybill_no=waybill_no),
+            **ser.validated_data,
+        )
+        return Response(s.WaybillSerializer(waybill).data)
+
+
+class WaybillCancelView(APIView):
+    @extend_schema(request=None, responses=s.WaybillSerializer, summary="Cancel (cap enforced)")
+    @idempotent
+    def post(self, request, waybill_no: str):
+        waybill = services.waybill_cancel(
+            actor=request.wbc_actor,
+            waybill=selectors.waybill_get(actor=request.wbc_actor, waybill_no=waybill_no),
+        )
+        return Response(s.WaybillSerializer(waybill).data)
+
+
+class WaybillPackagesView(APIView):
+    @extend_schema(
+        request=s.AppendSerializer,
+        responses={201: dict},
+        summary="Append sub numbers (子母件) to the order of this parent number",
+    )
+    @idempotent
+    def post(self, request, waybill_no: str):
+        ser = s.AppendSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        parent = selectors.waybill_get(actor=request.wbc_actor, waybill_no=waybill_no)
+        rows = services.waybill_append_packages(
+            actor=request.wbc_actor, order=parent.order, count=ser.validated_data["count"]
+        )
+        return Response(
+            {"packages": [{"package_no": w.package_no, "waybill_no": w.waybill_no} for w in rows]},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class UsageDailyView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("subscription", int, required=True),
+            OpenApiParameter("days", int, required=False),
+        ],
+        responses=dict,
+        summary="Per day: numbers allocated, cancelled and recycled for one subscription",
+    )
+    def get(self, request):
+        try:
+            sub_id = int(request.query_params.get("subscription", ""))
+            days = int(request.query_params.get("days", "7"))
+        except ValueError:
+            raise ValidationError.for_fields(subscription="A subscription id.") from None
+        if not 1 <= days <= 90:
+            raise ValidationError.for_fields(days="From 1 to 90.")
+        sub = subscription_get(actor=request.wbc_actor, subscription_id=sub_id)
+        rows = selectors.usage_daily(actor=request.wbc_actor, subscription=sub, days=days)
+        return Response({"subscription": sub.pk, "days": rows})
+
+
+class ExceptionListView(APIView):
+    @extend_schema(
+        responses=s.ExceptionSerializer(many=True),
+        parameters=[OpenApiParameter("all", bool, required=False)],
+        summary="Allocation exceptions (面单异常): open ones, or all with ?all=1",
+    )
+    def get(self, request):
+        open_only = request.query_params.get("all") not in ("1", "true", "yes")
+        qs = selectors.exception_list(actor=request.wbc_actor, open_only=open_only)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(s.ExceptionSerializer(page, many=True).data)
+
+
+class ExceptionRetryView(APIView):
+    @extend_schema(request=None, responses=dict, summary="Retry one failed allocation")
+    def post(self, request, exception_id: int):
+        row = selectors.exception_get(actor=request.wbc_actor, exception_id=exception_id)
+        return Response(services.exception_retry(actor=request.wbc_actor, exception=row))
+
+
+class ExceptionRetryAllView(APIView):
+    @extend_schema(request=None, responses=dict, summary="Retry every open exception")
+    def post(self, request):
+        return Response({"results": services.exception_retry_all(actor=request.wbc_actor)})
+
+
+class ViolationListView(APIView):
+    @extend_schema(
+        responses=s.ViolationSerializer(many=True),
+        summary="Recycled numbers that later showed tracking (deducted again)",
+    )
+    def get(self, request):
+        qs = selectors.violation_list(actor=request.wbc_actor)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(s.ViolationSerializer(page, many=True).data)
+
+
+class TrackingEventView(APIView):
+    permission_classes = [IsBranchActor]
+
+    @extend_schema(
+        request=s.TrackingEventSerializer,
+        responses={201: dict},
+        summary="Carrier branch: a tracking event for one of its numbers",
+    )
+    def post(self, request):
+        ser = s.TrackingEventSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        event = services.tracking_record(actor=request.wbc_actor, **ser.validated_data)
+        return Response(
+            {"id": event.pk, "waybill_no": event.waybill.waybill_no, "status": event.status},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class OrderShipView(APIView):
+    @extend_schema(
+        request=s.ShipSerializer,
+        responses=OrderSerializer,
+        summary="Ship with a platform waybill (waybill_no) or, where allowed, carrier + "
+        "hand-typed tracking_no",
+    )
+    @idempotent
+    def post(self, request, order_id: int):
+        ser = s.ShipSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        data = ser.validated_data
+        order = _order(request, order_id)
+        if data.get("waybill_no"):
+            order = services.waybill_ship(
+                actor=request.wbc_actor,
+                order=order,
+                waybill_no=data["waybill_no"],
+                return_address_id=data.get("return_address"),
+            )
+        else:
+            order = shop_services.order_ship_by_hand(
+                actor=request.wbc_actor,
+                order=order,
+                carrier_code=data.get("carrier", ""),
+                tracking_no=data.get("tracking_no", ""),
+                return_address_id=data.get("return_address"),
+            )
+        return Response(OrderSerializer(_order(request, order.pk)).data)
+
+
+class OrderBatchShipView(APIView):
+    @extend_schema(
+        request=s.BatchShipSerializer,
+        responses={200: dict},
+        summary="Ship up to 500 orders (each with its platform waybill, or by hand); one "
+        "result per order",
+    )
+    @idempotent
+    def post(self, request):
+        orders = request.data.get("orders") if isinstance(request.data, dict) else None
+        if isinstance(orders, list) and len(orders) > 500:
+            from waybill_console.errors import BatchTooLarge
+
+            raise BatchTooLarge(limit=500, detail={"count": len(orders)})
+        ser = s.BatchShipSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        entries = ser.validated_data["orders"]
+        by_hand = [e for e in entries if e.get("tracking_no") and not e.get("waybill_no")]
+        if by_hand and len(by_hand) != len(entries):
+            raise ValidationError.for_fields(
+                orders="Ship a batch either all with platform waybills or all by hand."
+            )
+        if by_hand:
+            results = shop_services.order_ship_batch_by_hand(
+                actor=request.wbc_actor,
+                shipments=entries,
+                return_address_id=ser.validated_data.get("return_address"),
+            )
+        else:
+            results = services.waybill_ship_batch(
+                actor=request.wbc_actor,
+                shipments=entries,
+                return_address_id=ser.validated_data.get("return_address"),
+            )
+        return Response({"results": results})
+
+
+def _reconciliation(request, job_id: int):
+    job = job_get(actor=request.wbc_actor, job_id=job_id)
+    if job.kind != "reconciliation":
+        raise NotFound()
+    return job
+
+
+class ReconciliationListView(APIView):
+    @extend_schema(
+        request=s.ReconciliationSerializer,
+        responses={202: s.ReconciliationStatusSerializer},
+        summary="Generate a reconciliation statement (电子对账单) for the conditions "
+        "(the usage-details filters) as CSV or XLSX",
+    )
+    @idempotent
+    def post(self, request):
+        ser = s.ReconciliationSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        job = services.reconciliation_start(
+            actor=request.wbc_actor,
+            params=ser.validated_data["conditions"],
+            file_format=ser.validated_data["format"],
+        )
+        return Response(s.ReconciliationStatusSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=s.ReconciliationStatusSerializer(many=True))
+    def get(self, request):
+        from waybill_console.models import Job
+
+        qs = Job.objects.filter(shop=request.wbc_actor.require_shop(), kind="reconciliation")
+        paginator = Pagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(
+            s.ReconciliationStatusSerializer(page, many=True).data
+        )
+
+
+class ReconciliationDetailView(APIView):
+    @extend_schema(
+        responses=s.ReconciliationStatusSerializer,
+        summary="A statement: generating → generated",
+    )
+    def get(self, request, job_id: int):
+        return Response(s.ReconciliationStatusSerializer(_reconciliation(request, job_id)).data)
+
+
+class ReconciliationDownloadView(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, job_id: int):
+        job = _reconciliation(request, job_id)
+        if not job.file_path:
+            raise ValidationError.for_fields(reconciliation="The statement is still generating.")
+        return FileResponse(open(job.file_path, "rb"), as_attachment=True, filename=job.file_name)

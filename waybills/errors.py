@@ -1,0 +1,52 @@
+from django.utils.translation import gettext_lazy as _
+
+from waybill_console.errors import AppError
+
+
+class CancelLimitReached(AppError):
+    code = "CANCEL_LIMIT_REACHED"
+    status = 409
+    message = _("Your account has reached the limit of cancelled e-waybills.")
+
+
+class WaybillNotCancellable(AppError):
+    """One code for outside systems; ``detail.reason`` says which rule refused
+    (``has_tracking``, ``picked_up``, ``already_cancelled``, ``recycled``)."""
+
+    code = "WAYBILL_NOT_CANCELLABLE"
+    status = 409
+    message = _("This waybill number cannot be cancelled: %(reason)s.")
+
+    REASONS = {
+        "has_tracking": _("it already has tracking"),
+        "picked_up": _("the parcel was picked up"),
+        "already_cancelled": _("it was already cancelled"),
+        "recycled": _("it was recycled"),
+    }
+
+    def __init__(self, reason: str):
+        super().__init__(reason=self.REASONS[reason], detail={"reason": reason})
+
+
+class WaybillNotUpdatable(AppError):
+    code = "WAYBILL_NOT_UPDATABLE"
+    status = 409
+    message = _("The parcel was already picked up; the waybill can no longer be changed.")
+
+
+class OrderNotAllocatable(AppError):
+    code = "ORDER_NOT_ALLOCATABLE"
+    status = 409
+    message = _("Numbers are drawn only for paid orders not yet shipped (this one is %(status)s).")
+
+
+class MultiPackageNotSupported(AppError):
+    code = "MULTI_PACKAGE_NOT_SUPPORTED"
+    status = 422
+    message = _("This carrier does not support parent and sub numbers (子母件).")
+
+
+class WaybillOrderMismatch(AppError):
+    code = "WAYBILL_ORDER_MISMATCH"
+    status = 409
+    message = _("This waybill number does not belong to the order, or is no longer valid.")

@@ -1,0 +1,208 @@
+"""Reads for waybills, always scoped to the actor's shop: usage details (使用详情) and more."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from carriers.models import Subscription
+from waybill_console.errors import NotFound, ValidationError
+from waybill_console.tenancy import Actor
+from waybills.models import AllocationException, Violation, Waybill, WaybillStatus
+
+DEFAULT_DAYS = 7
+MAX_DAYS = 366
+
+
+@dataclass
+class UsageFilters:
+    """Usage details: by date range (default the last 7 days), carrier, branch,
+    subscription, status, order number and waybill number."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    days: int = DEFAULT_DAYS
+    carrier: str = ""
+    branch: str = ""
+    subscription: int | None = None
+    status: str = ""
+    order: str = ""
+    waybill_no: str = ""
+
+    @classmethod
+    def from_params(cls, params) -> UsageFilters:
+        errors: dict = {}
+
+        def day(name: str) -> date | None:
+            value = (params.get(name) or "").strip()
+            if not value:
+                return None
+            try:
+                return date.fromisoformat(value[:10])
+            except ValueError:
+                errors[name] = "A date like 2026-11-23."
+                return None
+
+        def whole(name: str, default=None, low=1, high=None):
+            value = (params.get(name) or "").strip()
+            if not value:
+                return default
+            try:
+                number = int(value)
+            except ValueError:
+                errors[name] = "A whole number."
+                return default
+            if number < low or (high and number > high):
+                errors[name] = f"From {low} to {high}."
+                return default
+            return number
+
+        status = (params.get("status") or "").strip()
+        if status and status not in WaybillStatus.values:
+            errors["status"] = f"One of {', '.join(WaybillStatus.values)}."
+        f = cls(
+            date_from=day("from"),
+            date_to=day("to"),
+            days=whole("days", DEFAULT_DAYS, 1, MAX_DAYS),
+            carrier=(params.get("carrier") or "").strip().upper(),
+            branch=(params.get("branch") or "").strip(),
+            subscription=whole("subscription"),
+            status=status,
+            order=(params.get("order") or "").strip(),
+            waybill_no=(params.get("waybill_no") or "").strip().upper(),
+        )
+        if f.date_from and f.date_to and f.date_from > f.date_to:
+            errors["to"] = "Not before the start date."
+        if f.date_from and f.date_to and (f.date_to - f.date_from).days > MAX_DAYS:
+            errors["from"] = f"At most {MAX_DAYS} days at a time."
+        if errors:
+            raise ValidationError.for_fields(**errors)
+        return f
+
+    def as_params(self) -> dict:
+        out = {}
+        for key, value in asdict(self).items():
+            if value in (None, ""):
+                continue
+            name = {"date_from": "from", "date_to": "to"}.get(key, key)
+            out[name] = value.isoformat() if isinstance(value, date) else value
+        return out
+
+    def window(self, now: datetime | None = None) -> tuple[datetime, datetime]:
+        """The allocation-time window as aware datetimes [start, end)."""
+        tz = timezone.get_current_timezone()
+        today = timezone.localdate(now or timezone.now())
+        end_day = self.date_to or today
+        start_day = self.date_from or (end_day - timedelta(days=self.days - 1))
+        start = datetime.combine(start_day, time.min, tzinfo=tz)
+        end = datetime.combine(end_day + timedelta(days=1), time.min, tzinfo=tz)
+        return start, end
+
+
+def _scoped(actor: Actor) -> QuerySet[Waybill]:
+    return Waybill.objects.filter(shop=actor.require_shop())
+
+
+def waybill_list(
+    *, actor: Actor, filters: UsageFilters | None = None, now: datetime | None = None
+) -> QuerySet[Waybill]:
+    f = filters or UsageFilters()
+    qs = _scoped(actor)
+    # a number or order named exactly is found whenever it was drawn
+    if not (f.waybill_no or f.order):
+        start, end = f.window(now)
+        qs = qs.filter(allocated_at__gte=start, allocated_at__lt=end)
+    if f.carrier:
+        qs = qs.filter(carrier__code=f.carrier)
+    if f.branch:
+        qs = qs.filter(branch__code=f.branch)
+    if f.subscription:
+        qs = qs.filter(subscription_id=f.subscription)
+    if f.status:
+        qs = qs.filter(status=f.status)
+    if f.order:
+        qs = qs.filter(Q(order__order_no=f.order) | Q(order_id=_int_or_zero(f.order)))
+    if f.waybill_no:
+        qs = qs.filter(waybill_no=f.waybill_no)
+    return qs.select_related("carrier", "branch", "order").order_by("-allocated_at", "-id")
+
+
+def _int_or_zero(value: str) -> int:
+    return int(value) if value.isdigit() and len(value) < 10 else 0
+
+
+def waybill_get(*, actor: Actor, waybill_no: str) -> Waybill:
+    waybill = (
+        _scoped(actor)
+        .filter(waybill_no=(waybill_no or "").strip().upper())
+        .select_related("carrier", "branch", "order", "subscription", "subscription__carrier")
+        .first()
+    )
+    if waybill is None:
+        raise NotFound()
+    return waybill
+
+
+def waybills_for_order(*, actor: Actor, order_id: int) -> QuerySet[Waybill]:
+    return (
+        _scoped(actor)
+        .filter(order_id=order_id)
+        .select_related("carrier")
+        .order_by("package_no", "-allocated_at")
+    )
+
+
+def usage_daily(
+    *, actor: Actor, subscription: Subscription, days: int = DEFAULT_DAYS, now=None
+) -> list[dict]:
+    """Per day of the last ``days`` days: numbers allocated, cancelled and recycled."""
+    tz = timezone.get_current_timezone()
+    today = timezone.localdate(now or timezone.now())
+    first = today - timedelta(days=days - 1)
+    start = datetime.combine(first, time.min, tzinfo=tz)
+    base = Waybill.objects.filter(subscription=subscription, shop=actor.require_shop())
+    table = {
+        first + timedelta(days=i): {"allocated": 0, "cancelled": 0, "recycled": 0}
+        for i in range(days)
+    }
+    for name, column in (
+        ("allocated", "allocated_at"),
+        ("cancelled", "cancelled_at"),
+        ("recycled", "recycled_at"),
+    ):
+        rows = (
+            base.filter(**{f"{column}__gte": start})
+            .annotate(day=TruncDate(column, tzinfo=tz))
+            .values("day")
+            .annotate(n=Count("id"))
+        )
+        for row in rows:
+            if row["day"] in table:
+                table[row["day"]][name] = row["n"]
+    return [{"day": day, **counts} for day, counts in sorted(table.items())]
+
+
+def exception_list(*, actor: Actor, open_only: bool = True) -> QuerySet[AllocationException]:
+    qs = AllocationException.objects.filter(shop=actor.require_shop())
+    if open_only:
+        qs = qs.filter(resolved_at=None)
+    return qs.select_related("order", "subscription", "subscription__carrier").order_by(
+        "-updated_at", "-id"
+    )
+
+
+def exception_get(*, actor: Actor, exception_id: int) -> AllocationException:
+    row = exception_list(actor=actor, open_only=False).filter(pk=exception_id).first()
+    if row is None:
+        raise NotFound()
+    return row
+
+
+def violation_list(*, actor: Actor) -> QuerySet[Violation]:
+    return Violation.objects.filter(shop=actor.require_shop()).select_related(
+        "waybill", "subscription__carrier"
+    )

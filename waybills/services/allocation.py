@@ -1,0 +1,573 @@
+"""取号: draw waybill numbers for order packages, single or in batches.
+
+The order of work keeps the quota row's lock as short as the database allows:
+screen (reads only), issue the numbers (a sequence, no lock), then one transaction that
+inserts the waybills, marks the order and, last, draws the quota and writes the ledger
+entry in one statement (``WITH q AS (UPDATE … RETURNING) INSERT … SELECT FROM q``)
+before committing. A balance that cannot cover the draw updates no row: the
+transaction rolls back (the issued numbers are burnt, as with any sequence) and the
+caller gets QUOTA_INSUFFICIENT. A second draw for the same order package hits the
+partial unique constraint (one live number per package) and returns the first one.
+Direct carriers (月结) draw on their monthly account: no balance, no ledger entry; the
+allocated counter still moves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from carriers import errors as carrier_errors
+from carriers.gateways import gateway_for
+from carriers.gateways.base import Receiver, ScreenResult
+from carriers.models import Subscription
+from carriers.models import SubscriptionStatus as SubSt
+from carriers.selectors import subscription_list
+from shops.errors import OrderBlocked
+from shops.models import AfterSaleStatus, Order, OrderStatus
+from waybill_console import permissions as perms
+from waybill_console.errors import AppError, NotFound, ValidationError
+from waybill_console.tenancy import Actor
+from waybills.errors import MultiPackageNotSupported, OrderNotAllocatable
+from waybills.models import LIVE_STATUSES, AllocationException, Waybill
+
+#: carriers that issue parent and sub numbers for one order (子母件)
+MULTI_PACKAGE_CARRIERS = frozenset({"SF", "JD", "DEPPON", "ZTO", "YTO", "JT", "EMS", "ZTOINTL"})
+MAX_PACKAGES = 20
+ALLOCATABLE = frozenset({OrderStatus.PAID, OrderStatus.READY_TO_SHIP})
+USABLE = (SubSt.ACTIVE, SubSt.EXPIRING)
+BATCH_LIMIT = 500
+CHUNK = 50
+
+#: refusals that become an exception record (面单异常); bad input and permissions do not
+RECORDED = (
+    carrier_errors.QuotaInsufficient,
+    carrier_errors.AddressUnparseable,
+    carrier_errors.ScreenNoAttribute,
+    carrier_errors.ScreenPartialDelivery,
+    carrier_errors.ScreenNotFullTerritory,
+    carrier_errors.OutOfRange,
+    carrier_errors.ServiceOutOfRange,
+    carrier_errors.ServiceNotOpened,
+    carrier_errors.GatewayRateLimited,
+    carrier_errors.AllocationTimeout,
+    carrier_errors.AllocationFailed,
+    carrier_errors.BranchCustomerMismatch,
+    carrier_errors.MonthlyAccountInvalid,
+    carrier_errors.SecretKeyMissing,
+    carrier_errors.SubscriptionNotActive,
+    OrderBlocked,
+    OrderNotAllocatable,
+    MultiPackageNotSupported,
+)
+
+_DRAW_SQL = """
+WITH q AS (
+    UPDATE carriers_subscription
+       SET balance = balance - %(n)s, allocated_total = allocated_total + %(n)s
+     WHERE id = %(sub)s AND balance >= %(n)s
+ RETURNING id, balance
+)
+INSERT INTO carriers_ledgerentry (subscription_id, kind, amount, balance_after, at, actor,
+                                  note, reference)
+SELECT q.id, 'allocation', -%(n)s, q.balance, %(at)s, %(actor)s, '', %(ref)s FROM q
+RETURNING balance_after
+"""
+
+
+@dataclass
+class Allocation:
+    waybills: list[Waybill]
+    created: bool
+
+    @property
+    def parent(self) -> Waybill:
+        return self.waybills[0]
+
+
+# --- resolving the subscription ---------------------------------------------------------------
+
+
+def resolve_subscription(
+    *, actor: Actor, subscription: int | Subscription | None = None, carrier: str = ""
+) -> Subscription:
+    """The given subscription (own or shared with this shop), else the carrier's default."""
+    qs = subscription_list(actor=actor)
+    if isinstance(subscription, Subscription):
+        subscription = subscription.pk
+    if subscription:
+        try:
+            sub = qs.filter(pk=int(subscription)).first()
+        except (TypeError, ValueError):
+            sub = None
+        if sub is None:
+            raise ValidationError.for_fields(subscription="Not one of this shop's services.")
+    elif carrier:
+        sub = qs.filter(carrier__code=carrier.strip().upper(), is_default=True).first()
+        if sub is None:
+            raise ValidationError.for_fields(
+                carrier="No default e-waybill service for this carrier; choose a subscription."
+            )
+    else:
+        raise ValidationError.for_fields(subscription="Choose a subscription or a carrier.")
+    if sub.status not in USABLE:
+        raise carrier_errors.SubscriptionNotActive(status=sub.get_status_display())
+    return sub
+
+
+def _receiver(order: Order) -> Receiver:
+    # The division is what screening needs; the street stays sealed (validated at intake).
+    return Receiver(
+        province=order.receiver_province,
+        city=order.receiver_city,
+        district=order.receiver_district,
+        detail=None,
+    )
+
+
+def _sender(sub: Subscription) -> dict:
+    a = sub.address
+    return {
+        "name": sub.contact_name or a.contact_name,
+        "phone": sub.contact_phone or a.phone,
+        "province": a.province,
+        "city": a.city,
+        "district": a.district,
+        "detail": f"{a.street}{a.detail}",
+    }
+
+
+def _check_order(order: Order) -> None:
+    if order.status not in ALLOCATABLE:
+        raise OrderNotAllocatable(status=order.get_status_display())
+    if order.after_sale_status == AfterSaleStatus.IN_PROGRESS:
+        raise OrderBlocked(reason=str(AfterSaleStatus.IN_PROGRESS.label))
+
+
+def _build(
+    *,
+    order: Order,
+    sub: Subscription,
+    screen: ScreenResult,
+    number: str,
+    package_no: int,
+    at: datetime,
+    actor: Actor,
+    sender: dict,
+    items: list | None = None,
+    weight_grams: int | None = None,
+) -> Waybill:
+    return Waybill(
+        shop_id=order.shop_id,
+        subscription_id=sub.pk,
+        carrier_id=sub.carrier_id,
+        branch_id=sub.branch_id,
+        order_id=order.pk,
+        package_no=package_no,
+        waybill_no=number,
+        sort_code=screen.sort_code,
+        package_center_code=screen.package_center_code,
+        package_center_name=screen.package_center_name,
+        short_address_code=screen.short_address_code,
+        short_address_name=screen.short_address_name,
+        services=screen.services,
+        sender=sender,
+        receiver_name=order.receiver_name,
+        receiver_phone=order.receiver_phone,
+        receiver_detail=order.receiver_detail,
+        receiver_name_masked=order.receiver_name_masked,
+        receiver_phone_masked=order.receiver_phone_masked,
+        receiver_province=order.receiver_province,
+        receiver_city=order.receiver_city,
+        receiver_district=order.receiver_district,
+        weight_grams=weight_grams,
+        items=items or [],
+        allocated_at=at,
+        last_changed_at=at,
+        actor=actor.describe()[:60],
+    )
+
+
+def _draw(*, sub: Subscription, count: int, at: datetime, actor: Actor, reference: str) -> None:
+    """Take ``count`` numbers from the quota (inside the caller's transaction, last)."""
+    if sub.carrier.network_type != "franchise":
+        Subscription.objects.filter(pk=sub.pk).update(allocated_total=F("allocated_total") + count)
+        return
+    with connection.cursor() as cur:
+        cur.execute(
+            _DRAW_SQL,
+            {"n": count, "sub": sub.pk, "at": at, "actor": actor.describe()[:60], "ref": reference},
+        )
+        row = cur.fetchone()
+    if row is None:
+        raise carrier_errors.QuotaInsufficient()
+    sub.balance = row[0]
+
+
+def _live(order_id: int) -> list[Waybill]:
+    return list(
+        Waybill.objects.filter(order_id=order_id, status__in=LIVE_STATUSES).order_by("package_no")
+    )
+
+
+def _mark_order(order: Order, parent: Waybill, carrier_code: str) -> None:
+    Order.objects.filter(pk=order.pk).update(
+        has_waybill=True, carrier_code=carrier_code, tracking_no=parent.waybill_no
+    )
+    order.has_waybill, order.carrier_code, order.tracking_no = True, carrier_code, parent.waybill_no
+
+
+def _resolve_exception(order_id: int) -> None:
+    AllocationException.objects.filter(order_id=order_id, resolved_at=None).update(
+        resolved_at=timezone.now()
+    )
+
+
+def exception_record(
+    *,
+    order: Order,
+    error: AppError,
+    subscription: Subscription | None = None,
+    carrier: str = "",
+    package_count: int = 1,
+) -> None:
+    """Keep (or refresh) the order's open exception record with the latest error."""
+    fields = {
+        "shop_id": order.shop_id,
+        "subscription": subscription,
+        "carrier_code": (subscription.carrier.code if subscription else carrier or "")[:16],
+        "package_count": package_count,
+        "code": error.code,
+        "message": error.render_message()[:200],
+        "detail": error.detail,
+    }
+    with transaction.atomic():
+        updated = AllocationException.objects.filter(order_id=order.pk, resolved_at=None).update(
+            attempts=F("attempts") + 1, updated_at=timezone.now(), **fields
+        )
+        if not updated:
+            try:
+                with transaction.atomic():
+                    AllocationException.objects.create(order_id=order.pk, **fields)
+            except IntegrityError:  # a concurrent failure recorded it first
+                AllocationException.objects.filter(order_id=order.pk, resolved_at=None).update(
+                    attempts=F("attempts") + 1, **fields
+                )
+
+
+# --- one order --------------------------------------------------------------------------------
+
+
+def waybill_allocate(
+    *,
+    actor: Actor,
+    order: Order,
+    subscription: int | Subscription | None = None,
+    carrier: str = "",
+    package_count: int = 1,
+    services: list[str] | None = None,
+    weight_grams: int | None = None,
+    now: datetime | None = None,
+) -> Allocation:
+    """Draw numbers for the order's packages (1 = parent, 2… = sub numbers).
+
+    Asking again for an order that already holds live numbers returns them, drawing
+    nothing. A domain refusal is kept as the order's exception record and re-raised."""
+    actor.require(perms.WAYBILL_ALLOCATE)
+    if order.shop_id != actor.require_shop().pk:
+        raise NotFound()
+    if not isinstance(package_count, int) or not 1 <= package_count <= MAX_PACKAGES:
+        raise ValidationError.for_fields(package_count=f"A whole number from 1 to {MAX_PACKAGES}.")
+    existing = _live(order.pk)
+    if existing:
+        return Allocation(existing, created=False)
+    sub = None
+    try:
+        sub = resolve_subscription(actor=actor, subscription=subscription, carrier=carrier)
+        return _allocate_new(
+            actor=actor,
+            order=order,
+            sub=sub,
+            package_count=package_count,
+            services=services,
+            weight_grams=weight_grams,
+            now=now,
+        )
+    except RECORDED as err:
+        exception_record(
+            order=order, error=err, subscription=sub, carrier=carrier, package_count=package_count
+        )
+        raise
+
+
+def _allocate_new(
+    *,
+    actor: Actor,
+    order: Order,
+    sub: Subscription,
+    package_count: int,
+    services: list[str] | None,
+    weight_grams: int | None,
+    now: datetime | None,
+) -> Allocation:
+    _check_order(order)
+    if package_count > 1 and sub.carrier.code not in MULTI_PACKAGE_CARRIERS:
+        raise MultiPackageNotSupported()
+    gateway = gateway_for(sub.carrier.code)
+    screen = gateway.screen(subscription=sub, receiver=_receiver(order), services=services)
+    numbers = gateway.issue_numbers(subscription=sub, count=package_count)
+    at = now or timezone.now()
+    sender = _sender(sub)
+    try:
+        with transaction.atomic():
+            parent = _build(
+                order=order,
+                sub=sub,
+                screen=screen,
+                number=numbers[0],
+                package_no=1,
+                at=at,
+                actor=actor,
+                sender=sender,
+                weight_grams=weight_grams,
+            )
+            parent.save(force_insert=True)
+            rows = [parent]
+            if package_count > 1:
+                children = [
+                    _build(
+                        order=order,
+                        sub=sub,
+                        screen=screen,
+                        number=no,
+                        package_no=i,
+                        at=at,
+                        actor=actor,
+                        sender=sender,
+                    )
+                    for i, no in enumerate(numbers[1:], start=2)
+                ]
+                for child in children:
+                    child.parent_id = parent.pk
+                rows += Waybill.objects.bulk_create(children)
+            _mark_order(order, parent, sub.carrier.code)
+            _resolve_exception(order.pk)
+            _draw(sub=sub, count=package_count, at=at, actor=actor, reference=f"order:{order.pk}")
+    except IntegrityError:
+        # a concurrent request drew for this order package first: its numbers are the answer
+        existing = _live(order.pk)
+        if not existing:
+            raise
+        return Allocation(existing, created=False)
+    return Allocation(rows, created=True)
+
+
+def waybill_append_packages(
+    *, actor: Actor, order: Order, count: int = 1, now: datetime | None = None
+) -> list[Waybill]:
+    """Add sub numbers to an order that already has its parent number (子母件, later)."""
+    actor.require(perms.WAYBILL_ALLOCATE)
+    if order.shop_id != actor.require_shop().pk:
+        raise NotFound()
+    if not isinstance(count, int) or not 1 <= count <= MAX_PACKAGES:
+        raise ValidationError.for_fields(count=f"A whole number from 1 to {MAX_PACKAGES}.")
+    existing = _live(order.pk)
+    if not existing:
+        raise ValidationError.for_fields(order="The order has no waybill number yet.")
+    parent = existing[0]
+    if parent.package_no != 1 or len(existing) + count > MAX_PACKAGES:
+        raise ValidationError.for_fields(count=f"At most {MAX_PACKAGES} packages per order.")
+    sub = parent.subscription
+    if sub.carrier.code not in MULTI_PACKAGE_CARRIERS:
+        raise MultiPackageNotSupported()
+    if sub.status not in USABLE:
+        raise carrier_errors.SubscriptionNotActive(status=sub.get_status_display())
+    _check_order(order)
+    numbers = gateway_for(sub.carrier.code).issue_numbers(subscription=sub, count=count)
+    at = now or timezone.now()
+    screen = ScreenResult(
+        sort_code=parent.sort_code,
+        package_center_code=parent.package_center_code,
+        package_center_name=parent.package_center_name,
+        short_address_code=parent.short_address_code,
+        short_address_name=parent.short_address_name,
+        region_code="",
+        services=parent.services,
+    )
+    start = max(w.package_no for w in existing) + 1
+    rows = [
+        _build(
+            order=order,
+            sub=sub,
+            screen=screen,
+            number=no,
+            package_no=start + i,
+            at=at,
+            actor=actor,
+            sender=parent.sender,
+        )
+        for i, no in enumerate(numbers)
+    ]
+    for row in rows:
+        row.parent_id = parent.pk
+    with transaction.atomic():
+        Waybill.objects.bulk_create(rows)
+        _draw(sub=sub, count=count, at=at, actor=actor, reference=f"order:{order.pk}")
+    return rows
+
+
+# --- many orders (the batch job) -------------------------------------------------------------
+
+
+def waybill_allocate_many(
+    *,
+    actor: Actor,
+    orders: list[Order],
+    subscription: int | Subscription | None = None,
+    carrier: str = "",
+    now: datetime | None = None,
+) -> list[dict]:
+    """Allocate one number for each order with one quota draw (one lock) per chunk.
+
+    Each order gets its own result; a refusal for one (screening, quota…) is recorded as
+    its exception and never stops the others. When the balance covers only part of a
+    chunk, the first orders get numbers and the rest QUOTA_INSUFFICIENT."""
+    actor.require(perms.WAYBILL_ALLOCATE)
+    shop = actor.require_shop()
+    results: dict[int, dict] = {}
+    try:
+        sub = resolve_subscription(actor=actor, subscription=subscription, carrier=carrier)
+    except RECORDED as err:
+        for order in orders:
+            exception_record(order=order, error=err, carrier=carrier)
+        return [_fail(o.pk, err) for o in orders]
+    gateway = gateway_for(sub.carrier.code)
+    sender = _sender(sub)
+    live = {
+        w.order_id: w
+        for w in Waybill.objects.filter(
+            order_id__in=[o.pk for o in orders], status__in=LIVE_STATUSES, package_no=1
+        )
+    }
+    ready: list[tuple[Order, ScreenResult]] = []
+    for order in orders:
+        if order.shop_id != shop.pk:
+            results[order.pk] = _fail(order.pk, NotFound())
+            continue
+        if order.pk in live:
+            results[order.pk] = _ok(order.pk, live[order.pk], created=False)
+            continue
+        try:
+            _check_order(order)
+            ready.append((order, gateway.screen(subscription=sub, receiver=_receiver(order))))
+        except RECORDED as err:
+            exception_record(order=order, error=err, subscription=sub)
+            results[order.pk] = _fail(order.pk, err)
+    for start in range(0, len(ready), CHUNK):
+        chunk = ready[start : start + CHUNK]
+        results.update(_allocate_chunk(actor=actor, sub=sub, chunk=chunk, sender=sender, now=now))
+    return [results[o.pk] for o in orders]
+
+
+def _allocate_chunk(
+    *, actor: Actor, sub: Subscription, chunk: list, sender: dict, now: datetime | None
+) -> dict[int, dict]:
+    results: dict[int, dict] = {}
+    gateway = gateway_for(sub.carrier.code)
+    try:
+        numbers = gateway.issue_numbers(subscription=sub, count=len(chunk))
+    except RECORDED as err:
+        for order, _ in chunk:
+            exception_record(order=order, error=err, subscription=sub)
+            results[order.pk] = _fail(order.pk, err)
+        return results
+    at = now or timezone.now()
+    rows = [
+        _build(
+            order=order,
+            sub=sub,
+            screen=screen,
+            number=numbers[i],
+            package_no=1,
+            at=at,
+            actor=actor,
+            sender=sender,
+        )
+        for i, (order, screen) in enumerate(chunk)
+    ]
+    refused: list[Waybill] = []
+    try:
+        with transaction.atomic():
+            Waybill.objects.bulk_create(rows)
+            for row in rows:  # ≤ 50 rows, in id order
+                Order.objects.filter(pk=row.order_id).update(
+                    has_waybill=True, carrier_code=sub.carrier.code, tracking_no=row.waybill_no
+                )
+            AllocationException.objects.filter(
+                order_id__in=[r.order_id for r in rows], resolved_at=None
+            ).update(resolved_at=timezone.now())
+            reference = f"batch:{rows[0].order_id}-{rows[-1].order_id}"
+            try:
+                with transaction.atomic():
+                    _draw(sub=sub, count=len(rows), at=at, actor=actor, reference=reference)
+            except carrier_errors.QuotaInsufficient:
+                # the balance covers only part of the chunk: keep the first ones
+                balance = Subscription.objects.select_for_update().get(pk=sub.pk).balance
+                rows, refused = rows[:balance], rows[balance:]
+                Waybill.objects.filter(pk__in=[r.pk for r in refused]).delete()
+                Order.objects.filter(pk__in=[r.order_id for r in refused]).update(
+                    has_waybill=False, carrier_code="", tracking_no=""
+                )
+                if rows:
+                    _draw(sub=sub, count=len(rows), at=at, actor=actor, reference=reference)
+    except IntegrityError:
+        # another request drew for one of these orders meanwhile: go one by one
+        for order, _ in chunk:
+            try:
+                allocation = waybill_allocate(actor=actor, order=order, subscription=sub, now=now)
+                results[order.pk] = _ok(order.pk, allocation.parent, allocation.created)
+            except AppError as err:
+                results[order.pk] = _fail(order.pk, err)
+        return results
+    by_id = {order.pk: order for order, _ in chunk}
+    quota = carrier_errors.QuotaInsufficient()
+    for row in refused:
+        exception_record(order=by_id[row.order_id], error=quota, subscription=sub)
+        results[row.order_id] = _fail(row.order_id, quota)
+    for row in rows:
+        results[row.order_id] = _ok(row.order_id, row, created=True)
+    return results
+
+
+def _ok(order_id: int, waybill: Waybill, created: bool) -> dict:
+    return {
+        "order": order_id,
+        "ok": True,
+        "waybill_no": waybill.waybill_no,
+        "sort_code": waybill.sort_code,
+        "created": created,
+    }
+
+
+def _fail(order_id: int, err: AppError) -> dict:
+    return {"order": order_id, "ok": False, "error": err.as_dict()}
+
+
+def waybill_screen(*, actor: Actor, subscription: int | None, receiver: dict, services=None):
+    """筛单 (getOutRange) alone: screen a receiver against a subscription's branch."""
+    from shops.services.orders import clean_receiver
+
+    errors: dict = {}
+    cleaned = clean_receiver(receiver, errors)
+    if errors:
+        raise ValidationError.for_fields(**errors)
+    sub = resolve_subscription(actor=actor, subscription=subscription)
+    return gateway_for(sub.carrier.code).screen(
+        subscription=sub,
+        receiver=Receiver(cleaned.province, cleaned.city, cleaned.district, cleaned.detail),
+        services=services,
+    )

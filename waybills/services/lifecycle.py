@@ -1,0 +1,374 @@
+"""After the draw: cancel (with the cap), update until pickup, tracking, shipping.
+
+The cancel cap lives in the database: ``subscription_cancel_cap`` refuses any row where
+more than 20 % of over-50 allocations were cancelled, and a cancel sets ``cancel_basis``
+to the allocated count in the same UPDATE, so two concurrent cancels at the boundary
+cannot both pass (the second waits for the row lock, re-reads the row and fails the
+CHECK). The conditional UPDATE in front of it only turns the common case into a clean
+refusal without an error round trip.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from carriers.gateways import gateway_for
+from carriers.gateways.base import Receiver
+from carriers.models import LedgerEntry, Subscription
+from shops.models import Address, Order
+from shops.services import orders as order_services
+from shops.services.orders import BATCH_SHIP_LIMIT, SHIPPABLE, clean_receiver
+from waybill_console import permissions as perms
+from waybill_console.crypto import mask_name, mask_phone
+from waybill_console.errors import AppError, BatchTooLarge, NotFound, ValidationError
+from waybill_console.tenancy import Actor
+from waybills.errors import (
+    CancelLimitReached,
+    WaybillNotCancellable,
+    WaybillNotUpdatable,
+    WaybillOrderMismatch,
+)
+from waybills.models import (
+    LIVE_STATUSES,
+    TrackingEvent,
+    TrackingStatus,
+    Violation,
+    Waybill,
+    WaybillStatus,
+)
+
+W = WaybillStatus
+CAP_FREE_UP_TO = 50
+CAP_RATIO = 5  # cancelled * 5 <= allocated, i.e. 20 %
+
+
+def _locked(waybill: Waybill) -> Waybill:
+    return Waybill.objects.select_for_update().get(pk=waybill.pk)
+
+
+def _refuse_cancel(waybill: Waybill) -> None:
+    if waybill.status == W.CANCELLED:
+        raise WaybillNotCancellable("already_cancelled")
+    if waybill.status == W.RECYCLED:
+        raise WaybillNotCancellable("recycled")
+    if waybill.picked_up_at or waybill.status != W.ALLOCATED:
+        raise WaybillNotCancellable("picked_up")
+    if waybill.has_tracking:
+        raise WaybillNotCancellable("has_tracking")
+
+
+def waybill_cancel(*, actor: Actor, waybill: Waybill, now: datetime | None = None) -> Waybill:
+    """Cancel an unused number, within the cap (≤ 50 allocated: always; above: ≤ 20 %)."""
+    actor.require(perms.WAYBILL_CANCEL)
+    if waybill.shop_id != actor.require_shop().pk:
+        raise NotFound()
+    _refuse_cancel(waybill)
+    sub = waybill.subscription
+    gateway_for(waybill.carrier.code).cancel(subscription=sub, waybill_no=waybill.waybill_no)
+    at = now or timezone.now()
+    with transaction.atomic():
+        waybill = _locked(waybill)
+        _refuse_cancel(waybill)
+        try:
+            with transaction.atomic():
+                rows = (
+                    Subscription.objects.filter(pk=waybill.subscription_id)
+                    .filter(
+                        Q(allocated_total__lte=CAP_FREE_UP_TO)
+                        | Q(cancelled_total__lt=F("allocated_total") / CAP_RATIO)
+                    )
+                    .update(
+                        cancelled_total=F("cancelled_total") + 1,
+                        cancel_basis=F("allocated_total"),
+                    )
+                )
+        except IntegrityError:  # the CHECK constraint: a concurrent cancel took the last one
+            rows = 0
+        if not rows:
+            raise CancelLimitReached(detail={"cancellable_now": 0})
+        waybill.status = W.CANCELLED
+        waybill.cancelled_at = at
+        waybill.last_changed_at = at
+        waybill.save(update_fields=["status", "cancelled_at", "last_changed_at"])
+        _refresh_order_mark(waybill.order_id)
+    return waybill
+
+
+def _refresh_order_mark(order_id: int) -> None:
+    """The order shows the number of its live parent, or none."""
+    live = (
+        Waybill.objects.filter(order_id=order_id, status__in=LIVE_STATUSES)
+        .order_by("package_no")
+        .first()
+    )
+    order = Order.objects.select_for_update().get(pk=order_id)
+    if order.shipped_at is not None and order.tracking_no and live is None:
+        return  # shipped (by hand or before): keep what was shipped
+    if live is None:
+        Order.objects.filter(pk=order_id).update(has_waybill=False, tracking_no="", carrier_code="")
+    else:
+        Order.objects.filter(pk=order_id).update(
+            has_waybill=True, tracking_no=live.waybill_no, carrier_code=live.carrier.code
+        )
+
+
+def waybill_update(
+    *,
+    actor: Actor,
+    waybill: Waybill,
+    receiver: dict | None = None,
+    weight_grams: int | None = None,
+    items: list | None = None,
+    now: datetime | None = None,
+) -> Waybill:
+    """Change the receiver (screened again), weight or items until the parcel is picked up."""
+    actor.require(perms.WAYBILL_ALLOCATE)
+    if waybill.shop_id != actor.require_shop().pk:
+        raise NotFound()
+    errors: dict = {}
+    cleaned = clean_receiver(receiver, errors) if receiver is not None else None
+    if weight_grams is not None and (
+        not isinstance(weight_grams, int) or not 1 <= weight_grams <= 100_000_000
+    ):
+        errors["weight_grams"] = "Grams, a whole number from 1."
+    if items is not None and not isinstance(items, list):
+        errors["items"] = "A list of items."
+    if errors:
+        raise ValidationError.for_fields(**errors)
+    if waybill.status != W.ALLOCATED or waybill.picked_up_at:
+        raise WaybillNotUpdatable()
+    screen = None
+    if cleaned is not None:
+        screen = gateway_for(waybill.carrier.code).screen(
+            subscription=waybill.subscription,
+            receiver=Receiver(cleaned.province, cleaned.city, cleaned.district, cleaned.detail),
+            services=waybill.services or None,
+        )
+    with transaction.atomic():
+        waybill = _locked(waybill)
+        if waybill.status != W.ALLOCATED or waybill.picked_up_at:
+            raise WaybillNotUpdatable()
+        if cleaned is not None:
+            waybill.receiver_name = cleaned.name
+            waybill.receiver_phone = cleaned.phone
+            waybill.receiver_detail = cleaned.detail
+            waybill.receiver_name_masked = mask_name(cleaned.name)
+            waybill.receiver_phone_masked = mask_phone(cleaned.phone)
+            waybill.receiver_province = cleaned.province
+            waybill.receiver_city = cleaned.city
+            waybill.receiver_district = cleaned.district
+            waybill.sort_code = screen.sort_code
+            waybill.package_center_code = screen.package_center_code
+            waybill.package_center_name = screen.package_center_name
+            waybill.short_address_code = screen.short_address_code
+            waybill.short_address_name = screen.short_address_name
+        if weight_grams is not None:
+            waybill.weight_grams = weight_grams
+        if items is not None:
+            waybill.items = items
+        waybill.last_changed_at = now or timezone.now()
+        waybill.save()
+    return waybill
+
+
+# --- tracking ---------------------------------------------------------------------------------
+
+#: how far along each tracking status is (a late "picked up" never moves a parcel back)
+RANK = {W.ALLOCATED: 0, W.PICKED_UP: 1, W.IN_TRANSIT: 2, W.FAILED: 3, W.DELIVERED: 4}
+TRACKING_TO_STATUS = {
+    TrackingStatus.PICKED_UP: W.PICKED_UP,
+    TrackingStatus.IN_TRANSIT: W.IN_TRANSIT,
+    TrackingStatus.DELIVERED: W.DELIVERED,
+    TrackingStatus.FAILED: W.FAILED,
+}
+
+
+def tracking_record(
+    *,
+    actor: Actor,
+    waybill_no: str,
+    occurred_at: datetime,
+    status: str,
+    description: str = "",
+    location: str = "",
+) -> TrackingEvent:
+    """A carrier reports progress on one of its numbers; the waybill and the order follow.
+
+    Tracking on a recycled number means the parcel was handed over after all: the count is
+    deducted again and a violation is recorded (owed if the balance is empty)."""
+    if actor.branch is None and not actor.is_staff:
+        raise NotFound()
+    errors = {}
+    if status not in TrackingStatus.values:
+        errors["status"] = f"One of {', '.join(TrackingStatus.values)}."
+    if not isinstance(occurred_at, datetime):
+        errors["occurred_at"] = "An ISO-8601 date and time."
+    if errors:
+        raise ValidationError.for_fields(**errors)
+    qs = Waybill.objects.filter(waybill_no=(waybill_no or "").strip())
+    if actor.branch is not None:
+        qs = qs.filter(carrier_id=actor.branch.carrier_id)
+    waybill = qs.first()
+    if waybill is None:
+        raise NotFound()
+    at = timezone.now()
+    with transaction.atomic():
+        waybill = _locked(waybill)
+        event = TrackingEvent.objects.create(
+            waybill=waybill,
+            occurred_at=occurred_at,
+            status=status,
+            description=(description or "")[:200],
+            location=(location or "")[:80],
+        )
+        if waybill.status == W.RECYCLED and not hasattr(waybill, "violation"):
+            violation_record(waybill=waybill, at=at)
+        waybill.has_tracking = True
+        waybill.first_tracked_at = waybill.first_tracked_at or occurred_at
+        if waybill.status in RANK:
+            target = TRACKING_TO_STATUS[status]
+            if status == TrackingStatus.PICKED_UP or waybill.picked_up_at is None:
+                waybill.picked_up_at = waybill.picked_up_at or occurred_at
+            if (
+                RANK[target] > RANK[waybill.status]
+                or target == W.IN_TRANSIT
+                and (waybill.status == W.FAILED)
+            ):
+                waybill.status = target
+        waybill.last_changed_at = at
+        waybill.save()
+        if waybill.status in LIVE_STATUSES:
+            _order_follows(waybill, status, occurred_at)
+    return event
+
+
+def _order_follows(waybill: Waybill, status: str, at: datetime) -> None:
+    order = Order.objects.select_for_update().get(pk=waybill.order_id)
+    if order.tracking_no and order.tracking_no != waybill.waybill_no and order.shipped_at:
+        return  # the order shipped under another number
+    if order.status in SHIPPABLE:
+        # the carrier has the parcel: the order ships with this number
+        order.carrier_code, order.tracking_no, order.has_waybill = (
+            waybill.carrier.code,
+            waybill.waybill_no,
+            True,
+        )
+        order_services._transition(order, "ship", actor=None, at=at, waybill_no=waybill.waybill_no)
+    try:
+        order_services.order_record_logistics(order=order, status=status, at=at)
+    except AppError:
+        pass  # an out-of-order event the order cannot follow (e.g. delivered, then failed)
+
+
+def violation_record(*, waybill: Waybill, at: datetime) -> Violation:
+    """Deduct a recycled number's count again; owed while the balance is empty."""
+    violation = Violation.objects.create(
+        shop_id=waybill.shop_id,
+        subscription_id=waybill.subscription_id,
+        waybill=waybill,
+        detected_at=at,
+        note="tracking after recycling",
+    )
+    violation_settle(violation=violation, at=at)
+    return violation
+
+
+def violation_settle(*, violation: Violation, at: datetime) -> bool:
+    from carriers.errors import QuotaInsufficient
+    from carriers.services import ledger_post
+
+    try:
+        with transaction.atomic():
+            ledger_post(
+                subscription=violation.subscription,
+                kind=LedgerEntry.Kind.REDEDUCTION,
+                amount=-1,
+                note="recycled number showed tracking",
+                reference=f"waybill:{violation.waybill.waybill_no}"[:64],
+            )
+            Violation.objects.filter(pk=violation.pk).update(deducted_at=at)
+    except QuotaInsufficient:
+        return False
+    violation.deducted_at = at
+    return True
+
+
+# --- shipping with a platform waybill ----------------------------------------------------------
+
+
+def waybill_ship(
+    *,
+    actor: Actor,
+    order: Order,
+    waybill_no: str,
+    return_address_id: int | None = None,
+    now: datetime | None = None,
+) -> Order:
+    """Ship the order with one of its live numbers; a second ship gets ALREADY_SHIPPED."""
+    actor.require(perms.SHIP)
+    shop = actor.require_shop()
+    if order.shop_id != shop.pk:
+        raise NotFound()
+    waybill_no = (waybill_no or "").strip().upper()
+    address = None
+    if return_address_id:
+        address = Address.objects.filter(shop=shop, pk=return_address_id).first()
+        if address is None:
+            raise ValidationError.for_fields(return_address="Not one of this shop's addresses.")
+    at = now or timezone.now()
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if order.status not in SHIPPABLE:
+            order_services._transition(order, "ship", actor=actor, at=at)  # ALREADY_SHIPPED…
+        waybill = Waybill.objects.filter(
+            order_id=order.pk, waybill_no=waybill_no, status__in=LIVE_STATUSES
+        ).first()
+        if waybill is None:
+            raise WaybillOrderMismatch(detail={"waybill_no": waybill_no})
+        order_services._refuse_if_blocked(order)
+        order.carrier_code, order.tracking_no = waybill.carrier.code, waybill.waybill_no
+        order.has_waybill, order.shipped_by_hand = True, False
+        order.return_address = address or order.return_address
+        order_services._transition(
+            order, "ship", actor=actor, at=at, carrier=waybill.carrier.code, waybill_no=waybill_no
+        )
+    return order
+
+
+def waybill_ship_batch(
+    *, actor: Actor, shipments: list[dict], return_address_id: int | None = None
+) -> list[dict]:
+    """Up to 500 orders, each ``{"order": id, "waybill_no": …}`` (no number: the order's own
+    live parent number). One result per order; a failure never stops the others."""
+    from shops.selectors import order_get
+
+    if len(shipments) > BATCH_SHIP_LIMIT:
+        raise BatchTooLarge(limit=BATCH_SHIP_LIMIT, detail={"count": len(shipments)})
+    actor.require(perms.SHIP)
+    results = []
+    for entry in shipments:
+        try:
+            order = order_get(actor=actor, order_id=int(entry.get("order")))
+            number = entry.get("waybill_no") or order.tracking_no
+            order = waybill_ship(
+                actor=actor,
+                order=order,
+                waybill_no=number,
+                return_address_id=return_address_id,
+            )
+            results.append({"order": order.pk, "ok": True, "waybill_no": order.tracking_no})
+        except AppError as err:
+            results.append({"order": entry.get("order"), "ok": False, "error": err.as_dict()})
+        except (TypeError, ValueError):
+            results.append(
+                {
+                    "order": entry.get("order"),
+                    "ok": False,
+                    "error": ValidationError.for_fields(order="An order id.").as_dict(),
+                }
+            )
+    return results

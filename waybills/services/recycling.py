@@ -1,0 +1,119 @@
+"""Recycling (回收) of unused numbers, franchise carriers only, set-based and chunked.
+
+* cancelled by the merchant, no tracking, 15 natural days after the cancel;
+* never cancelled (still ``allocated``), no tracking, 30 natural days after its last change.
+
+Each chunk is one statement in its own transaction: pick up to ``batch_size`` candidates
+in id order over a partial index (``FOR UPDATE SKIP LOCKED``, so a tracking event being
+written is simply left for the next sweep), mark them recycled, return their count to
+each subscription's balance and ``recycled_total``, write one ledger entry per
+subscription and chunk, and clear the order's waybill mark where nothing live is left.
+A second sweep at the same time does nothing (advisory lock).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from carriers.models import Carrier
+from waybill_console.locks import advisory_lock
+from waybills.models import LIVE_STATUSES, Violation
+
+CANCELLED_RECYCLE_AFTER = timedelta(days=15)
+IDLE_RECYCLE_AFTER = timedelta(days=30)
+BATCH_SIZE = 5000
+
+_CHUNK_SQL = """
+WITH c AS (
+    SELECT id FROM waybills_waybill
+     WHERE status = %(status)s AND NOT has_tracking AND id > %(after)s
+       AND {column} <= %(cutoff)s AND carrier_id = ANY(%(carriers)s)
+     ORDER BY id
+     LIMIT %(limit)s
+       FOR UPDATE SKIP LOCKED
+), u AS (
+    UPDATE waybills_waybill w
+       SET status = 'recycled', recycled_at = %(at)s
+      FROM c
+     WHERE w.id = c.id
+ RETURNING w.id, w.subscription_id, w.order_id
+), per_sub AS (
+    SELECT subscription_id, count(*) AS n FROM u GROUP BY subscription_id
+), returned AS (
+    UPDATE carriers_subscription s
+       SET balance = s.balance + per_sub.n, recycled_total = s.recycled_total + per_sub.n
+      FROM per_sub
+     WHERE s.id = per_sub.subscription_id
+ RETURNING s.id, s.balance, per_sub.n
+), ledger AS (
+    INSERT INTO carriers_ledgerentry (subscription_id, kind, amount, balance_after, at, actor,
+                                      note, reference)
+    SELECT id, 'recycle_return', n, balance, %(at)s, 'system', %(note)s, %(reference)s
+      FROM returned
+), orders AS (
+    UPDATE shops_order o
+       SET has_waybill = false, tracking_no = '', carrier_code = ''
+     WHERE o.id IN (SELECT order_id FROM u)
+       AND o.shipped_at IS NULL
+       AND NOT EXISTS (
+            SELECT 1 FROM waybills_waybill w2
+             WHERE w2.order_id = o.id AND w2.status = ANY(%(live)s)
+               AND w2.id NOT IN (SELECT id FROM u))
+)
+SELECT (SELECT max(id) FROM c), (SELECT count(*) FROM u)
+"""
+
+RULES = (
+    # (name, status, column holding the start of the wait, wait)
+    ("cancelled", "cancelled", "cancelled_at", CANCELLED_RECYCLE_AFTER),
+    ("idle", "allocated", "last_changed_at", IDLE_RECYCLE_AFTER),
+)
+
+
+def waybills_recycle(*, as_of: datetime | None = None, batch_size: int = BATCH_SIZE) -> dict:
+    """One sweep; returns how many numbers each rule recycled (and owed deductions settled)."""
+    at = as_of or timezone.now()
+    carriers = list(Carrier.objects.filter(network_type="franchise").values_list("pk", flat=True))
+    counts = {"cancelled": 0, "idle": 0, "settled": 0}
+    with advisory_lock("waybills.recycle") as acquired:
+        if not acquired:
+            return {**counts, "skipped": True}
+        for name, status, column, wait in RULES:
+            after = 0
+            while True:
+                with transaction.atomic(), connection.cursor() as cur:
+                    cur.execute(
+                        _CHUNK_SQL.format(column=column),
+                        {
+                            "status": status,
+                            "after": after,
+                            "cutoff": at - wait,
+                            "carriers": carriers,
+                            "limit": batch_size,
+                            "at": at,
+                            "note": f"recycling sweep ({name})",
+                            "reference": f"recycle:{at:%Y%m%d%H%M}",
+                            "live": [s.value for s in LIVE_STATUSES],
+                        },
+                    )
+                    last_id, recycled = cur.fetchone()
+                if last_id is None:
+                    break
+                counts[name] += recycled
+                after = last_id
+        counts["settled"] = violations_settle_owed(at=at)
+    return counts
+
+
+def violations_settle_owed(*, at: datetime) -> int:
+    """Deduct re-deductions that were owed because the balance was empty."""
+    from waybills.services.lifecycle import violation_settle
+
+    settled = 0
+    owed = Violation.objects.filter(deducted_at=None).select_related("subscription", "waybill")
+    for violation in owed.order_by("id").iterator(chunk_size=500):
+        settled += violation_settle(violation=violation, at=at)
+    return settled
