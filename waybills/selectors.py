@@ -37,8 +37,12 @@ class UsageFilters:
     def from_params(cls, params) -> UsageFilters:
         errors: dict = {}
 
+        def text(name: str) -> str:
+            value = params.get(name)
+            return "" if value is None else str(value).strip()
+
         def day(name: str) -> date | None:
-            value = (params.get(name) or "").strip()
+            value = text(name)
             if not value:
                 return None
             try:
@@ -48,7 +52,7 @@ class UsageFilters:
                 return None
 
         def whole(name: str, default=None, low=1, high=None):
-            value = (params.get(name) or "").strip()
+            value = text(name)
             if not value:
                 return default
             try:
@@ -61,19 +65,19 @@ class UsageFilters:
                 return default
             return number
 
-        status = (params.get("status") or "").strip()
+        status = text("status")
         if status and status not in WaybillStatus.values:
             errors["status"] = f"One of {', '.join(WaybillStatus.values)}."
         f = cls(
             date_from=day("from"),
             date_to=day("to"),
             days=whole("days", DEFAULT_DAYS, 1, MAX_DAYS),
-            carrier=(params.get("carrier") or "").strip().upper(),
-            branch=(params.get("branch") or "").strip(),
+            carrier=text("carrier").upper(),
+            branch=text("branch"),
             subscription=whole("subscription"),
             status=status,
-            order=(params.get("order") or "").strip(),
-            waybill_no=(params.get("waybill_no") or "").strip().upper(),
+            order=text("order"),
+            waybill_no=text("waybill_no").upper(),
         )
         if f.date_from and f.date_to and f.date_from > f.date_to:
             errors["to"] = "Not before the start date."

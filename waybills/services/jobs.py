@@ -11,7 +11,7 @@ import csv
 from datetime import datetime
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 
 from shops.models import Order
 from waybill_console import permissions as perms

@@ -1,0 +1,160 @@
+"""Tracking events from carriers (the order follows) and shipping with a platform waybill."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from shops.models import Order
+from tests.conftest import main_actor, make_order, make_shop, make_user, token_client
+from tests.waybills.conftest import open_service
+from waybill_console.errors import AppError
+from waybills import services
+from waybills.models import TrackingEvent, Waybill
+
+pytestmark = pytest.mark.django_db
+
+
+def _allocated(shop, sub):
+    order = make_order(shop)
+    return services.waybill_allocate(actor=main_actor(shop), order=order, subscription=sub).parent
+
+
+def _event(api, waybill_no, status, at):
+    return api.post(
+        "/api/v1/carrier/tracking-events/",
+        {
+            "waybill_no": waybill_no,
+            "occurred_at": at.isoformat(),
+            "status": status,
+            "description": "快件已揽收",
+            "location": "杭州",
+        },
+        format="json",
+    )
+
+
+def test_tracking_events_move_the_waybill_and_the_order(shop_a):
+    sub = open_service(shop_a, balance=5)
+    waybill = _allocated(shop_a, sub)
+    branch_api = token_client(branch=sub.branch)
+    now = timezone.now()
+    assert _event(branch_api, waybill.waybill_no, "picked_up", now).status_code == 201
+    waybill.refresh_from_db()
+    order = Order.objects.get(pk=waybill.order_id)
+    assert waybill.status == "picked_up" and waybill.has_tracking
+    assert order.status == "shipped" and order.picked_up_at == now
+    _event(branch_api, waybill.waybill_no, "in_transit", now + timedelta(hours=5))
+    assert Order.objects.get(pk=order.pk).status == "in_transit"
+    _event(branch_api, waybill.waybill_no, "delivered", now + timedelta(days=2))
+    assert Waybill.objects.get(pk=waybill.pk).status == "delivered"
+    assert Order.objects.get(pk=order.pk).status == "delivered"
+    # an out-of-order late event does not move the parcel back
+    _event(branch_api, waybill.waybill_no, "in_transit", now + timedelta(hours=6))
+    assert Waybill.objects.get(pk=waybill.pk).status == "delivered"
+    assert TrackingEvent.objects.filter(waybill=waybill).count() == 4
+
+
+def test_failed_delivery_is_followed(shop_a):
+    sub = open_service(shop_a, balance=5)
+    waybill = _allocated(shop_a, sub)
+    api = token_client(branch=sub.branch)
+    now = timezone.now()
+    _event(api, waybill.waybill_no, "picked_up", now)
+    _event(api, waybill.waybill_no, "failed", now + timedelta(days=1))
+    assert Waybill.objects.get(pk=waybill.pk).status == "failed"
+    assert Order.objects.get(pk=waybill.order_id).status == "delivery_failed"
+
+
+def test_only_the_carriers_branch_token_posts_tracking(shop_a):
+    sub = open_service(shop_a, balance=5)
+    waybill = _allocated(shop_a, sub)
+    now = timezone.now()
+    assert _event(token_client(shop_a), waybill.waybill_no, "picked_up", now).status_code == 403
+    other_carrier = open_service(make_shop(user=make_user()), "YTO", balance=1)
+    response = _event(token_client(branch=other_carrier.branch), waybill.waybill_no, "picked_up", now)
+    assert response.status_code == 404
+    bad = _event(token_client(branch=sub.branch), waybill.waybill_no, "lost", now)
+    assert bad.status_code == 400 and "status" in bad.json()["detail"]
+    assert not TrackingEvent.objects.exists()
+    assert Waybill.objects.get(pk=waybill.pk).status == "allocated"
+
+
+def test_ship_with_the_platform_waybill_and_a_return_address(shop_a):
+    sub = open_service(shop_a, balance=5)
+    waybill = _allocated(shop_a, sub)
+    api = token_client(shop_a)
+    response = api.post(
+        f"/api/v1/orders/{waybill.order_id}/ship/",
+        {"waybill_no": waybill.waybill_no, "return_address": sub.address_id},
+        format="json",
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "shipped" and body["tracking_no"] == waybill.waybill_no
+    order = Order.objects.get(pk=waybill.order_id)
+    assert order.return_address_id == sub.address_id and not order.shipped_by_hand
+    again = api.post(
+        f"/api/v1/orders/{waybill.order_id}/ship/",
+        {"waybill_no": waybill.waybill_no},
+        format="json",
+    )
+    assert again.status_code == 409 and again.json()["code"] == "ALREADY_SHIPPED"
+
+
+def test_ship_refuses_a_number_of_another_order_or_a_cancelled_one(shop_a):
+    sub = open_service(shop_a, balance=5)
+    first, second = _allocated(shop_a, sub), _allocated(shop_a, sub)
+    actor = main_actor(shop_a)
+    with pytest.raises(AppError) as refused:
+        services.waybill_ship(
+            actor=actor, order=Order.objects.get(pk=first.order_id), waybill_no=second.waybill_no
+        )
+    assert refused.value.code == "WAYBILL_ORDER_MISMATCH"
+    services.waybill_cancel(actor=actor, waybill=first)
+    with pytest.raises(AppError) as refused:
+        services.waybill_ship(
+            actor=actor, order=Order.objects.get(pk=first.order_id), waybill_no=first.waybill_no
+        )
+    assert refused.value.code == "WAYBILL_ORDER_MISMATCH"
+    assert Order.objects.get(pk=first.order_id).status == "paid"
+
+
+def test_batch_ship_with_platform_waybills(shop_a):
+    sub = open_service(shop_a, balance=5)
+    waybills = [_allocated(shop_a, sub) for _ in range(3)]
+    unallocated = make_order(shop_a)
+    response = token_client(shop_a).post(
+        "/api/v1/orders/batch-ship/",
+        {
+            "orders": [{"order": w.order_id} for w in waybills] + [{"order": unallocated.pk}],
+            "return_address": sub.address_id,
+        },
+        format="json",
+    )
+    results = response.json()["results"]
+    assert [r["ok"] for r in results] == [True, True, True, False]
+    assert results[3]["error"]["code"] == "WAYBILL_ORDER_MISMATCH"
+    assert Order.objects.filter(status="shipped").count() == 3
+    too_many = token_client(shop_a).post(
+        "/api/v1/orders/batch-ship/", {"orders": [{"order": 1}] * 501}, format="json"
+    )
+    assert too_many.status_code == 400 and too_many.json()["code"] == "BATCH_TOO_LARGE"
+
+
+def test_no_source_risk_shop_ships_with_its_platform_waybill(shop_a):
+    sub = open_service(shop_a, balance=5)
+    shop_a.no_source_risk = True
+    shop_a.save()
+    waybill = _allocated(shop_a, sub)
+    api = token_client(shop_a)
+    by_hand = api.post(
+        f"/api/v1/orders/{waybill.order_id}/ship/",
+        {"carrier": "ZTO", "tracking_no": "73100000000099"},
+        format="json",
+    )
+    assert by_hand.status_code == 422 and by_hand.json()["code"] == "PLATFORM_WAYBILL_REQUIRED"
+    ok = api.post(
+        f"/api/v1/orders/{waybill.order_id}/ship/", {"waybill_no": waybill.waybill_no}, format="json"
+    )
+    assert ok.status_code == 200
