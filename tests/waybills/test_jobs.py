@@ -97,14 +97,14 @@ def test_reconciliation_statement_generating_then_generated(shop_a, fmt, tmp_pat
         assert started.status_code == 202 and started.json()["status"] == "generating"
         body = _wait(api, f"/api/v1/reconciliations/{started.json()['id']}/")
     assert body["status"] == "generated" and body["total"] == 4
-    raw = b"".join(
-        api.get(f"/api/v1/reconciliations/{body['id']}/download/").streaming_content
-    )
+    raw = b"".join(api.get(f"/api/v1/reconciliations/{body['id']}/download/").streaming_content)
     if fmt == "csv":
         rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     else:
         sheet = load_workbook(io.BytesIO(raw), read_only=True).worksheets[0]
-        rows = [[str(c if c is not None else "") for c in r] for r in sheet.iter_rows(values_only=True)]
+        rows = [
+            [str(c if c is not None else "") for c in r] for r in sheet.iter_rows(values_only=True)
+        ]
     assert rows[0][0] == "运单号" and len(rows) == 5
     numbers = {r[0] for r in rows[1:]}
     assert numbers == set(Waybill.objects.values_list("waybill_no", flat=True))

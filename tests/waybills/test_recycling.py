@@ -95,7 +95,9 @@ def test_direct_carriers_are_not_recycled(shop_a):
 def test_sweep_works_in_chunks(shop_a):
     sub = open_service(shop_a, balance=30)
     orders = [make_order(shop_a) for _ in range(23)]
-    services.waybill_allocate_many(actor=main_actor(shop_a), orders=orders, subscription=sub, now=T0)
+    services.waybill_allocate_many(
+        actor=main_actor(shop_a), orders=orders, subscription=sub, now=T0
+    )
     counts = services.waybills_recycle(as_of=T0 + timedelta(days=31), batch_size=5)
     assert counts["idle"] == 23
     sub = _sub(sub)

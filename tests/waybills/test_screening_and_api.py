@@ -101,9 +101,7 @@ def test_allocation_api_answers_the_contract_fields(shop_a):
     sub = open_service(shop_a, balance=5)
     order = make_order(shop_a)
     api = token_client(shop_a)
-    response = api.post(
-        "/api/v1/waybills/", {"order": order.pk, "carrier": "ZTO"}, format="json"
-    )
+    response = api.post("/api/v1/waybills/", {"order": order.pk, "carrier": "ZTO"}, format="json")
     assert response.status_code == 201
     body = response.json()
     for field in (
@@ -153,7 +151,9 @@ def test_allocation_input_errors_name_the_field(shop_a):
     response = api.post("/api/v1/waybills/", {"order": order.pk}, format="json")
     assert response.status_code == 400 and "subscription" in response.json()["detail"]
     response = api.post(
-        "/api/v1/waybills/", {"order": order.pk, "carrier": "ZTO", "package_count": 0}, format="json"
+        "/api/v1/waybills/",
+        {"order": order.pk, "carrier": "ZTO", "package_count": 0},
+        format="json",
     )
     assert response.status_code == 400 and "package_count" in response.json()["detail"]
     assert not Waybill.objects.exists()

@@ -72,7 +72,9 @@ def test_only_the_carriers_branch_token_posts_tracking(shop_a):
     now = timezone.now()
     assert _event(token_client(shop_a), waybill.waybill_no, "picked_up", now).status_code == 403
     other_carrier = open_service(make_shop(user=make_user()), "YTO", balance=1)
-    response = _event(token_client(branch=other_carrier.branch), waybill.waybill_no, "picked_up", now)
+    response = _event(
+        token_client(branch=other_carrier.branch), waybill.waybill_no, "picked_up", now
+    )
     assert response.status_code == 404
     bad = _event(token_client(branch=sub.branch), waybill.waybill_no, "lost", now)
     assert bad.status_code == 400 and "status" in bad.json()["detail"]
@@ -155,6 +157,25 @@ def test_no_source_risk_shop_ships_with_its_platform_waybill(shop_a):
     )
     assert by_hand.status_code == 422 and by_hand.json()["code"] == "PLATFORM_WAYBILL_REQUIRED"
     ok = api.post(
-        f"/api/v1/orders/{waybill.order_id}/ship/", {"waybill_no": waybill.waybill_no}, format="json"
+        f"/api/v1/orders/{waybill.order_id}/ship/",
+        {"waybill_no": waybill.waybill_no},
+        format="json",
     )
     assert ok.status_code == 200
+
+
+def test_ops_admin_action_records_pickup(shop_a, admin_client):
+    sub = open_service(shop_a, balance=5)
+    waybill = _allocated(shop_a, sub)
+    listing = admin_client.get("/admin/waybills/waybill/")
+    assert listing.status_code == 200 and waybill.waybill_no in listing.content.decode()
+    response = admin_client.post(
+        "/admin/waybills/waybill/",
+        {"action": "track_picked_up", "_selected_action": [waybill.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert Waybill.objects.get(pk=waybill.pk).status == "picked_up"
+    assert Order.objects.get(pk=waybill.order_id).status == "shipped"
+    page = admin_client.get(f"/admin/waybills/waybill/{waybill.pk}/change/")
+    assert page.status_code == 200 and "文三路" not in page.content.decode()

@@ -111,12 +111,18 @@ def reconciliation_start(*, actor: Actor, params: dict, file_format: str = "csv"
     actor.require_shop()
     if file_format not in ("csv", "xlsx"):
         raise ValidationError.for_fields(format="csv or xlsx.")
-    filters = UsageFilters.from_params(params)  # validates now, names the bad field
+    filters = UsageFilters.from_params(_as_text(params))  # validates now, names the bad field
     return job_create(
         actor=actor,
         kind="reconciliation",
         params={"filters": filters.as_params(), "format": file_format},
     )
+
+
+def _as_text(params: dict) -> dict:
+    """The filters as the strings ``UsageFilters.from_params`` parses: JSON conditions and
+    the stored ``as_params()`` carry numbers (``{"days": 366}``)."""
+    return {key: "" if value is None else str(value) for key, value in params.items()}
 
 
 def _fmt(value: datetime | None) -> str:
@@ -160,7 +166,7 @@ def reconciliation_run(job: Job) -> dict:
     from django.utils import translation
 
     actor = _actor_for(job)
-    filters = UsageFilters.from_params(job.params["filters"])
+    filters = UsageFilters.from_params(_as_text(job.params["filters"]))
     total = waybill_list(actor=actor, filters=filters).count()
     job_progress(job, done=0, total=total)
     file_format = job.params.get("format", "csv")
