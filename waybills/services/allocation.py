@@ -163,10 +163,10 @@ def _build(
 ) -> Waybill:
     return Waybill(
         shop_id=order.shop_id,
-        subscription_id=sub.pk,
-        carrier_id=sub.carrier_id,
-        branch_id=sub.branch_id,
-        order_id=order.pk,
+        subscription=sub,  # related objects, not ids: answers need no further queries
+        carrier=sub.carrier,
+        branch=sub.branch,
+        order=order,
         package_no=package_no,
         waybill_no=number,
         sort_code=screen.sort_code,
