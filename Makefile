@@ -33,7 +33,7 @@ translations: $(VENV)/.installed
 run: services translations
 	WBC_DEV_DEFAULTS=$${WBC_DEV_DEFAULTS:-1} $(PY) manage.py migrate --noinput
 	WBC_DEV_DEFAULTS=$${WBC_DEV_DEFAULTS:-1} $(PY) manage.py collectstatic --noinput -v 0
-	WBC_DEV_DEFAULTS=$${WBC_DEV_DEFAULTS:-1} $(PY) manage.py seed_demo --quiet --orders 500 --if-empty
+	WBC_DEV_DEFAULTS=$${WBC_DEV_DEFAULTS:-1} $(PY) manage.py seed_demo --quiet --orders 500 --if-empty --waybills
 	WBC_DEV_DEFAULTS=$${WBC_DEV_DEFAULTS:-1} PORT=$(PORT) $(PY) -m waybill_console.runner
 
 chromium:

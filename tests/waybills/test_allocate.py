@@ -110,3 +110,17 @@ def test_batch_allocation_of_many_orders_in_chunks(shop_a):
     assert Waybill.objects.count() == 60
     assert AllocationException.objects.filter(resolved_at=None).count() == 10
     assert ledger_check() == []
+
+
+def test_seed_demo_with_waybills_is_idempotent():
+    from django.core.management import call_command
+
+    call_command("seed_demo", "--quiet", "--orders", "60", "--waybills")
+    call_command("seed_demo", "--quiet", "--waybills")
+    sub = Subscription.objects.get(shop__shop_no="100001", carrier__code="ZTO")
+    assert sub.status == "active" and sub.is_default
+    drawn = Waybill.objects.filter(shop__shop_no="100001")
+    assert drawn.count() == sub.allocated_total > 0
+    assert drawn.filter(status="cancelled").count() == sub.cancelled_total == 2
+    assert Subscription.objects.get(shop__shop_no="200001").balance == 5000
+    assert ledger_check() == []

@@ -40,6 +40,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--if-empty", action="store_true", help="add the --orders only if the shop has none"
         )
+        parser.add_argument(
+            "--waybills",
+            action="store_true",
+            help="open a recharged ZTO service for 100001 and 200001 and draw numbers for "
+            "some paid orders of 100001 (once)",
+        )
 
     def handle(self, *args, **options):
         if options["orders"] < 0:
@@ -47,6 +53,52 @@ class Command(BaseCommand):
         self.seed_base(options)
         if options["orders"]:
             self.seed_orders(options)
+        if options["waybills"]:
+            self.seed_waybills(options)
+
+    def seed_waybills(self, options):
+        """An active, recharged ZTO service for the demo merchant and factory, and numbers
+        for some of the merchant's paid orders (once), so usage details have something."""
+        from carriers import services as carrier_services
+        from carriers.models import Branch, Subscription
+        from shops.models import Order
+        from waybill_console.tenancy import Actor
+        from waybills.models import Waybill
+        from waybills.services import waybill_allocate_many, waybill_cancel
+
+        branch = Branch.objects.get(carrier__code="ZTO", code="331001")
+        ops = Actor(shop=None, branch=branch)
+        for shop in Shop.objects.filter(shop_no__in=["100001", "200001"]).order_by("shop_no"):
+            if Subscription.objects.filter(shop=shop, carrier=branch.carrier).exists():
+                continue
+            address = shop.addresses.order_by("pk").first()
+            sub = carrier_services.subscription_apply(
+                actor=Actor.system(shop=shop),
+                carrier="ZTO",
+                branch=branch.code,
+                address=address.pk,
+                contact_name=address.contact_name,
+                contact_phone=address.phone,
+                agree=True,
+            )
+            carrier_services.subscription_approve(actor=ops, subscription=sub)
+            carrier_services.subscription_recharge(actor=ops, subscription=sub, count=5000)
+        shop = Shop.objects.get(shop_no="100001")
+        if Waybill.objects.filter(shop=shop).exists():
+            return
+        orders = list(
+            Order.objects.filter(shop=shop, status="paid", after_sale_status="none")
+            .exclude(cancel_request_status="pending")
+            .order_by("-created_at")[:40]
+        )
+        if not orders:
+            return
+        actor = Actor.system(shop=shop)
+        waybill_allocate_many(actor=actor, orders=orders, carrier="ZTO")
+        for waybill in Waybill.objects.filter(shop=shop).order_by("pk")[:2]:
+            waybill_cancel(actor=actor, waybill=waybill)
+        if not options["quiet"]:
+            self.stdout.write(f"Drew {len(orders)} demo waybill numbers for shop {shop.shop_no}")
 
     def seed_orders(self, options):
         shop = Shop.objects.filter(shop_no=options["shop"]).first()
