@@ -158,3 +158,26 @@ def test_token_client_replay_header(shop_a):
     assert second["Idempotent-Replayed"] == "true"
     assert second.json()["waybill_no"] == first.json()["waybill_no"]
     assert Subscription.objects.get(pk=sub.pk).balance == 4
+
+
+def _ship(shop_id: int, order_id: int, waybill_no: str) -> str:
+    shop = Shop.objects.get(pk=shop_id)
+    try:
+        services.waybill_ship(
+            actor=main_actor(shop), order=Order.objects.get(pk=order_id), waybill_no=waybill_no
+        )
+        return "shipped"
+    except AppError as err:
+        return err.code
+
+
+def test_an_order_shipped_from_several_processes_at_once_ships_exactly_once():
+    shop = make_shop(user=make_user())
+    sub = open_service(shop, balance=5)
+    order = make_order(shop)
+    waybill = services.waybill_allocate(actor=main_actor(shop), order=order, subscription=sub)
+    outcomes = run_in_processes(_ship, [(shop.pk, order.pk, waybill.parent.waybill_no)] * 6)
+    assert sorted(outcomes) == ["ALREADY_SHIPPED"] * 5 + ["shipped"]
+    order.refresh_from_db()
+    assert order.status == "shipped"
+    assert order.events.filter(kind="ship").count() == 1
