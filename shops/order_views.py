@@ -67,8 +67,18 @@ def order_list(request: HttpRequest) -> HttpResponse:
         "carriers": Carrier.objects.order_by("code"),
         "query": urlencode({k: v for k, v in filters.as_params().items() if v}),
         "addresses": selectors.address_list(actor=request.actor),
+        # a batch allocation started from this page: its progress is polled from waybills
+        "batch_job": _positive_int(request.GET.get("batch_job")),
     }
     return render(request, "console/shops/order_list.html", context)
+
+
+def _positive_int(value) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
 
 
 def _countdown(due, now) -> dict | None:

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 import carriers.urls
 import shops.urls
+import waybills.urls
 from shops.views import LoginView
 from waybill_console import views
 
@@ -16,7 +17,7 @@ api_v1 = [
 ]
 
 # the merchant console: one namespace, pages from each app
-console_urls = shops.urls.urlpatterns + carriers.urls.urlpatterns
+console_urls = shops.urls.urlpatterns + carriers.urls.urlpatterns + waybills.urls.urlpatterns
 
 urlpatterns = [
     path("", views.index, name="index"),
