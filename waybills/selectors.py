@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from carriers.models import Subscription
 from waybill_console.errors import NotFound, ValidationError
@@ -48,7 +49,7 @@ class UsageFilters:
             try:
                 return date.fromisoformat(value[:10])
             except ValueError:
-                errors[name] = "A date like 2026-11-23."
+                errors[name] = _("A date like 2026-11-23.")
                 return None
 
         def whole(name: str, default=None, low=1, high=None):
@@ -58,16 +59,20 @@ class UsageFilters:
             try:
                 number = int(value)
             except ValueError:
-                errors[name] = "A whole number."
+                errors[name] = _("A whole number.")
                 return default
             if number < low or (high and number > high):
-                errors[name] = f"From {low} to {high}."
+                errors[name] = (
+                    _("From %(low)s to %(high)s.") % {"low": low, "high": high}
+                    if high
+                    else _("At least %(low)s.") % {"low": low}
+                )
                 return default
             return number
 
         status = text("status")
         if status and status not in WaybillStatus.values:
-            errors["status"] = f"One of {', '.join(WaybillStatus.values)}."
+            errors["status"] = _("One of %(values)s.") % {"values": ", ".join(WaybillStatus.values)}
         f = cls(
             date_from=day("from"),
             date_to=day("to"),
@@ -80,9 +85,9 @@ class UsageFilters:
             waybill_no=text("waybill_no").upper(),
         )
         if f.date_from and f.date_to and f.date_from > f.date_to:
-            errors["to"] = "Not before the start date."
+            errors["to"] = _("Not before the start date.")
         if f.date_from and f.date_to and (f.date_to - f.date_from).days > MAX_DAYS:
-            errors["from"] = f"At most {MAX_DAYS} days at a time."
+            errors["from"] = _("At most %(days)s days at a time.") % {"days": MAX_DAYS}
         if errors:
             raise ValidationError.for_fields(**errors)
         return f
@@ -129,14 +134,10 @@ def waybill_list(
     if f.status:
         qs = qs.filter(status=f.status)
     if f.order:
-        qs = qs.filter(Q(order__order_no=f.order) | Q(order_id=_int_or_zero(f.order)))
+        qs = qs.filter(order__order_no=f.order)
     if f.waybill_no:
         qs = qs.filter(waybill_no=f.waybill_no)
     return qs.select_related("carrier", "branch", "order").order_by("-allocated_at", "-id")
-
-
-def _int_or_zero(value: str) -> int:
-    return int(value) if value.isdigit() and len(value) < 10 else 0
 
 
 def waybill_get(*, actor: Actor, waybill_no: str) -> Waybill:
@@ -209,4 +210,13 @@ def exception_get(*, actor: Actor, exception_id: int) -> AllocationException:
 def violation_list(*, actor: Actor) -> QuerySet[Violation]:
     return Violation.objects.filter(shop=actor.require_shop()).select_related(
         "waybill", "subscription__carrier"
+    )
+
+
+def reconciliation_list(*, actor: Actor):
+    """The shop's reconciliation statements (jobs of kind ``reconciliation``), newest first."""
+    from waybill_console.models import Job
+
+    return Job.objects.filter(shop=actor.require_shop(), kind="reconciliation").order_by(
+        "-created_at", "-id"
     )

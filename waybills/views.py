@@ -16,7 +16,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
 from carriers.selectors import cancellable_now, carrier_list, subscription_list
@@ -41,16 +40,6 @@ FILTER_KEYS = (
     "status",
     "order",
     "waybill_no",
-)
-
-#: the fixed hints UsageFilters gives for a bad value, so that the page can translate them
-FILTER_HINTS = (
-    gettext_noop("A date like 2026-11-23."),
-    gettext_noop("A whole number."),
-    gettext_noop("From 1 to 366."),
-    gettext_noop("Not before the start date."),
-    gettext_noop("At most 366 days at a time."),
-    gettext_noop("Not one of this shop's services."),
 )
 
 #: the three series of the usage chart, with their bar colours

@@ -182,3 +182,19 @@ def test_another_shop_cannot_use_a_subscription_it_does_not_share(shop_a):
         )
     assert refused.value.code == "VALIDATION_ERROR" and "subscription" in refused.value.detail
     assert _counters(sub) == (10, 0, 0)
+
+
+def test_a_cancel_the_carrier_refuses_is_undone(shop_a):
+    from carriers.models import Branch
+
+    sub = open_service(shop_a, balance=10)
+    (waybill,) = _allocate(shop_a, sub, 1)
+    Branch.objects.filter(pk=sub.branch_id).update(fault="timeout")
+    with pytest.raises(AppError) as refused:
+        services.waybill_cancel(
+            actor=main_actor(shop_a), waybill=Waybill.objects.get(pk=waybill.pk)
+        )
+    assert refused.value.code == "ALLOCATION_TIMEOUT"
+    assert Waybill.objects.get(pk=waybill.pk).status == "allocated"
+    assert _counters(sub) == (9, 1, 0)
+    assert Order.objects.get(pk=waybill.order_id).tracking_no == waybill.waybill_no

@@ -358,9 +358,7 @@ class ReconciliationListView(APIView):
 
     @extend_schema(responses=s.ReconciliationStatusSerializer(many=True))
     def get(self, request):
-        from waybill_console.models import Job
-
-        qs = Job.objects.filter(shop=request.wbc_actor.require_shop(), kind="reconciliation")
+        qs = selectors.reconciliation_list(actor=request.wbc_actor)
         paginator = Pagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(

@@ -255,7 +255,7 @@ def exception_record(
                     AllocationException.objects.create(order_id=order.pk, **fields)
             except IntegrityError:  # a concurrent failure recorded it first
                 AllocationException.objects.filter(order_id=order.pk, resolved_at=None).update(
-                    attempts=F("attempts") + 1, **fields
+                    attempts=F("attempts") + 1, updated_at=timezone.now(), **fields
                 )
 
 

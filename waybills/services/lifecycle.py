@@ -67,9 +67,10 @@ def waybill_cancel(*, actor: Actor, waybill: Waybill, now: datetime | None = Non
     if waybill.shop_id != actor.require_shop().pk:
         raise NotFound()
     _refuse_cancel(waybill)
-    sub = waybill.subscription
-    gateway_for(waybill.carrier.code).cancel(subscription=sub, waybill_no=waybill.waybill_no)
     at = now or timezone.now()
+    # reserve (cap and state, committed), then tell the carrier, then undo if it refused:
+    # no transaction stays open across the call, and the carrier never hears of a cancel
+    # that the cap refused
     with transaction.atomic():
         waybill = _locked(waybill)
         _refuse_cancel(waybill)
@@ -95,7 +96,29 @@ def waybill_cancel(*, actor: Actor, waybill: Waybill, now: datetime | None = Non
         waybill.last_changed_at = at
         waybill.save(update_fields=["status", "cancelled_at", "last_changed_at"])
         _refresh_order_mark(waybill.order_id)
+    try:
+        gateway_for(waybill.carrier.code).cancel(
+            subscription=waybill.subscription, waybill_no=waybill.waybill_no
+        )
+    except AppError:
+        _undo_cancel(waybill)
+        raise
     return waybill
+
+
+def _undo_cancel(waybill: Waybill) -> None:
+    """The carrier refused the cancel: the number is allocated again, the count given back
+    (fewer cancels can never break the cap)."""
+    with transaction.atomic():
+        rows = Waybill.objects.filter(pk=waybill.pk, status=W.CANCELLED).update(
+            status=W.ALLOCATED, cancelled_at=None
+        )
+        if rows:
+            Subscription.objects.filter(pk=waybill.subscription_id).update(
+                cancelled_total=F("cancelled_total") - 1
+            )
+            _refresh_order_mark(waybill.order_id)
+    waybill.status, waybill.cancelled_at = W.ALLOCATED, None
 
 
 def _refresh_order_mark(order_id: int) -> None:
