@@ -140,16 +140,24 @@ def waybill_list(
     return qs.select_related("carrier", "branch", "order").order_by("-allocated_at", "-id")
 
 
-def waybill_get(*, actor: Actor, waybill_no: str) -> Waybill:
-    waybill = (
+def waybill_get(*, actor: Actor, waybill_no: str, carrier: str = "") -> Waybill:
+    """Numbers are unique per carrier: when two carriers issued the same number to this
+    shop, the caller must name the carrier (``?carrier=``)."""
+    qs = (
         _scoped(actor)
         .filter(waybill_no=(waybill_no or "").strip().upper())
         .select_related("carrier", "branch", "order", "subscription", "subscription__carrier")
-        .first()
     )
-    if waybill is None:
+    if carrier:
+        qs = qs.filter(carrier__code=carrier.strip().upper())
+    found = list(qs[:2])
+    if not found:
         raise NotFound()
-    return waybill
+    if len(found) > 1:
+        raise ValidationError.for_fields(
+            carrier=_("Two carriers issued this number; name the carrier.")
+        )
+    return found[0]
 
 
 def waybills_for_order(*, actor: Actor, order_id: int) -> QuerySet[Waybill]:

@@ -225,3 +225,20 @@ def test_usage_details_filters(shop_a):
     daily = api.get(f"/api/v1/waybills/usage/daily/?subscription={sub.pk}").json()
     assert len(daily["days"]) == 7
     assert daily["days"][-1]["allocated"] == 3 and daily["days"][-1]["cancelled"] == 1
+
+
+def test_a_number_two_carriers_issued_needs_the_carrier(shop_a):
+    zto = open_service(shop_a, balance=5)
+    yto = open_service(shop_a, "YTO", balance=5, detail="文一西路 2 号")
+    first = services.waybill_allocate(
+        actor=main_actor(shop_a), order=make_order(shop_a), subscription=zto
+    ).parent
+    second = services.waybill_allocate(
+        actor=main_actor(shop_a), order=make_order(shop_a), subscription=yto
+    ).parent
+    Waybill.objects.filter(pk=second.pk).update(waybill_no=first.waybill_no)
+    api = token_client(shop_a)
+    ambiguous = api.get(f"/api/v1/waybills/{first.waybill_no}/")
+    assert ambiguous.status_code == 400 and "carrier" in ambiguous.json()["detail"]
+    named = api.get(f"/api/v1/waybills/{first.waybill_no}/?carrier=YTO")
+    assert named.status_code == 200 and named.json()["carrier"] == "YTO"

@@ -134,7 +134,11 @@ class ScreenView(APIView):
 class WaybillDetailView(APIView):
     @extend_schema(responses=s.WaybillSerializer, summary="One waybill number")
     def get(self, request, waybill_no: str):
-        waybill = selectors.waybill_get(actor=request.wbc_actor, waybill_no=waybill_no)
+        waybill = selectors.waybill_get(
+            actor=request.wbc_actor,
+            waybill_no=waybill_no,
+            carrier=request.query_params.get("carrier", ""),
+        )
         return Response(s.WaybillSerializer(waybill).data)
 
     @extend_schema(
@@ -147,7 +151,11 @@ class WaybillDetailView(APIView):
         ser.is_valid(raise_exception=True)
         waybill = services.waybill_update(
             actor=request.wbc_actor,
-            waybill=selectors.waybill_get(actor=request.wbc_actor, waybill_no=waybill_no),
+            waybill=selectors.waybill_get(
+                actor=request.wbc_actor,
+                waybill_no=waybill_no,
+                carrier=request.query_params.get("carrier", ""),
+            ),
             **ser.validated_data,
         )
         return Response(s.WaybillSerializer(waybill).data)
@@ -159,7 +167,11 @@ class WaybillCancelView(APIView):
     def post(self, request, waybill_no: str):
         waybill = services.waybill_cancel(
             actor=request.wbc_actor,
-            waybill=selectors.waybill_get(actor=request.wbc_actor, waybill_no=waybill_no),
+            waybill=selectors.waybill_get(
+                actor=request.wbc_actor,
+                waybill_no=waybill_no,
+                carrier=request.query_params.get("carrier", ""),
+            ),
         )
         return Response(s.WaybillSerializer(waybill).data)
 
@@ -174,7 +186,11 @@ class WaybillPackagesView(APIView):
     def post(self, request, waybill_no: str):
         ser = s.AppendSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        parent = selectors.waybill_get(actor=request.wbc_actor, waybill_no=waybill_no)
+        parent = selectors.waybill_get(
+            actor=request.wbc_actor,
+            waybill_no=waybill_no,
+            carrier=request.query_params.get("carrier", ""),
+        )
         rows = services.waybill_append_packages(
             actor=request.wbc_actor, order=parent.order, count=ser.validated_data["count"]
         )
