@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 import carriers.urls
+import printing.urls
 import shops.urls
 import waybills.urls
 from shops.views import LoginView
@@ -12,12 +13,18 @@ api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("waybills.api.urls")),
+    path("", include("printing.api.urls")),
     path("", include("shops.api.urls")),
     path("", include("carriers.api.urls")),
 ]
 
 # the merchant console: one namespace, pages from each app
-console_urls = shops.urls.urlpatterns + carriers.urls.urlpatterns + waybills.urls.urlpatterns
+console_urls = (
+    shops.urls.urlpatterns
+    + carriers.urls.urlpatterns
+    + waybills.urls.urlpatterns
+    + printing.urls.urlpatterns
+)
 
 urlpatterns = [
     path("", views.index, name="index"),

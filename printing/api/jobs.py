@@ -1,0 +1,3 @@
+"""Printers, print jobs and the print agent's endpoints (filled in with the print jobs)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Labels and templates: ``waybills/{no}/label/``, ``templates/`` (filled in below)."""
+
+urlpatterns: list = []

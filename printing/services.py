@@ -1,0 +1,324 @@
+"""Templates, label data (the only place a label's receiver is decrypted, audited) and
+rendering with print counts.
+
+A label's receiver is decrypted through :func:`waybill_console.crypto.reveal`, which
+writes a DecryptionAudit row per waybill: pages, lists and exports never decrypt.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from carriers.models import Carrier, Subscription
+from printing import layout as L
+from printing.errors import PaperSizeMismatch, WaybillNotPrintable
+from printing.models import LabelTemplate, Printer
+from printing.renderers import FORMATS, render
+from shops.models import OrderItem
+from waybill_console import permissions as perms
+from waybill_console.crypto import reveal
+from waybill_console.errors import NotFound, ValidationError
+from waybill_console.tenancy import Actor
+from waybills.models import LIVE_STATUSES, Waybill
+
+SERVICE_MARKS = {"standard": "标快", "insured": "保价", "cod": "代收货款", "fresh": "生鲜"}
+DPIS = (203, 300)
+
+
+# --- templates ------------------------------------------------------------------------------
+
+
+def _clean_template(data: dict, *, partial: bool, instance: LabelTemplate | None) -> dict:
+    errors: dict = {}
+    out: dict = {}
+    if "carrier" in data or not partial:
+        carrier = Carrier.objects.filter(code=str(data.get("carrier") or "").upper()).first()
+        if carrier is None:
+            errors["carrier"] = "Unknown carrier code."
+        out["carrier"] = carrier
+    if "size" in data or not partial:
+        size = str(data.get("size") or "")
+        if size not in L.SIZES:
+            errors["size"] = f"One of {', '.join(L.SIZES)}."
+        out["size"] = size
+    if "name" in data or not partial:
+        name = str(data.get("name") or "").strip()
+        if not name or len(name) > 40:
+            errors["name"] = "1 to 40 characters."
+        out["name"] = name
+    for key, limit in (("free_text", 100), ("watermark", 20)):
+        if key in data:
+            value = str(data.get(key) or "").strip()
+            if len(value) > limit:
+                errors[key] = f"At most {limit} characters."
+            out[key] = value
+    if "grayscale" in data:
+        out["grayscale"] = bool(data.get("grayscale"))
+    if errors:
+        raise ValidationError.for_fields(**errors)
+    size = out.get("size") or (instance.size if instance else "")
+    carrier = out.get("carrier") or (instance.carrier if instance else None)
+    if carrier and size and size not in (carrier.label_sizes or L.SIZES):
+        raise ValidationError.for_fields(
+            size=f"{carrier.name} prints {', '.join(carrier.label_sizes)}."
+        )
+    if "custom_fields" in data:
+        out["custom_fields"] = L.clean_custom_fields(size, data.get("custom_fields"))
+    elif not partial or ("size" in out and instance and out["size"] != instance.size):
+        out["custom_fields"] = L.default_custom_fields(size)
+    return out
+
+
+def template_create(*, actor: Actor, data: dict) -> LabelTemplate:
+    actor.require(perms.PRINT)
+    shop = actor.require_shop()
+    fields = _clean_template(data, partial=False, instance=None)
+    try:
+        with transaction.atomic():
+            first = not LabelTemplate.objects.filter(shop=shop, carrier=fields["carrier"]).exists()
+            return LabelTemplate.objects.create(shop=shop, is_default=first, **fields)
+    except IntegrityError:
+        raise ValidationError.for_fields(name="A template with this name exists.") from None
+
+
+def template_update(*, actor: Actor, template: LabelTemplate, data: dict) -> LabelTemplate:
+    actor.require(perms.PRINT)
+    if template.shop_id != actor.require_shop().pk:
+        raise NotFound()
+    fields = _clean_template(data, partial=True, instance=template)
+    for key, value in fields.items():
+        setattr(template, key, value)
+    try:
+        with transaction.atomic():
+            template.save()
+    except IntegrityError:
+        raise ValidationError.for_fields(name="A template with this name exists.") from None
+    if data.get("is_default"):
+        template_set_default(actor=actor, template=template)
+    return template
+
+
+def template_set_default(*, actor: Actor, template: LabelTemplate) -> LabelTemplate:
+    actor.require(perms.PRINT)
+    with transaction.atomic():
+        LabelTemplate.objects.filter(
+            shop_id=template.shop_id, carrier_id=template.carrier_id, is_default=True
+        ).exclude(pk=template.pk).update(is_default=False)
+        LabelTemplate.objects.filter(pk=template.pk).update(is_default=True)
+    template.is_default = True
+    return template
+
+
+def template_for(*, shop, carrier: Carrier, template_id: int | None = None) -> LabelTemplate:
+    """The chosen template, else the shop's default for the carrier, else a built-in one
+    (unsaved) at the carrier's first size."""
+    qs = LabelTemplate.objects.filter(shop=shop, carrier=carrier)
+    if template_id:
+        chosen = LabelTemplate.objects.filter(shop=shop, pk=template_id).first()
+        if chosen is None:
+            raise ValidationError.for_fields(template="Not one of this shop's templates.")
+        if chosen.carrier_id != carrier.pk:
+            raise ValidationError.for_fields(template="This template is for another carrier.")
+        return chosen
+    default = qs.filter(is_default=True).first()
+    if default:
+        return default
+    size = "100x150" if "100x150" in (carrier.label_sizes or []) else carrier.label_sizes[0]
+    return LabelTemplate(
+        shop=shop,
+        carrier=carrier,
+        size=size,
+        name=f"{carrier.name} {size}",
+        custom_fields=L.default_custom_fields(size),
+    )
+
+
+def template_layout(template: LabelTemplate) -> L.Layout:
+    return L.build_layout(template.size, template.custom_fields, watermark=bool(template.watermark))
+
+
+# --- label data -----------------------------------------------------------------------------
+
+
+def _items_summary(order_id: int) -> tuple[str, str, str]:
+    items = list(OrderItem.objects.filter(order_id=order_id).order_by("pk"))
+    if not items:
+        return "", "", ""
+    names = "；".join(dict.fromkeys(i.product_name for i in items))
+    specs = "；".join(dict.fromkeys(i.spec for i in items if i.spec))
+    quantity = f"共 {sum(i.quantity for i in items)} 件"
+    return names, specs, quantity
+
+
+def label_data(
+    *,
+    actor: Actor,
+    waybill: Waybill,
+    template: LabelTemplate,
+    now: datetime | None = None,
+    purpose: str = "print_label",
+) -> L.LabelData:
+    """What the label shows, with the receiver decrypted (and the decryption audited)."""
+    plain = reveal(
+        waybill,
+        ("receiver_name", "receiver_phone", "receiver_detail"),
+        actor=actor,
+        purpose=purpose,
+    )
+    sender = waybill.sender or {}
+    order = waybill.order
+    product, spec, quantity = _items_summary(order.pk)
+    at = timezone.localtime(now or timezone.now())
+    package = ""
+    if waybill.package_no > 1 or waybill.parent_id:
+        package = f" 第{waybill.package_no}件"
+    return L.LabelData(
+        waybill_no=waybill.waybill_no,
+        carrier_name=waybill.carrier.name,
+        sort_code=waybill.sort_code,
+        package_center=waybill.package_center_name,
+        short_address=waybill.short_address_name,
+        receiver_line=f"{plain['receiver_name']} {plain['receiver_phone']}",
+        receiver_address=f"{waybill.receiver_province}{waybill.receiver_city}"
+        f"{waybill.receiver_district}{plain['receiver_detail']}",
+        sender_line=f"{sender.get('name', '')} {sender.get('phone', '')}",
+        sender_address=f"{sender.get('province', '')}{sender.get('city', '')}"
+        f"{sender.get('district', '')}{sender.get('detail', '')}",
+        service_marks=" ".join(SERVICE_MARKS.get(s, s) for s in waybill.services or []) + package,
+        print_time=f"打印时间 {at:%Y-%m-%d %H:%M}",
+        reprint_mark="重打" if waybill.print_count else "",
+        product_name=product,
+        spec=spec,
+        quantity=quantity,
+        remark=order.buyer_note,
+        order_no=f"订单 {order.order_no}",
+        shop_name=waybill.shop.name,
+        free_text=template.free_text,
+        qr_code=order.order_no,
+        watermark=template.watermark,
+    )
+
+
+def sample_data(template: LabelTemplate) -> L.LabelData:
+    """Made-up data for the designer's preview (no consumer data involved)."""
+    return L.LabelData(
+        waybill_no="73100000000019",
+        carrier_name=template.carrier.name,
+        sort_code="3301-06-42",
+        package_center="浙江转运中心",
+        short_address="杭州 西湖区",
+        receiver_line="张三 138****5678",
+        receiver_address="浙江省杭州市西湖区文三路 90 号",
+        sender_line="王仓管 13800001111",
+        sender_address="浙江省杭州市余杭区文一西路 1 号",
+        service_marks="标快",
+        print_time="打印时间 2026-11-23 10:00",
+        product_name="保温杯",
+        spec="500ml 白色",
+        quantity="共 2 件",
+        remark="请小心轻放",
+        order_no="订单 DEMO0001",
+        shop_name=template.shop.name if template.shop_id else "",
+        free_text=template.free_text or "感谢惠顾",
+        qr_code="DEMO0001",
+        watermark=template.watermark,
+    )
+
+
+def template_preview(*, template: LabelTemplate, dpi: int = 203) -> bytes:
+    return render("png", template_layout(template), sample_data(template), dpi=dpi)
+
+
+# --- rendering and counting -----------------------------------------------------------------
+
+
+def check_paper(template: LabelTemplate, printer: Printer) -> None:
+    width, height = L.SIZES[template.size]
+    if width > printer.paper_width_mm or height > printer.paper_height_mm:
+        raise PaperSizeMismatch(
+            label=f"{width}×{height}",
+            paper=f"{printer.paper_width_mm}×{printer.paper_height_mm}",
+        )
+
+
+def printable(waybill: Waybill) -> None:
+    if waybill.status not in LIVE_STATUSES:
+        raise WaybillNotPrintable(status=waybill.get_status_display())
+
+
+def label_render(
+    *,
+    actor: Actor,
+    waybill: Waybill,
+    fmt: str,
+    template_id: int | None = None,
+    dpi: int = 203,
+    printer: Printer | None = None,
+    count: bool = True,
+) -> tuple[bytes, LabelTemplate]:
+    """Render one waybill's label; a printable format counts as a print (PNG does not)."""
+    actor.require(perms.PRINT)
+    if fmt not in FORMATS:
+        raise ValidationError.for_fields(format=f"One of {', '.join(FORMATS)}.")
+    if dpi not in DPIS:
+        raise ValidationError.for_fields(dpi="203 or 300.")
+    printable(waybill)
+    template = template_for(shop=waybill.shop, carrier=waybill.carrier, template_id=template_id)
+    offset = (0.0, 0.0)
+    grayscale = template.grayscale
+    if printer is not None:
+        check_paper(template, printer)
+        offset = (float(printer.offset_x_mm), float(printer.offset_y_mm))
+        dpi, grayscale = printer.dpi, grayscale or printer.grayscale
+    data = label_data(actor=actor, waybill=waybill, template=template)
+    body = render(fmt, template_layout(template), data, dpi=dpi, grayscale=grayscale,
+                  offset_mm=offset)  # fmt: skip
+    if count and fmt != "png":
+        prints_record(waybill_ids=[waybill.pk])
+    return body, template
+
+
+def labels_pdf(*, actor: Actor, waybills: list[Waybill], template_id: int | None = None) -> bytes:
+    """One PDF of many labels (one page each) for printing from the browser; all the
+    waybills must share a carrier (one template)."""
+    from printing.renderers.pdf import render_pdf
+
+    actor.require(perms.PRINT)
+    if not waybills:
+        raise ValidationError.for_fields(waybills="Choose at least one waybill.")
+    if len(waybills) > 50:
+        from printing.errors import PrintTooMany
+
+        raise PrintTooMany(limit=50)
+    carriers = {w.carrier_id for w in waybills}
+    if len(carriers) > 1:
+        raise ValidationError.for_fields(waybills="One carrier per batch (one template).")
+    for waybill in waybills:
+        printable(waybill)
+    first = waybills[0]
+    template = template_for(shop=first.shop, carrier=first.carrier, template_id=template_id)
+    pages = [label_data(actor=actor, waybill=w, template=template) for w in waybills]
+    body = render_pdf(template_layout(template), pages[0], pages=pages)
+    prints_record(waybill_ids=[w.pk for w in waybills])
+    return body
+
+
+def prints_record(*, waybill_ids: list[int], at: datetime | None = None) -> None:
+    """Each printed label: the waybill's print count and its subscription's printed
+    counter move by one (a print also counts as a change for recycling)."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        for waybill_id in sorted(waybill_ids):
+            sub_id = (
+                Waybill.objects.filter(pk=waybill_id)
+                .values_list("subscription_id", flat=True)
+                .first()
+            )
+            Waybill.objects.filter(pk=waybill_id).update(
+                print_count=F("print_count") + 1, last_changed_at=at
+            )
+            Subscription.objects.filter(pk=sub_id).update(printed_total=F("printed_total") + 1)

@@ -1,0 +1,3 @@
+"""Console pages (see printing/urls.py)."""
+
+urlpatterns: list = []
