@@ -154,6 +154,8 @@ class PrintJob(models.Model):
         PrintAgent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     claimed_at = models.DateTimeField(null=True, blank=True)
+    #: a test page from the printer list (one sample label, no waybill)
+    is_test = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -175,7 +177,9 @@ class PrintDocument(models.Model):
     retry sends only the documents without it."""
 
     job = models.ForeignKey(PrintJob, on_delete=models.CASCADE, related_name="documents")
-    waybill = models.ForeignKey("waybills.Waybill", on_delete=models.PROTECT, related_name="+")
+    waybill = models.ForeignKey(
+        "waybills.Waybill", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )  # none on a test page
     sequence = models.PositiveSmallIntegerField()
     is_reprint = models.BooleanField(default=False)
     confirmed_at = models.DateTimeField(null=True, blank=True)
