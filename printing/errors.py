@@ -25,3 +25,35 @@ class WaybillNotPrintable(AppError):
     code = "WAYBILL_NOT_PRINTABLE"
     status = 409
     message = _("Only live waybill numbers can be printed (this one is %(status)s).")
+
+
+class PrintInterrupted(AppError):
+    code = "PRINT_INTERRUPTED"
+    status = 503
+    message = _("Connection dropped: %(sent)s/%(total)s bytes sent")
+
+
+class PrintNotConfirmed(AppError):
+    code = "PRINT_NOT_CONFIRMED"
+    status = 504
+    message = _(
+        "The printer did not confirm the label within %(seconds)s s (%(sent)s/%(total)s bytes sent)"
+    )
+
+
+class PrintFailed(AppError):
+    code = "PRINT_FAILED"
+    status = 503
+    message = _("The printer refused the label: %(reason)s")
+
+
+class PrintJobState(AppError):
+    code = "PRINT_JOB_STATE"
+    status = 409
+    message = _("Only a failed or stuck print job can be retried (this one is %(status)s).")
+
+
+class PrinterBusy(AppError):
+    code = "PRINTER_BUSY"
+    status = 409
+    message = _("The printer has print jobs in progress; wait for them to finish.")

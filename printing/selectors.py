@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
-from printing.models import LabelTemplate
+from printing.models import (
+    LabelTemplate,
+    PrintAgent,
+    PrintAttempt,
+    PrintDocument,
+    Printer,
+    PrintJob,
+)
 from waybill_console.errors import NotFound
 from waybill_console.tenancy import Actor
 
@@ -30,3 +37,71 @@ def template_get(*, actor: Actor, template_id: int) -> LabelTemplate:
 
 
 # --- end of label templates ---------------------------------------------------------------
+
+
+# --- printers, print agents and print jobs ---------------------------------------------------
+
+
+def printer_list(*, actor: Actor) -> QuerySet[Printer]:
+    return Printer.objects.filter(shop=actor.require_shop()).select_related("agent")
+
+
+def printer_get(*, actor: Actor, printer_id: int) -> Printer:
+    printer = printer_list(actor=actor).filter(pk=printer_id).first()
+    if printer is None:
+        raise NotFound()
+    return printer
+
+
+def agent_list(*, actor: Actor, include_revoked: bool = False) -> QuerySet[PrintAgent]:
+    qs = PrintAgent.objects.filter(shop=actor.require_shop())
+    if not include_revoked:
+        qs = qs.filter(revoked_at__isnull=True)
+    return qs.annotate(printer_count=Count("printers"))
+
+
+def agent_get(*, actor: Actor, agent_id: int) -> PrintAgent:
+    agent = PrintAgent.objects.filter(shop=actor.require_shop(), pk=agent_id).first()
+    if agent is None:
+        raise NotFound()
+    return agent
+
+
+def print_job_list(
+    *, actor: Actor, status: str = "", printer_id: int | None = None
+) -> QuerySet[PrintJob]:
+    qs = (
+        PrintJob.objects.filter(shop=actor.require_shop())
+        .select_related("printer")
+        .annotate(
+            document_count=Count("documents", distinct=True),
+            confirmed_count=Count(
+                "documents", filter=Q(documents__confirmed_at__isnull=False), distinct=True
+            ),
+            attempt_count=Count("attempts", distinct=True),
+        )
+    )
+    if status:
+        qs = qs.filter(status=status)
+    if printer_id:
+        qs = qs.filter(printer_id=printer_id)
+    return qs
+
+
+def print_job_get(*, actor: Actor, job_id: int) -> PrintJob:
+    """One job with its documents (and their waybills) and attempts."""
+    job = (
+        PrintJob.objects.filter(shop=actor.require_shop(), pk=job_id)
+        .select_related("printer", "template", "claimed_by")
+        .prefetch_related(
+            Prefetch(
+                "documents",
+                queryset=PrintDocument.objects.select_related("waybill", "waybill__carrier"),
+            ),
+            Prefetch("attempts", queryset=PrintAttempt.objects.order_by("started_at", "id")),
+        )
+        .first()
+    )
+    if job is None:
+        raise NotFound()
+    return job
