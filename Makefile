@@ -63,7 +63,7 @@ test: $(VENV)/.installed-dev chromium lint services translations
 	CHROMIUM=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev services
-	WBC_DEV_DEFAULTS=1 $(PY) -m bench
+	WBC_DEV_DEFAULTS=1 $(PY) -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var/staticfiles

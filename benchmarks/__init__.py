@@ -1,1 +1,1 @@
-"""Benchmarks against a throwaway database: ``python -m bench`` (``make bench``)."""
+"""Benchmarks against a throwaway database: ``python -m benchmarks`` (``make bench``)."""

@@ -1,207 +1,169 @@
-"""``python -m bench``: time the order list page on a freshly seeded throwaway database.
+"""``python -m benchmarks``: the order list page and the waybill engine on a throwaway database.
 
 Creates the database ``waybill_bench`` on the configured PostgreSQL server (which must
-listen on 127.0.0.1, as must Redis), migrates it, runs ``seed_demo`` with ``--orders N``
-(default 200,000), then requests each case in-process with ``django.test.Client`` as the
-demo merchant (shop 100001) and prints the server time per request. The database is
-dropped at the end unless ``--keep`` is given.
+listen on 127.0.0.1, as must Redis; Redis databases 13–15), migrates it, runs the chosen
+sections, prints a table with PASS/MISS against each target, and drops the database
+unless ``--keep`` is given. Sections (``--only``, default all):
+
+* ``orders``     – the order list page (``seed_demo --orders N``, in-process requests);
+* ``allocation`` – allocation throughput: ``single`` (raw SQL vs the service), ``batch``
+  (raw SQL vs the service, 50 a transaction) and ``http`` (the API under gunicorn),
+  then the invariants (no duplicate number, no negative balance, ledger = counters,
+  one live number per order package);
+* ``recycle``    – the recycling sweep over ``--waybills`` bulk-inserted numbers;
+* ``export``     – the reconciliation statement: CSV of ``--waybills`` rows (time, peak
+  RSS of the exporting process) and XLSX of ``--xlsx-waybills`` rows.
+
+Speed never fails the run: the exit status is 1 only when an invariant is broken.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
+import shutil
 import sys
+import tempfile
 import time
-from datetime import timedelta
-from urllib.parse import urlparse
+import warnings
 
-BENCH_DB = "waybill_bench"
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+from benchmarks.common import (
+    BASE_ENV,
+    BENCH_DB,
+    URL_ENV,
+    Results,
+    create_database,
+    database_url,
+    drop_database,
+    header,
+    refuse_remote,
+)
+
+SECTIONS = ("orders", "single", "batch", "http", "recycle", "export")
+ALIASES = {"allocation": ("single", "batch", "http"), "all": SECTIONS}
+
+
+def _sections(value: str) -> list[str]:
+    chosen: list[str] = []
+    for name in (v.strip() for v in value.split(",") if v.strip()):
+        for section in ALIASES.get(name, (name,)):
+            if section not in SECTIONS:
+                raise argparse.ArgumentTypeError(
+                    f"unknown section {name!r}; choose from {', '.join(SECTIONS + tuple(ALIASES))}"
+                )
+            if section not in chosen:
+                chosen.append(section)
+    return [s for s in SECTIONS if s in chosen]
 
 
 def _args(argv):
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--orders", type=int, default=200_000, help="demo orders to seed")
-    parser.add_argument("--requests", type=int, default=20, help="timed requests per case")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed requests per case")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--only",
+        type=_sections,
+        default=list(SECTIONS),
+        metavar="SECTIONS",
+        help="comma-separated: orders, allocation (= single,batch,http), recycle, export",
+    )
+    g = parser.add_argument_group("order list page")
+    g.add_argument("--orders", type=int, default=200_000, help="demo orders to seed")
+    g.add_argument("--requests", type=int, default=20, help="timed requests per case")
+    g.add_argument("--warmup", type=int, default=2, help="untimed requests per case")
+    g = parser.add_argument_group("allocation")
+    g.add_argument("--processes", type=int, default=8, help="client processes per case")
+    g.add_argument(
+        "--allocations", type=int, default=2000, help="single allocations per case, (a) and (b)"
+    )
+    g.add_argument(
+        "--batch-allocations",
+        type=int,
+        default=10_000,
+        help="numbers per batch case, (a') and (c)",
+    )
+    g.add_argument("--http-requests", type=int, default=1000, help="timed API requests")
+    g.add_argument("--http-warmup", type=int, default=5, help="untimed requests per client")
+    g.add_argument("--http-workers", type=int, default=3, help="gunicorn workers")
+    g.add_argument(
+        "--http-worker-class", default="sync", choices=["sync", "gthread"], help="gunicorn"
+    )
+    g.add_argument("--http-threads", type=int, default=2, help="threads per gthread worker")
+    g.add_argument(
+        "--idempotency-key", action="store_true", help="send an Idempotency-Key per request"
+    )
+    g.add_argument(
+        "--profile", action="store_true", help="cProfile one service process and print it"
+    )
+    g = parser.add_argument_group("recycling and export")
+    g.add_argument(
+        "--waybills", type=int, default=1_000_000, help="numbers for the sweep and CSV export"
+    )
+    g.add_argument("--xlsx-waybills", type=int, default=100_000, help="rows of the XLSX export")
+    g.add_argument("--recycle-batch", type=int, default=5000, help="the sweep's batch size")
     parser.add_argument("--keep", action="store_true", help=f"keep the {BENCH_DB} database")
     return parser.parse_args(argv)
 
 
-def _refuse_remote(settings) -> None:
-    """The bench creates and drops databases: only on servers of this machine."""
-    db = settings.DATABASES["default"]
-    hosts = {"DATABASE_URL": db.get("HOST") or ""}
-    for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
-        hosts[name] = urlparse(getattr(settings, name)).hostname or ""
-    hosts["CACHE_URL"] = urlparse(settings.CACHES["default"]["LOCATION"]).hostname or ""
-    remote = {name: host for name, host in hosts.items() if host not in LOCAL_HOSTS}
-    if remote:
-        sys.exit(f"bench: only servers on 127.0.0.1 are used; not {remote}")
-    if db["NAME"] == BENCH_DB:
-        sys.exit(f"bench: DATABASE_URL already names {BENCH_DB}; point it at another database")
-
-
-def _admin_connection(db):
-    import psycopg2
-
-    conn = psycopg2.connect(
-        dbname="postgres",
-        user=db.get("USER") or None,
-        password=db.get("PASSWORD") or None,
-        host=db.get("HOST") or None,
-        port=db.get("PORT") or None,
-    )
-    conn.autocommit = True
-    return conn
-
-
-def _drop(db) -> None:
-    from psycopg2 import sql
-
-    conn = _admin_connection(db)
-    try:
-        force = " WITH (FORCE)" if conn.server_version >= 130000 else ""
-        with conn.cursor() as cur:
-            cur.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {}" + force).format(sql.Identifier(BENCH_DB))
-            )
-    finally:
-        conn.close()
-
-
-def _create(db) -> None:
-    from psycopg2 import sql
-
-    _drop(db)
-    conn = _admin_connection(db)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
-    finally:
-        conn.close()
-
-
-def _time(client, url: str, *, requests: int, warmup: int) -> tuple[list[float], int]:
-    for _ in range(warmup):
-        client.get(url)
-    samples, status = [], 0
-    for _ in range(requests):
-        started = time.perf_counter()
-        response = client.get(url)
-        samples.append((time.perf_counter() - started) * 1000)
-        status = response.status_code
-    return samples, status
-
-
-def _p90(samples: list[float]) -> float:
-    if len(samples) < 2:
-        return samples[0]
-    return statistics.quantiles(samples, n=10, method="inclusive")[-1]
-
-
-def _matching(actor, query: str) -> str:
-    """How many orders a case's filters match (through the page's own selector)."""
-    from django.http import QueryDict
-
-    from shops import selectors
-
-    try:
-        filters = selectors.OrderFilters.from_params(QueryDict(query))
-        return f"{selectors.order_list(actor=actor, filters=filters).count():,}"
-    except Exception:  # the selector is not this script's business: show, don't fail
-        return "?"
-
-
-def _run(args) -> None:
-    from django.contrib.auth import get_user_model
+def _run(args, results: Results) -> None:
     from django.core.management import call_command
-    from django.db import connection
-    from django.test import Client
-    from django.utils import timezone
 
-    from shops.models import Membership, Order, OrderEvent, OrderItem, Shop
-    from waybill_console.tenancy import SESSION_SHOP_KEY, Actor
+    from benchmarks import allocation, export, orders, recycle, seed
 
     started = time.monotonic()
     call_command("migrate", interactive=False, verbosity=0)
     print(f"migrated in {time.monotonic() - started:.1f} s")
+    seed.base()
 
-    started = time.monotonic()
-    call_command("seed_demo", "--orders", str(args.orders))
-    seconds = time.monotonic() - started
-    seeding = f"seeded {args.orders:,} orders in {seconds:.1f} s ({args.orders / seconds:,.0f}/s)"
-    print(seeding)
-
-    started = time.monotonic()
-    with connection.cursor() as cur:
-        for model in (Order, OrderItem, OrderEvent):
-            cur.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")
-    print(f"vacuum analyze in {time.monotonic() - started:.1f} s")
-
-    shop = Shop.objects.get(shop_no="100001")
-    user = get_user_model().objects.get(username="merchant")
-    actor = Actor.for_membership(Membership.objects.get(shop=shop, user=user))
-    merchant = Client(HTTP_HOST="127.0.0.1")
-    merchant.force_login(user)
-    session = merchant.session
-    session[SESSION_SHOP_KEY] = shop.pk
-    session.save()
-    anonymous = Client(HTTP_HOST="127.0.0.1")
-
-    today = timezone.localdate()
-    month = f"date_from={today - timedelta(days=30)}&date_to={today}&carrier=ZTO"
-    cases = [
-        ("/accounts/login/", anonymous),
-        ("/console/orders/", merchant),
-        ("/console/orders/?status=paid", merchant),
-        ("/console/orders/?at_risk=1", merchant),
-        ("/console/orders/?q=13812345678", merchant),
-        (f"/console/orders/?{month}", merchant),
-        ("/console/orders/?page=200", merchant),
-    ]
-    total = Order.objects.filter(shop=shop).count()
-    print(
-        f"\n{total:,} orders in shop 100001; {args.requests} requests per case after "
-        f"{args.warmup} warm-up, in-process (django.test.Client)\n"
-    )
-    header = f"{'case':<72} {'HTTP':>4} {'orders':>8} {'median ms':>10} {'p90 ms':>8} {'ratio':>6}"
-    print(header)
-    print("-" * len(header))
-    baseline = None
-    for url, client in cases:
-        samples, status = _time(client, url, requests=args.requests, warmup=args.warmup)
-        median = statistics.median(samples)
-        baseline = baseline or median
-        query = url.partition("?")[2]
-        matching = "" if client is anonymous else _matching(actor, query)
-        print(
-            f"{url:<72} {status:>4} {matching:>8} {median:>10.1f} {_p90(samples):>8.1f} "
-            f"{median / baseline:>5.1f}×"
-        )
-    print(f"\n{seeding}")
+    if "orders" in args.only:
+        seeding = orders.seed(args)
+        orders.run(args, results, seeding)
+    cases = []
+    if "single" in args.only:
+        cases += ["raw", "service"]
+    if "batch" in args.only:
+        cases += ["raw_batch", "service_batch"]
+    if "http" in args.only:
+        cases += ["http"]
+    if cases:
+        allocation.run(args, results, cases)
+    dataset = None
+    if "recycle" in args.only or "export" in args.only:
+        dataset = recycle.seed_dataset(args)
+    if "export" in args.only:
+        export.run(args, results, dataset)
+    if "recycle" in args.only:
+        recycle.run(args, results, dataset)
 
 
 def main(argv=None) -> None:
     args = _args(argv)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "waybill_console.settings")
-    os.environ.setdefault("WBC_DEV_DEFAULTS", "1")
-    os.environ.setdefault("REDIS_DB_BASE", "13")  # broker 13, results 14, cache 15
+    for key, value in BASE_ENV.items():
+        os.environ.setdefault(key, value)
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
+    media = tempfile.mkdtemp(prefix="waybill-bench-media-")
+    os.environ["MEDIA_ROOT"] = media  # export files: gone with the run
 
     import django
     from django.conf import settings
 
-    _refuse_remote(settings)
+    refuse_remote(settings)
     db = settings.DATABASES["default"]
-    _create(db)
+    create_database(db)
     # Django connects lazily: point it at the bench database before anything connects.
     db["NAME"] = BENCH_DB
-    print(f"database {BENCH_DB} on {db['HOST']}:{db.get('PORT') or 5432}")
+    os.environ[URL_ENV] = database_url(db)
+    print(
+        f"database {BENCH_DB} on {db['HOST']}:{db.get('PORT') or 5432}; sections: "
+        f"{', '.join(args.only)}"
+    )
+    results = Results()
+    started = time.monotonic()
     try:
         django.setup()
-        _run(args)
+        _run(args, results)
     finally:
         from django.db import connections
 
@@ -209,8 +171,19 @@ def main(argv=None) -> None:
         if args.keep:
             print(f"kept database {BENCH_DB}")
         else:
-            _drop(db)
+            drop_database(db)
             print(f"dropped database {BENCH_DB}")
+        shutil.rmtree(media, ignore_errors=True)
+    header("summary")
+    print(results.table())
+    for note in results.notes:
+        print(f"  {note}")
+    print(f"\ntotal {time.monotonic() - started:.0f} s")
+    if results.failures:
+        print(f"\nFAILED: {len(results.failures)} invariant(s) broken:")
+        for failure in results.failures:
+            print(f"  - {failure}")
+        sys.exit(1)
 
 
 if __name__ == "__main__":
