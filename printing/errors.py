@@ -30,7 +30,7 @@ class WaybillNotPrintable(AppError):
 class PrintInterrupted(AppError):
     code = "PRINT_INTERRUPTED"
     status = 503
-    message = _("Connection dropped: %(sent)s/%(total)s bytes sent")
+    message = _("Connection dropped (%(cause)s): %(sent)s/%(total)s bytes sent")
 
 
 class PrintNotConfirmed(AppError):

@@ -63,10 +63,12 @@ AGENT_CLAIM_TIMEOUT = timedelta(minutes=5)
 AGENT_WAIT_MAX = 25
 SERVER_CONNECTIONS = (Connection.NETWORK, Connection.USB)
 
-OFFLINE_DETAILS = {
+#: what the transports say happened, in the console's words
+CAUSES = {
     "timeout": _("connection timed out"),
     "refused": _("connection refused"),
     "reset": _("connection reset"),
+    "broken pipe": _("broken pipe"),
     "unreachable": _("host unreachable"),
     "unknown host": _("unknown host"),
 }
@@ -627,12 +629,15 @@ def _confirm(attempt: PrintAttempt, document: PrintDocument, sent: int) -> None:
 
 
 def _transport_error(err: TransportError) -> AppError:
+    cause = CAUSES.get(err.detail, err.detail)
     if err.kind == OFFLINE:
-        reason = OFFLINE_DETAILS.get(err.detail, err.detail)
-        return PrinterOffline(reason=reason, detail={"reason": err.detail})
+        return PrinterOffline(reason=cause, detail={"reason": err.detail})
     if err.kind == DROPPED:
         return PrintInterrupted(
-            sent=err.sent, total=err.total, detail={"sent": err.sent, "total": err.total}
+            cause=cause,
+            sent=err.sent,
+            total=err.total,
+            detail={"reason": err.detail, "sent": err.sent, "total": err.total},
         )
     if err.kind == UNCONFIRMED:
         return PrintNotConfirmed(
@@ -641,7 +646,7 @@ def _transport_error(err: TransportError) -> AppError:
             total=err.total,
             detail={"sent": err.sent, "total": err.total},
         )
-    return PrintFailed(reason=err.detail, detail={"reason": err.detail})
+    return PrintFailed(reason=cause, detail={"reason": err.detail})
 
 
 def _reason_text(err: AppError, document: PrintDocument | None = None) -> str:

@@ -57,7 +57,7 @@ def agent_list(*, actor: Actor, include_revoked: bool = False) -> QuerySet[Print
     qs = PrintAgent.objects.filter(shop=actor.require_shop())
     if not include_revoked:
         qs = qs.filter(revoked_at__isnull=True)
-    return qs.annotate(printer_count=Count("printers"))
+    return qs.annotate(printer_count=Count("printers")).order_by("name", "id")
 
 
 def agent_get(*, actor: Actor, agent_id: int) -> PrintAgent:
@@ -80,6 +80,7 @@ def print_job_list(
             ),
             attempt_count=Count("attempts", distinct=True),
         )
+        .order_by("-created_at", "-id")
     )
     if status:
         qs = qs.filter(status=status)

@@ -43,15 +43,19 @@ def send(
     port: int,
     data: bytes,
     *,
-    connect_timeout: float = CONNECT_TIMEOUT,
-    send_timeout: float = SEND_TIMEOUT,
-    confirm_timeout: float = CONFIRM_TIMEOUT,
+    connect_timeout: float | None = None,
+    send_timeout: float | None = None,
+    confirm_timeout: float | None = None,
 ) -> int:
     """Send one document and wait for the printer's confirmation; returns the bytes sent.
 
     Raises :class:`TransportError`: ``offline`` when no connection could be made,
     ``dropped`` when it broke, ``unconfirmed`` when the printer never closed its side.
+    Timeouts default to the module's settings.
     """
+    connect_timeout = connect_timeout or CONNECT_TIMEOUT
+    send_timeout = send_timeout or SEND_TIMEOUT
+    confirm_timeout = confirm_timeout or CONFIRM_TIMEOUT
     total = len(data)
     try:
         sock = socket.create_connection((host, int(port)), timeout=connect_timeout)
