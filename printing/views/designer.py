@@ -12,6 +12,8 @@ it next to that field. While editing, the preview is drawn from the unsaved draf
 from __future__ import annotations
 
 import json
+import math
+import re
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -30,8 +32,9 @@ from printing.models import LabelSize, LabelTemplate
 from shops.views import shop_required
 from waybill_console.errors import AppError, ValidationError
 
-#: screen pixels per millimetre on the designer's stage
-SCALE = 4
+#: screen pixels per millimetre on the designer's stage: at most 4, less for a tall label
+#: so that the whole label fits on the screen (in steps of 0.5)
+MAX_SCALE, STAGE_HEIGHT = 4.0, 560
 #: what the merchant calls each custom field
 FIELD_LABELS = {
     "product_name": gettext_lazy("Product name"),
@@ -50,13 +53,44 @@ def _wants_json(request: HttpRequest) -> bool:
     return request.headers.get("Accept", "").startswith("application/json")
 
 
+#: the services' messages with numbers in them, worded for translation (the fixed ones
+#: are looked up as they are)
+MESSAGES = (
+    (
+        re.compile(r"Keep the field inside the custom area \((?P<box>[^)]+) mm\)\."),
+        gettext_lazy("Keep the field inside the custom area (%(box)s mm)."),
+    ),
+    (
+        re.compile(r"font_size from (?P<low>\d+) to (?P<high>\d+) pt\."),
+        gettext_lazy("Font size from %(low)s to %(high)s pt."),
+    ),
+    (re.compile(r"key: one of .*"), gettext_lazy("Not a field of the custom area.")),
+    (
+        re.compile(r"At most (?P<n>\d+) characters\."),
+        gettext_lazy("At most %(n)s characters."),
+    ),
+    (
+        re.compile(r"(?P<carrier>\S+) prints (?P<sizes>[\dx, ]+)\."),
+        gettext_lazy("%(carrier)s prints %(sizes)s."),
+    ),
+)
+
+
+def _message(text: str) -> str:
+    for pattern, message in MESSAGES:
+        match = pattern.fullmatch(text)
+        if match:
+            return str(message) % match.groupdict()
+    return _(text)
+
+
 def _field_errors(err: AppError) -> dict[str, list[str]]:
-    """A refusal's detail, per field, translated where a translation exists."""
+    """A refusal's detail, per field, in the page's language where a translation exists."""
     out = {}
     for field, problems in (err.detail or {}).items():
         if not isinstance(problems, list | tuple):
             problems = [problems]
-        out[field] = [_(str(p)) for p in problems]
+        out[field] = [_message(str(p)) for p in problems]
     return out
 
 
@@ -163,9 +197,15 @@ def template_default(request: HttpRequest, template_id: int) -> HttpResponse:
 # --- the designer ---------------------------------------------------------------------------
 
 
-def _px(mm: float) -> str:
+def stage_scale(size: str) -> float:
+    """Screen pixels per millimetre for a label size."""
+    height = L.SIZES[size][1]
+    return min(MAX_SCALE, math.floor(STAGE_HEIGHT / height * 2) / 2)
+
+
+def _px(mm: float, scale: float) -> str:
     """Millimetres as CSS pixels on the stage, as text (no locale formatting)."""
-    return f"{round(mm * SCALE, 2):g}"
+    return f"{round(mm * scale, 2):g}"
 
 
 def _preview_url(template: LabelTemplate) -> str:
@@ -182,6 +222,7 @@ def _designer_context(
 ) -> dict:
     layout = services.template_layout(template)
     bx, by, bw, bh = layout.custom_box
+    scale = stage_scale(template.size)
     draft = draft or {}
     fields = draft.get("custom_fields", template.custom_fields)
     strings = {
@@ -194,20 +235,19 @@ def _designer_context(
         "failed": _("Not saved."),
         "remove": _("Remove"),
         "bold": _("Bold"),
-        "box_hint": _("Drag to move, drag the corner to resize; arrow keys move by 0.5 mm."),
     }
     return {
         "template": template,
         "size_label": SIZE_LABELS.get(template.size, template.size),
-        "scale": SCALE,
-        "stage": {"w": layout.width * SCALE, "h": layout.height * SCALE},
+        "scale": scale,
+        "stage": {"w": _px(layout.width, scale), "h": _px(layout.height, scale)},
         "box": {"x": bx, "y": by, "w": bw, "h": bh},
-        "box_px": {k: _px(v) for k, v in zip("xywh", layout.custom_box, strict=True)},
+        "box_px": {k: _px(v, scale) for k, v in zip("xywh", layout.custom_box, strict=True)},
         "fields_json": json.dumps(fields, ensure_ascii=False),
         "designer": {
             "fields": fields,
             "box": {"w": round(bw, 2), "h": round(bh, 2)},
-            "scale": SCALE,
+            "scale": scale,
             "snap": 0.5,
             "min_font": L.MIN_FONT,
             "max_font": L.MAX_FONT,

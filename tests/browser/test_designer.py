@@ -5,6 +5,7 @@ save; the stored custom area changed accordingly and the preview shows the saved
 from __future__ import annotations
 
 import hashlib
+import math
 
 import pytest
 from django.core.management import call_command
@@ -18,7 +19,7 @@ from tests.conftest import main_actor
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCALE = 4  # px per mm on the designer's stage
+SCALE = 3.5  # px per mm on the designer's stage for 100×150 mm
 
 # the preview's pixels, hashed on a canvas: what the page shows, not what it asked for
 PIXEL_HASH = """async () => {
@@ -40,6 +41,11 @@ PREVIEW_BYTES = """async () => {
   const buf = await (await fetch(img.src)).arrayBuffer();
   return Array.from(new Uint8Array(buf));
 }"""
+
+
+def snap(mm: float) -> float:
+    """On the designer's 0.5 mm grid (as the script rounds)."""
+    return math.floor(mm / 0.5 + 0.5) * 0.5
 
 
 def drag(page, locator, dx: float, dy: float, *, at=None) -> None:
@@ -89,11 +95,16 @@ def test_drag_resize_font_size_save_and_the_preview_follows(page):
     _x, _y, bw, bh = build_layout("100x150").custom_box
     assert abs(area["width"] - bw * SCALE) < 1.5 and abs(area["height"] - bh * SCALE) < 1.5
 
-    # --- drag 商品名称 by (+40 px, +100 px) = (+10 mm, +25 mm)
+    assert (
+        page.evaluate("JSON.parse(document.getElementById('designer-data').textContent)")["scale"]
+        == SCALE
+    )
+
+    # --- drag 商品名称 by (+10 mm, +25 mm)
     boxes = page.locator(".designer-field")
     i_product = [f["key"] for f in template.custom_fields].index("product_name")
     i_spec = [f["key"] for f in template.custom_fields].index("spec")
-    drag(page, boxes.nth(i_product), 40, 100)
+    drag(page, boxes.nth(i_product), 10 * SCALE, 25 * SCALE)
     assert page.get_by_test_id(f"x-{i_product}").input_value() == "10"
     assert page.get_by_test_id(f"y-{i_product}").input_value() == "25"
     moved = page.get_by_test_id(f"field-box-{i_product}").bounding_box()
@@ -106,9 +117,10 @@ def test_drag_resize_font_size_save_and_the_preview_follows(page):
         " && document.getElementById('designer-preview').src.startsWith('blob:')"
     )
 
-    # --- resize 规格 by its corner: +20 px wide, +8 px high = +5 mm, +2 mm (0.5 mm grid)
+    # --- resize 规格 by its corner: +5.2 mm wide, +1.9 mm high → +5 mm, +2 mm (0.5 mm grid)
     handle = page.get_by_test_id(f"field-handle-{i_spec}")
-    drag(page, handle, 20, 8, at=lambda b: (b["x"] + b["width"] / 2, b["y"] + b["height"] / 2))
+    centre = lambda b: (b["x"] + b["width"] / 2, b["y"] + b["height"] / 2)  # noqa: E731
+    drag(page, handle, 5.2 * SCALE, 1.9 * SCALE, at=centre)
     assert page.get_by_test_id(f"w-{i_spec}").input_value() == f"{spec['w'] + 5:g}"
     assert page.get_by_test_id(f"h-{i_spec}").input_value() == f"{spec['h'] + 2:g}"
 
@@ -192,8 +204,37 @@ def test_a_field_dragged_out_is_kept_inside_and_a_refusal_is_shown_next_to_it(pa
     page.get_by_test_id("designer-save").click()
     error = page.get_by_test_id("field-error-custom_fields[0]")
     error.wait_for()
-    assert "font_size" in error.inner_text()
+    assert "36" in error.inner_text()  # font size from 6 to 36 pt
     assert page.get_by_test_id("field-box-0").get_attribute("class").count("invalid") == 1
     assert page.get_by_test_id("designer-status").get_attribute("data-kind") == "error"
     template.refresh_from_db()
     assert template.custom_fields[0] == box
+
+    # fixed: 12 pt; the keyboard nudges by 0.5 mm; a field added, another removed; saved
+    page.get_by_test_id("font-size-0").fill("12")
+    second = template.custom_fields[1]
+    page.get_by_test_id("field-box-1").focus()
+    for key in ("ArrowRight", "ArrowRight", "ArrowDown", "Shift+ArrowRight"):
+        page.keyboard.press(key)
+    assert page.get_by_test_id("x-1").input_value() == f"{second['x'] + 1:g}"
+    assert page.get_by_test_id("y-1").input_value() == f"{second['y'] + 0.5:g}"
+    assert page.get_by_test_id("w-1").input_value() == f"{snap(second['w'] + 0.5):g}"
+    page.get_by_test_id("add-field-key").select_option("shop_name")
+    page.get_by_test_id("add-field").click()
+    keys = [f["key"] for f in template.custom_fields] + ["shop_name"]
+    assert page.locator("#designer-rows tr[data-index]").count() == len(keys)
+    page.get_by_test_id(f"remove-field-{keys.index('remark')}").click()
+    keys.remove("remark")
+    page.get_by_test_id("designer-save").click()
+    page.locator("[data-testid=designer-status][data-kind=ok]").wait_for()
+    assert page.get_by_test_id("field-error-custom_fields[0]").count() == 0
+
+    template.refresh_from_db()
+    assert [f["key"] for f in template.custom_fields] == keys
+    assert template.custom_fields[0]["font_size"] == 12
+    assert template.custom_fields[1] == {
+        **second,
+        "x": second["x"] + 1,
+        "y": second["y"] + 0.5,
+        "w": snap(second["w"] + 0.5),
+    }

@@ -156,15 +156,16 @@ def test_the_designer_shows_the_preview_and_the_custom_area_to_scale(merchant, s
     assert '<script src="/static/js/designer.js" defer></script>' in html
     assert re.search(
         rf'<img id="designer-preview" src="/console/label-templates/{template.pk}/preview.png'
-        r'\?v=\d+" width="400" height="600"',
+        r'\?v=\d+" width="350" height="525"',
         html,
     )
-    x, y, w, h = L.build_layout("100x150").custom_box  # 4 px per mm
-    assert f"left:{x * 4:g}px;top:{y * 4:g}px;width:{w * 4:g}px;height:{h * 4:g}px" in html
+    x, y, w, h = L.build_layout("100x150").custom_box  # 3.5 px per mm: 150 mm in 525 px
+    px = {k: f"{v * 3.5:g}" for k, v in zip("xywh", (x, y, w, h), strict=True)}
+    assert f"left:{px['x']}px;top:{px['y']}px;width:{px['w']}px;height:{px['h']}px" in html
     data = designer_data(response)
     assert data["fields"] == template.custom_fields
     assert data["box"] == {"w": round(w, 2), "h": round(h, 2)}
-    assert data["scale"] == 4 and data["snap"] == 0.5
+    assert data["scale"] == 3.5 and data["snap"] == 0.5
     assert [c["key"] for c in data["catalogue"]] == list(L.CUSTOM_FIELDS)
     labels = data["strings"]["labels"]
     assert labels["spec"] == "规格" and labels["quantity"] == "数量"
@@ -172,6 +173,16 @@ def test_the_designer_shows_the_preview_and_the_custom_area_to_scale(merchant, s
     hidden = re.search(r'name="custom_fields" id="designer-fields-input" value="([^"]*)"', html)
     assert json.loads(hidden[1].replace("&quot;", '"')) == template.custom_fields
     assert 'data-testid="set-default"' not in html  # already the default
+
+
+@pytest.mark.parametrize(
+    ("size", "scale"), [("76x130", 4.0), ("100x150", 3.5), ("100x180", 3.0), ("100x100", 4.0)]
+)
+def test_the_whole_label_fits_the_stage(size, scale):
+    from printing.views.designer import stage_scale
+
+    assert stage_scale(size) == scale
+    assert L.SIZES[size][1] * scale <= 560
 
 
 def test_the_preview_draws_the_saved_template_or_the_unsaved_draft(merchant, shop_a):
@@ -265,7 +276,7 @@ def test_a_refused_save_names_the_field_and_changes_nothing(merchant, shop_a):
     assert response.status_code == 400
     detail = response.json()["detail"]
     assert list(detail) == ["custom_fields[1]"]
-    assert "custom area" in detail["custom_fields[1]"][0]
+    assert "96×66" in detail["custom_fields[1]"][0]  # the custom area, in mm
     assert LabelTemplate.objects.get(pk=template.pk).custom_fields == template.custom_fields
 
     garbled = merchant.post(
