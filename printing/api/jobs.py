@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from django.urls import path
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import authentication, permissions, status
@@ -244,6 +245,19 @@ class AgentUser:
 
     def get_username(self) -> str:
         return f"agent:{self.agent.prefix}"
+
+
+class AgentAuthScheme(OpenApiAuthenticationExtension):
+    target_class = "printing.api.jobs.AgentAuthentication"
+    name = "AgentAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Agent <key>`: a print agent's key (打印机 → 打印代理)",
+        }
 
 
 class AgentAuthentication(authentication.BaseAuthentication):

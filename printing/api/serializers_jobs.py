@@ -3,6 +3,7 @@ same rules the pages use; the write serializers document the fields)."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from printing.models import Connection, PrintAgent, PrintAttempt, PrintDocument, Printer, PrintJob
@@ -50,6 +51,7 @@ class PrinterSerializer(serializers.ModelSerializer):
         return usb_hex(obj.usb_product_id)
 
 
+@extend_schema_serializer(component_name="Printer")  # PrinterRequest: one "kind" enum
 class PrinterWriteSerializer(serializers.Serializer):
     """``network`` needs ``host`` (and ``port``, 9100 by default); ``usb`` the vendor and
     product ids (hex strings such as ``"0416"``); ``agent`` an ``agent`` id and the
@@ -162,6 +164,7 @@ class PrintJobSerializer(serializers.ModelSerializer):
 
 
 class PrintJobSummarySerializer(serializers.ModelSerializer):
+    status = serializers.CharField(help_text="queued, sending, printed or failed")
     printer = serializers.CharField(source="printer.name")
     documents = serializers.IntegerField(source="document_count")
     confirmed = serializers.IntegerField(source="confirmed_count")

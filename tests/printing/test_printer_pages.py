@@ -286,3 +286,25 @@ def test_batch_print_with_nothing_printable_says_so(shop_a):
     assert response.status_code == 302
     notes = messages_of(client.get(response["Location"]))
     assert notes == ["None of the selected orders has a waybill number yet."]
+
+
+# --- the admin --------------------------------------------------------------------------------
+
+
+def test_admin_lists_printers_agents_and_jobs_and_retries_a_job(shop_a, admin_client):
+    sub = open_service(shop_a, "ZTO", balance=10)
+    _orders, [waybill] = orders_with_waybills(shop_a, sub, 1)
+    printer = network_printer(shop_a, closed_port())
+    jobs.agent_create(actor=main_actor(shop_a), name="打包台")
+    job = jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+                                waybill_ids=[waybill.pk])  # fmt: skip
+    jobs.print_job_send(job_id=job.pk)
+    for url in ("printer/", "printagent/", "printjob/", f"printjob/{job.pk}/change/",
+                "labeltemplate/"):  # fmt: skip
+        assert admin_client.get(f"/admin/printing/{url}").status_code == 200, url
+    response = admin_client.post(
+        "/admin/printing/printjob/",
+        {"action": "retry_jobs", "_selected_action": [job.pk]},
+    )
+    assert response.status_code == 302
+    assert PrintJob.objects.get(pk=job.pk).status == "queued"
