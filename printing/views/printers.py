@@ -271,6 +271,8 @@ def print_job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         "documents": documents,
         "attempts": attempts,
         "confirmed": sum(1 for d in documents if d.confirmed_at),
+        # the reason names the label and the bytes already; the detail is for the API
+        "job_error": {**job.error, "detail": {}} if job.error else None,
         "retryable": _retryable(job, attempts),
         "running": job.status in (PrintJob.Status.QUEUED, PrintJob.Status.SENDING),
     }
