@@ -813,7 +813,7 @@ def agent_job_report(*, agent: PrintAgent, job_id: int, attempt_id: int, results
     parsed = agent_wire.results_parse(results)
     job = (
         PrintJob.objects.select_related("printer")
-        .filter(pk=job_id, printer__agent=agent, shop=agent.shop)
+        .filter(pk=job_id, claimed_by=agent, shop=agent.shop)
         .first()
     )
     if job is None:

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from printing.transports import KINDS, TransportError
 from waybill_console.errors import ValidationError
 
+#: bytes and seconds an agent reports stay far below this (a label is well under 10 MB)
+MAX_NUMBER = 1_000_000_000
+
 TARGET = re.compile(
     r"^(?:tcp://(?P<host>[A-Za-z0-9.\-\[\]:]+):(?P<port>\d{1,5})"
     r"|usb://(?P<vid>[0-9A-Fa-f]{1,4}):(?P<pid>[0-9A-Fa-f]{1,4})"
@@ -76,8 +79,8 @@ def _int(value, field: str) -> int:
         number = int(value)
     except ValueError:
         raise ValidationError.for_fields(**{field: "A whole number."}) from None
-    if number < 0:
-        raise ValidationError.for_fields(**{field: "Zero or more."})
+    if not 0 <= number <= MAX_NUMBER:
+        raise ValidationError.for_fields(**{field: f"From 0 to {MAX_NUMBER}."})
     return number
 
 

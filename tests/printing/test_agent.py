@@ -298,3 +298,34 @@ def test_agents_api_shows_the_key_once_and_revokes(shop_a):
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
     assert agent_client(key).get(NEXT).status_code == 401
     assert api.get("/api/v1/printers/agents/").json()["results"] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_polls_never_claim_a_job_twice(shop_a):
+    """Two PCs run the same agent key: four polls at once share the jobs, each job once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    sub = open_service(shop_a, "ZTO", balance=20)
+    agent, _key = jobs.agent_create(actor=main_actor(shop_a), name="打包台")
+    printer = agent_printer(shop_a, agent, "tcp://192.168.1.50:9100")
+    created = {
+        jobs.print_job_create(actor=main_actor(shop_a), printer=printer, waybill_ids=[w.pk]).pk
+        for w in draw(shop_a, sub, 8)
+    }
+
+    def poll() -> list[int]:
+        got = []
+        try:
+            while (payload := jobs.agent_job_claim(agent=agent)) is not None:
+                got.append(payload["job"])
+        finally:
+            connection.close()
+        return got
+
+    with ThreadPoolExecutor(4) as pool:
+        claimed = [job for result in pool.map(lambda _i: poll(), range(4)) for job in result]
+    assert sorted(claimed) == sorted(created)
+    assert PrintAttempt.objects.count() == 8
+    assert set(PrintJob.objects.values_list("status", flat=True)) == {"sending"}
