@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from django.utils.translation import gettext_lazy as _
+
 from waybill_console.errors import ValidationError
 
 #: size code -> (width, height) in mm
@@ -81,9 +83,11 @@ def _standard(width: float, height: float, two_part: bool, compact: bool) -> tup
     y += 4 * s
     els.append(Element("line", "", m, y, inner, 0.3, 0))
     sort_h = (12 if not compact else 10) * s
+    sort_font = (30 if not compact else 25) * s  # the type must fit its band's height
     els.append(
-        Element("text", "sort_code", m, y + 0.5, inner, sort_h, 30 * s, bold=True, align="center")
-    )
+        Element("text", "sort_code", m, y + 0.5, inner, sort_h, sort_font, bold=True,
+                align="center")
+    )  # fmt: skip
     y += sort_h + 1
     els.append(Element("line", "", m, y, inner, 0.3, 0))
     els.append(Element("text", "package_center", m, y + 0.5, inner * 0.5, 6 * s, 11 * s, bold=True))
@@ -143,28 +147,36 @@ def clean_custom_fields(size: str, fields: list) -> list[dict]:
 
     Positions are relative to the custom box's top-left corner, in millimetres."""
     if size not in SIZES:
-        raise ValidationError.for_fields(size=f"One of {', '.join(SIZES)}.")
-    _, box = _standard(*SIZES[size], size == "100x180", size in ("76x130", "100x100"))
+        raise ValidationError.for_fields(
+            size=_("One of %(values)s.") % {"values": ", ".join(SIZES)}
+        )
+    _elements, box = _standard(*SIZES[size], size == "100x180", size in ("76x130", "100x100"))
     bw, bh = box[2], box[3]
     if not isinstance(fields, list) or len(fields) > 20:
-        raise ValidationError.for_fields(custom_fields="A list of at most 20 fields.")
+        raise ValidationError.for_fields(custom_fields=_("A list of at most 20 fields."))
     cleaned, errors = [], {}
     for i, raw in enumerate(fields):
         where = f"custom_fields[{i}]"
         if not isinstance(raw, dict) or raw.get("key") not in CUSTOM_FIELDS:
-            errors[where] = f"key: one of {', '.join(CUSTOM_FIELDS)}."
+            errors[where] = _("key: one of %(values)s.") % {"values": ", ".join(CUSTOM_FIELDS)}
             continue
         try:
             x, y, w, h = (round(float(raw[k]), 1) for k in ("x", "y", "w", "h"))
             font = round(float(raw.get("font_size", 9)), 1)
         except (KeyError, TypeError, ValueError):
-            errors[where] = "x, y, w, h (mm) and font_size (pt) are numbers."
+            errors[where] = _("x, y, w, h (mm) and font_size (pt) are numbers.")
             continue
         if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > bw + 0.05 or y + h > bh + 0.05:
-            errors[where] = f"Keep the field inside the custom area ({bw:.0f}×{bh:.0f} mm)."
+            errors[where] = _("Keep the field inside the custom area (%(w)s×%(h)s mm).") % {
+                "w": f"{bw:.0f}",
+                "h": f"{bh:.0f}",
+            }
             continue
         if raw["key"] != "qr_code" and not MIN_FONT <= font <= MAX_FONT:
-            errors[where] = f"font_size from {MIN_FONT} to {MAX_FONT} pt."
+            errors[where] = _("font_size from %(low)s to %(high)s pt.") % {
+                "low": MIN_FONT,
+                "high": MAX_FONT,
+            }
             continue
         cleaned.append(
             {"key": raw["key"], "x": x, "y": y, "w": w, "h": h, "font_size": font,
@@ -177,9 +189,9 @@ def clean_custom_fields(size: str, fields: list) -> list[dict]:
 
 def default_custom_fields(size: str) -> list[dict]:
     """The default custom area, scaled to fit the size's custom box."""
-    _, box = _standard(*SIZES[size], size == "100x180", size in ("76x130", "100x100"))
-    sx = box[2] / 96.0
-    sy = min(box[3] / 40.0, 1.0) if box[3] < 40 else 1.0
+    _elements, box = _standard(*SIZES[size], size == "100x180", size in ("76x130", "100x100"))
+    sx = box[2] / 96.0  # narrower labels: narrower fields; heights stay readable
+    sy = 1.0
     out = []
     for f in DEFAULT_CUSTOM:
         w, h = f["w"] * sx, f["h"] * sy
@@ -196,10 +208,12 @@ def default_custom_fields(size: str) -> list[dict]:
 def build_layout(size: str, custom_fields: list[dict] | None = None, watermark: bool = False):
     """The full layout for a size with the merchant's custom fields placed in their box."""
     if size not in SIZES:
-        raise ValidationError.for_fields(size=f"One of {', '.join(SIZES)}.")
+        raise ValidationError.for_fields(
+            size=_("One of %(values)s.") % {"values": ", ".join(SIZES)}
+        )
     width, height = SIZES[size]
     els, box = _standard(width, height, size == "100x180", size in ("76x130", "100x100"))
-    bx, by, _, _ = box
+    bx, by = box[0], box[1]
     for f in custom_fields if custom_fields is not None else default_custom_fields(size):
         kind = "qr" if f["key"] == "qr_code" else "text"
         els.append(

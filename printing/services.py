@@ -12,6 +12,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from carriers.models import Carrier, Subscription
 from printing import layout as L
@@ -38,23 +39,23 @@ def _clean_template(data: dict, *, partial: bool, instance: LabelTemplate | None
     if "carrier" in data or not partial:
         carrier = Carrier.objects.filter(code=str(data.get("carrier") or "").upper()).first()
         if carrier is None:
-            errors["carrier"] = "Unknown carrier code."
+            errors["carrier"] = _("Unknown carrier code.")
         out["carrier"] = carrier
     if "size" in data or not partial:
         size = str(data.get("size") or "")
         if size not in L.SIZES:
-            errors["size"] = f"One of {', '.join(L.SIZES)}."
+            errors["size"] = _("One of %(values)s.") % {"values": ", ".join(L.SIZES)}
         out["size"] = size
     if "name" in data or not partial:
         name = str(data.get("name") or "").strip()
         if not name or len(name) > 40:
-            errors["name"] = "1 to 40 characters."
+            errors["name"] = _("1 to 40 characters.")
         out["name"] = name
     for key, limit in (("free_text", 100), ("watermark", 20)):
         if key in data:
             value = str(data.get(key) or "").strip()
             if len(value) > limit:
-                errors[key] = f"At most {limit} characters."
+                errors[key] = _("At most %(n)s characters.") % {"n": limit}
             out[key] = value
     if "grayscale" in data:
         out["grayscale"] = bool(data.get("grayscale"))
@@ -64,7 +65,8 @@ def _clean_template(data: dict, *, partial: bool, instance: LabelTemplate | None
     carrier = out.get("carrier") or (instance.carrier if instance else None)
     if carrier and size and size not in (carrier.label_sizes or L.SIZES):
         raise ValidationError.for_fields(
-            size=f"{carrier.name} prints {', '.join(carrier.label_sizes)}."
+            size=_("%(carrier)s prints %(sizes)s.")
+            % {"carrier": carrier.name, "sizes": ", ".join(carrier.label_sizes)}
         )
     if "custom_fields" in data:
         out["custom_fields"] = L.clean_custom_fields(size, data.get("custom_fields"))
@@ -77,12 +79,22 @@ def template_create(*, actor: Actor, data: dict) -> LabelTemplate:
     actor.require(perms.PRINT)
     shop = actor.require_shop()
     fields = _clean_template(data, partial=False, instance=None)
-    try:
-        with transaction.atomic():
-            first = not LabelTemplate.objects.filter(shop=shop, carrier=fields["carrier"]).exists()
-            return LabelTemplate.objects.create(shop=shop, is_default=first, **fields)
-    except IntegrityError:
-        raise ValidationError.for_fields(name="A template with this name exists.") from None
+    if LabelTemplate.objects.filter(shop=shop, name=fields["name"]).exists():
+        raise ValidationError.for_fields(name=_("A template with this name exists."))
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                first = not LabelTemplate.objects.filter(
+                    shop=shop, carrier=fields["carrier"], is_default=True
+                ).exists()
+                return LabelTemplate.objects.create(shop=shop, is_default=first, **fields)
+        except IntegrityError:
+            # a concurrent create took the name, or became the carrier's default first
+            if LabelTemplate.objects.filter(shop=shop, name=fields["name"]).exists():
+                raise ValidationError.for_fields(
+                    name=_("A template with this name exists.")
+                ) from None
+    raise ValidationError.for_fields(name=_("A template with this name exists."))
 
 
 def template_update(*, actor: Actor, template: LabelTemplate, data: dict) -> LabelTemplate:
@@ -104,6 +116,8 @@ def template_update(*, actor: Actor, template: LabelTemplate, data: dict) -> Lab
 
 def template_set_default(*, actor: Actor, template: LabelTemplate) -> LabelTemplate:
     actor.require(perms.PRINT)
+    if template.shop_id != actor.require_shop().pk:
+        raise NotFound()
     with transaction.atomic():
         LabelTemplate.objects.filter(
             shop_id=template.shop_id, carrier_id=template.carrier_id, is_default=True
@@ -120,9 +134,9 @@ def template_for(*, shop, carrier: Carrier, template_id: int | None = None) -> L
     if template_id:
         chosen = LabelTemplate.objects.filter(shop=shop, pk=template_id).first()
         if chosen is None:
-            raise ValidationError.for_fields(template="Not one of this shop's templates.")
+            raise ValidationError.for_fields(template=_("Not one of this shop's templates."))
         if chosen.carrier_id != carrier.pk:
-            raise ValidationError.for_fields(template="This template is for another carrier.")
+            raise ValidationError.for_fields(template=_("This template is for another carrier."))
         return chosen
     default = qs.filter(is_default=True).first()
     if default:
@@ -230,7 +244,13 @@ def sample_data(template: LabelTemplate) -> L.LabelData:
 
 
 def template_preview(*, template: LabelTemplate, dpi: int = 203) -> bytes:
-    return render("png", template_layout(template), sample_data(template), dpi=dpi)
+    """Exactly what a thermal printer prints: the 1-bit raster, thresholded or (grayscale)
+    dithered, as a PNG."""
+    from printing.renderers import raster
+
+    image = raster.render_image(template_layout(template), sample_data(template), dpi=dpi)
+    mono = raster.to_mono(image, dpi=dpi, grayscale=template.grayscale)
+    return raster.to_png(mono.convert("L"), dpi=dpi)
 
 
 # --- rendering and counting -----------------------------------------------------------------
@@ -263,9 +283,11 @@ def label_render(
     """Render one waybill's label; a printable format counts as a print (PNG does not)."""
     actor.require(perms.PRINT)
     if fmt not in FORMATS:
-        raise ValidationError.for_fields(format=f"One of {', '.join(FORMATS)}.")
+        raise ValidationError.for_fields(
+            format=_("One of %(values)s.") % {"values": ", ".join(FORMATS)}
+        )
     if dpi not in DPIS:
-        raise ValidationError.for_fields(dpi="203 or 300.")
+        raise ValidationError.for_fields(dpi=_("203 or 300."))
     printable(waybill)
     template = template_for(shop=waybill.shop, carrier=waybill.carrier, template_id=template_id)
     offset = (0.0, 0.0)
@@ -289,14 +311,14 @@ def labels_pdf(*, actor: Actor, waybills: list[Waybill], template_id: int | None
 
     actor.require(perms.PRINT)
     if not waybills:
-        raise ValidationError.for_fields(waybills="Choose at least one waybill.")
+        raise ValidationError.for_fields(waybills=_("Choose at least one waybill."))
     if len(waybills) > 50:
         from printing.errors import PrintTooMany
 
         raise PrintTooMany(limit=50)
     carriers = {w.carrier_id for w in waybills}
     if len(carriers) > 1:
-        raise ValidationError.for_fields(waybills="One carrier per batch (one template).")
+        raise ValidationError.for_fields(waybills=_("One carrier per batch (one template)."))
     for waybill in waybills:
         printable(waybill)
     first = waybills[0]
