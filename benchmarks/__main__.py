@@ -81,7 +81,7 @@ def _args(argv):
     g.add_argument(
         "--batch-allocations",
         type=int,
-        default=10_000,
+        default=5000,
         help="numbers per batch case, (a') and (c)",
     )
     g.add_argument("--http-requests", type=int, default=1000, help="timed API requests")
@@ -138,6 +138,11 @@ def _run(args, results: Results) -> None:
         recycle.run(args, results, dataset)
 
 
+def _load() -> str:
+    """The 1/5/15-minute load averages: other work on the machine skews every figure."""
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main(argv=None) -> None:
     args = _args(argv)
     for key, value in BASE_ENV.items():
@@ -161,6 +166,7 @@ def main(argv=None) -> None:
     )
     results = Results()
     started = time.monotonic()
+    load_before = _load()
     try:
         django.setup()
         _run(args, results)
@@ -178,7 +184,10 @@ def main(argv=None) -> None:
     print(results.table())
     for note in results.notes:
         print(f"  {note}")
-    print(f"\ntotal {time.monotonic() - started:.0f} s")
+    print(
+        f"\ntotal {time.monotonic() - started:.0f} s on {os.cpu_count()} CPUs; load average "
+        f"{load_before} at the start, {_load()} at the end"
+    )
     if results.failures:
         print(f"\nFAILED: {len(results.failures)} invariant(s) broken:")
         for failure in results.failures:
