@@ -23,6 +23,7 @@ from printing.api import serializers_jobs as s
 from printing.models import PrintAgent, PrintJob
 from waybill_console.api import Pagination, TokenRateThrottle
 from waybill_console.errors import BatchTooLarge, NotAuthenticated, ValidationError
+from waybill_console.idempotency import idempotent
 
 PRINTER_FIELDS = (
     "name",
@@ -112,6 +113,7 @@ class PrinterTestView(APIView):
         "and the job answers printed or failed with the reason; an agent's printer queues "
         "it for its agent",
     )
+    @idempotent
     def post(self, request, printer_id: int):
         printer = selectors.printer_get(actor=request.wbc_actor, printer_id=printer_id)
         ser = s.PrinterTestSerializer(data=request.data or {})
@@ -154,6 +156,7 @@ class PrintJobListView(APIView):
         summary="Print up to 50 waybills on one printer: one document per label; each "
         "attempt is recorded (GET print-jobs/{id}/)",
     )
+    @idempotent
     def post(self, request):
         waybills = request.data.get("waybills") if isinstance(request.data, dict) else None
         if isinstance(waybills, list) and len(waybills) > jobs.JOB_LIMIT:
@@ -188,6 +191,7 @@ class PrintJobRetryView(APIView):
         responses=s.PrintJobSerializer,
         summary="Retry a failed job: sends only the documents the printer did not confirm",
     )
+    @idempotent
     def post(self, request, job_id: int):
         jobs.print_job_retry(actor=request.wbc_actor, job=_job(request, job_id))
         return Response(_job_body(request, job_id))

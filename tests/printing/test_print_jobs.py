@@ -334,6 +334,19 @@ def test_fifty_labels_make_one_job_of_fifty_documents(shop_a, sub):
 
 
 @pytest.mark.django_db
+def test_a_retried_create_with_the_same_idempotency_key_makes_one_job(shop_a, sub):
+    [waybill] = draw(shop_a, sub)
+    printer = network_printer(shop_a, 9100)
+    api = token_client(shop_a)
+    body = {"printer": printer.pk, "waybills": [waybill.waybill_no]}
+    first = api.post(JOBS, body, format="json", HTTP_IDEMPOTENCY_KEY="print-1")
+    again = api.post(JOBS, body, format="json", HTTP_IDEMPOTENCY_KEY="print-1")
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true" and again.json()["id"] == first.json()["id"]
+    assert PrintJob.objects.count() == 1
+
+
+@pytest.mark.django_db
 def test_unknown_or_cancelled_waybills_are_refused(shop_a, sub):
     live, cancelled = draw(shop_a, sub, 2)
     waybill_cancel(actor=main_actor(shop_a), waybill=cancelled)
