@@ -404,7 +404,8 @@ def _waybills_by_no(shop, numbers: list) -> list[Waybill]:
         )
     if ambiguous:
         raise ValidationError.for_fields(
-            waybills=f"Two carriers issued these numbers; print them by id: {ambiguous[:10]}"
+            waybills="Two carriers issued these numbers; print them from the order list: "
+            f"{ambiguous[:10]}"
         )
     return found
 
