@@ -329,3 +329,23 @@ def test_parallel_polls_never_claim_a_job_twice(shop_a):
     assert sorted(claimed) == sorted(created)
     assert PrintAttempt.objects.count() == 8
     assert set(PrintJob.objects.values_list("status", flat=True)) == {"sending"}
+
+
+# --- the agent's own printer targets ----------------------------------------------------------
+
+
+def test_agent_usb_target_writes_one_bulk_transfer_per_label(monkeypatch):
+    from print_agent import printers as agent_printers
+    from tests.printing.doubles import FakeUsbPrinterBackend
+
+    backend = FakeUsbPrinterBackend(vendor_id=0x0416, product_id=0x5011)
+    monkeypatch.setattr(agent_printers, "USB_BACKEND", backend)
+    label = b"\x1b@" + bytes(range(256)) * 100
+    assert agent_printers.send("usb://0416:5011", label) == len(label)
+    assert backend.writes == [label]
+    with pytest.raises(agent_printers.SendError) as missing:
+        agent_printers.send("usb://04b8:0202", label)
+    assert missing.value.kind == "offline" and "04b8:0202" in missing.value.detail
+    with pytest.raises(agent_printers.SendError) as unknown:
+        agent_printers.send("lpt://1", label)
+    assert unknown.value.kind == "failed"
