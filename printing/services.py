@@ -331,16 +331,28 @@ def labels_pdf(*, actor: Actor, waybills: list[Waybill], template_id: int | None
 
 def prints_record(*, waybill_ids: list[int], at: datetime | None = None) -> None:
     """Each printed label: the waybill's print count and its subscription's printed
-    counter move by one (a print also counts as a change for recycling)."""
+    counter move by one (a print also counts as a change for recycling).
+
+    Locks are taken in one order everywhere (waybills by id, then subscriptions by id),
+    so a batch and a single confirmation can never deadlock."""
+    from collections import Counter
+
     at = at or timezone.now()
+    per_waybill = Counter(waybill_ids)
     with transaction.atomic():
-        for waybill_id in sorted(waybill_ids):
-            sub_id = (
-                Waybill.objects.filter(pk=waybill_id)
-                .values_list("subscription_id", flat=True)
-                .first()
-            )
+        rows = list(
+            Waybill.objects.select_for_update()
+            .filter(pk__in=per_waybill)
+            .order_by("pk")
+            .values_list("pk", "subscription_id")
+        )
+        per_subscription: Counter = Counter()
+        for waybill_id, sub_id in rows:
             Waybill.objects.filter(pk=waybill_id).update(
-                print_count=F("print_count") + 1, last_changed_at=at
+                print_count=F("print_count") + per_waybill[waybill_id], last_changed_at=at
             )
-            Subscription.objects.filter(pk=sub_id).update(printed_total=F("printed_total") + 1)
+            per_subscription[sub_id] += per_waybill[waybill_id]
+        for sub_id in sorted(per_subscription):
+            Subscription.objects.filter(pk=sub_id).update(
+                printed_total=F("printed_total") + per_subscription[sub_id]
+            )
