@@ -59,7 +59,7 @@ def _sections(value: str) -> list[str]:
 def _args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description=__doc__.split("\n")[0],
+        description=__doc__.split("\n")[0].replace("``", ""),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
@@ -67,7 +67,8 @@ def _args(argv):
         type=_sections,
         default=list(SECTIONS),
         metavar="SECTIONS",
-        help="comma-separated: orders, allocation (= single,batch,http), recycle, export",
+        help="comma-separated: orders, single, batch, http, allocation (= single,batch,http), "
+        "recycle, export, all",
     )
     g = parser.add_argument_group("order list page")
     g.add_argument("--orders", type=int, default=200_000, help="demo orders to seed")
