@@ -4,3 +4,18 @@ from django.apps import AppConfig
 class CarriersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "carriers"
+
+    def ready(self):
+        from django.db.models.signals import post_delete, post_save
+
+        from carriers.gateways.builtin import coverage_forget
+        from carriers.models import BranchCoverage
+
+        # the screening cache of this process forgets a branch whose range changed
+        for signal in (post_save, post_delete):
+            signal.connect(
+                lambda sender, instance, **kw: coverage_forget(instance.branch_id),
+                sender=BranchCoverage,
+                weak=False,
+                dispatch_uid=f"coverage-forget-{signal}",
+            )

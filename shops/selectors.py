@@ -168,13 +168,10 @@ def order_list(
     return qs
 
 
-def order_get(*, actor: Actor, order_id: int) -> Order:
+def order_get(*, actor: Actor, order_id: int, with_items: bool = True) -> Order:
     """Another shop's order is the same 404 as a missing one."""
-    order = (
-        Order.objects.filter(shop=actor.require_shop(), pk=order_id)
-        .prefetch_related("items")
-        .first()
-    )
+    qs = Order.objects.filter(shop=actor.require_shop(), pk=order_id)
+    order = (qs.prefetch_related("items") if with_items else qs).first()
     if order is None:
         raise NotFound()
     return order

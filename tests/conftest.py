@@ -18,8 +18,12 @@ _seq = itertools.count(1)
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    """Each test starts with an empty Redis cache (rate limits, login counters)."""
+    """Each test starts with an empty Redis cache (rate limits, login counters) and an
+    empty per-process screening cache."""
+    from carriers.gateways.builtin import coverage_forget
+
     cache.clear()
+    coverage_forget()
     yield
 
 

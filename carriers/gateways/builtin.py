@@ -8,6 +8,8 @@ digits (weights 3,1,3,1… from the right), so a mistyped digit is caught by
 
 from __future__ import annotations
 
+import time
+
 from django.db import connection
 
 from carriers import errors
@@ -56,6 +58,35 @@ def number_is_valid(carrier_code: str, waybill_no: str) -> bool:
     )
 
 
+#: branch id -> (loaded at, {region code: (attribute, value-added services)})
+_COVERAGE: dict[int, tuple[float, dict]] = {}
+COVERAGE_TTL = 30.0  # seconds: a branch's new delivery range applies within half a minute
+
+
+def coverage(branch_id: int) -> dict[str, tuple[str, bool]]:
+    """The branch's delivery range, kept per process for a few seconds (screening runs on
+    every allocation; the range changes a few times a year)."""
+    now = time.monotonic()
+    cached = _COVERAGE.get(branch_id)
+    if cached and now - cached[0] < COVERAGE_TTL:
+        return cached[1]
+    rows = {
+        region: (attribute, value_added)
+        for region, attribute, value_added in BranchCoverage.objects.filter(
+            branch_id=branch_id
+        ).values_list("region_code", "attribute", "value_added_services")
+    }
+    _COVERAGE[branch_id] = (now, rows)
+    return rows
+
+
+def coverage_forget(branch_id: int | None = None) -> None:
+    if branch_id is None:
+        _COVERAGE.clear()
+    else:
+        _COVERAGE.pop(branch_id, None)
+
+
 def _fault(subscription) -> None:
     fault = subscription.branch.fault
     if fault:
@@ -79,23 +110,19 @@ class BuiltinGateway:
         ):
             raise errors.AddressUnparseable()
         codes = [c.code for c in (district, city, province) if c] + ["000000"]
-        rows = {
-            row.region_code: row
-            for row in BranchCoverage.objects.filter(
-                branch_id=subscription.branch_id, region_code__in=codes
-            )
-        }
+        rows = coverage(subscription.branch_id)
         match = next((rows[c] for c in codes if c in rows), None)
         if match is None:
             raise errors.ScreenNoAttribute()
-        if match.attribute == DeliveryAttribute.NONE:
+        attribute, value_added = match
+        if attribute == DeliveryAttribute.NONE:
             raise errors.OutOfRange()
-        if match.attribute == DeliveryAttribute.PARTIAL:
+        if attribute == DeliveryAttribute.PARTIAL:
             raise errors.ScreenPartialDelivery()
-        if match.attribute == DeliveryAttribute.NOT_FULL:
+        if attribute == DeliveryAttribute.NOT_FULL:
             raise errors.ScreenNotFullTerritory()
         wanted = set(services) - {"standard"}
-        if wanted & VALUE_ADDED and not match.value_added_services:
+        if wanted & VALUE_ADDED and not value_added:
             raise errors.ServiceOutOfRange()
         opened = set(subscription.services or []) | {"standard"}
         if wanted - opened:

@@ -61,7 +61,9 @@ class WaybillListView(APIView):
         data = ser.validated_data
         allocation = services.waybill_allocate(
             actor=request.wbc_actor,
-            order=_order(request, data["order"]),
+            order=shop_selectors.order_get(
+                actor=request.wbc_actor, order_id=data["order"], with_items=False
+            ),
             subscription=data.get("subscription"),
             carrier=data.get("carrier", ""),
             package_count=data.get("package_count", 1),
@@ -69,7 +71,7 @@ class WaybillListView(APIView):
             weight_grams=data.get("weight_grams"),
         )
         return Response(
-            s.AllocationSerializer(allocation).data,
+            s.allocation_body(allocation),
             status=status.HTTP_201_CREATED if allocation.created else status.HTTP_200_OK,
         )
 

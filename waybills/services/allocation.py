@@ -20,13 +20,13 @@ from datetime import datetime
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from carriers import errors as carrier_errors
 from carriers.gateways import gateway_for
 from carriers.gateways.base import Receiver, ScreenResult
 from carriers.models import Subscription
 from carriers.models import SubscriptionStatus as SubSt
-from carriers.selectors import subscription_list
 from shops.errors import OrderBlocked
 from shops.models import AfterSaleStatus, Order, OrderStatus
 from waybill_console import permissions as perms
@@ -95,8 +95,12 @@ class Allocation:
 def resolve_subscription(
     *, actor: Actor, subscription: int | Subscription | None = None, carrier: str = ""
 ) -> Subscription:
-    """The given subscription (own or shared with this shop), else the carrier's default."""
-    qs = subscription_list(actor=actor)
+    """The given subscription (own or shared with this shop), else the carrier's default.
+
+    One indexed query on the hot path (the shared-shops table is read only when the
+    subscription is not the shop's own)."""
+    shop = actor.require_shop()
+    qs = Subscription.objects.select_related("carrier", "branch", "address")
     if isinstance(subscription, Subscription):
         subscription = subscription.pk
     if subscription:
@@ -104,16 +108,26 @@ def resolve_subscription(
             sub = qs.filter(pk=int(subscription)).first()
         except (TypeError, ValueError):
             sub = None
+        if (
+            sub is not None
+            and sub.shop_id != shop.pk
+            and not sub.shared_with.filter(pk=shop.pk).exists()
+        ):
+            sub = None
         if sub is None:
-            raise ValidationError.for_fields(subscription="Not one of this shop's services.")
+            raise ValidationError.for_fields(subscription=_("Not one of this shop's services."))
     elif carrier:
-        sub = qs.filter(carrier__code=carrier.strip().upper(), is_default=True).first()
+        code = carrier.strip().upper()
+        sub = (
+            qs.filter(shop=shop, carrier__code=code, is_default=True).first()
+            or qs.filter(shared_with=shop, carrier__code=code, is_default=True).first()
+        )
         if sub is None:
             raise ValidationError.for_fields(
-                carrier="No default e-waybill service for this carrier; choose a subscription."
+                carrier=_("No default e-waybill service for this carrier; choose a subscription.")
             )
     else:
-        raise ValidationError.for_fields(subscription="Choose a subscription or a carrier.")
+        raise ValidationError.for_fields(subscription=_("Choose a subscription or a carrier."))
     if sub.status not in USABLE:
         raise carrier_errors.SubscriptionNotActive(status=sub.get_status_display())
     return sub
@@ -192,6 +206,37 @@ def _build(
     )
 
 
+def _mark_orders(rows: list[Waybill], carrier_code: str) -> None:
+    """One statement marks every order of the chunk with its number."""
+    if not rows:
+        return
+    values = ", ".join(["(%s, %s)"] * len(rows))
+    params: list = [carrier_code]
+    for row in rows:
+        params += [row.order_id, row.waybill_no]
+    with connection.cursor() as cur:
+        cur.execute(
+            "UPDATE shops_order o SET has_waybill = true, carrier_code = %s, tracking_no = v.no "
+            f"FROM (VALUES {values}) AS v(id, no) WHERE o.id = v.id",
+            params,
+        )
+
+
+def _draw_upto(*, sub: Subscription, count: int, at: datetime, actor: Actor, reference: str) -> int:
+    """Draw ``count`` numbers, or as many as the balance still holds; returns how many.
+    Inside the caller's transaction (the quota row stays locked until it commits)."""
+    try:
+        _draw(sub=sub, count=count, at=at, actor=actor, reference=reference)
+        return count
+    except carrier_errors.QuotaInsufficient:
+        locked = Subscription.objects.select_for_update().only("balance", "status").get(pk=sub.pk)
+        if locked.status not in USABLE:
+            raise carrier_errors.SubscriptionNotActive(status=locked.get_status_display()) from None
+        if locked.balance:
+            _draw(sub=sub, count=locked.balance, at=at, actor=actor, reference=reference)
+        return locked.balance
+
+
 def _draw(*, sub: Subscription, count: int, at: datetime, actor: Actor, reference: str) -> None:
     """Take ``count`` numbers from the quota (inside the caller's transaction, last)."""
     if sub.carrier.network_type != "franchise":
@@ -209,9 +254,19 @@ def _draw(*, sub: Subscription, count: int, at: datetime, actor: Actor, referenc
 
 
 def _live(order_id: int) -> list[Waybill]:
+    """The order's live numbers (one cheap probe first: usually there are none)."""
+    with connection.cursor() as cur:
+        cur.execute(_LIVE_PROBE_SQL, [order_id, [st.value for st in LIVE_STATUSES]])
+        if cur.fetchone() is None:
+            return []
     return list(
-        Waybill.objects.filter(order_id=order_id, status__in=LIVE_STATUSES).order_by("package_no")
+        Waybill.objects.filter(order_id=order_id, status__in=LIVE_STATUSES)
+        .select_related("carrier", "branch", "subscription", "order")
+        .order_by("package_no")
     )
+
+
+_LIVE_PROBE_SQL = "SELECT 1 FROM waybills_waybill WHERE order_id = %s AND status = ANY(%s) LIMIT 1"
 
 
 def _mark_order(order: Order, parent: Waybill, carrier_code: str) -> None:
@@ -257,6 +312,80 @@ def exception_record(
                 AllocationException.objects.filter(order_id=order.pk, resolved_at=None).update(
                     attempts=F("attempts") + 1, updated_at=timezone.now(), **fields
                 )
+
+
+# --- the one-statement draw ------------------------------------------------------------------
+
+_WAYBILL_FIELDS = [f for f in Waybill._meta.concrete_fields if not f.primary_key]
+_DRAW_ONE_SQL = """
+WITH q AS (
+    UPDATE carriers_subscription
+       SET balance = balance - %s, allocated_total = allocated_total + 1
+     WHERE id = %s AND status IN ('active', 'expiring') AND balance >= %s
+ RETURNING id, balance
+), w AS (
+    INSERT INTO waybills_waybill ({columns})
+    SELECT {values} FROM q
+ RETURNING id
+), l AS (
+    INSERT INTO carriers_ledgerentry (subscription_id, kind, amount, balance_after, at, actor,
+                                      note, reference)
+    SELECT q.id, 'allocation', -1, q.balance, %s, %s, '', %s FROM q WHERE %s
+), o AS (
+    UPDATE shops_order SET has_waybill = true, carrier_code = %s, tracking_no = %s
+     WHERE id = %s AND EXISTS (SELECT 1 FROM q)
+), e AS (
+    UPDATE waybills_allocationexception SET resolved_at = %s
+     WHERE order_id = %s AND resolved_at IS NULL AND EXISTS (SELECT 1 FROM q)
+)
+SELECT q.balance, w.id FROM q, w
+""".format(
+    columns=", ".join(f.column for f in _WAYBILL_FIELDS),
+    values=", ".join(["%s"] * len(_WAYBILL_FIELDS)),
+)
+
+
+def _draw_one(
+    *, actor: Actor, order: Order, sub: Subscription, waybill: Waybill, at: datetime
+) -> Allocation:
+    """Draw one number in a single statement: the quota (conditional), the waybill, the
+    ledger entry, the order's mark and its open exception, all or nothing. Outside a
+    transaction the statement commits on its own, so the quota row is locked only for
+    the statement's own execution."""
+    prepaid = sub.carrier.network_type == "franchise"
+    params = [1 if prepaid else 0, sub.pk, 1 if prepaid else 0]
+    params += [f.get_db_prep_save(getattr(waybill, f.attname), connection) for f in _WAYBILL_FIELDS]
+    params += [at, actor.describe()[:60], f"order:{order.pk}", prepaid]
+    params += [sub.carrier.code, waybill.waybill_no, order.pk, at, order.pk]
+    try:
+        if connection.in_atomic_block:  # keep the caller's transaction usable on a refusal
+            with transaction.atomic(), connection.cursor() as cur:
+                cur.execute(_DRAW_ONE_SQL, params)
+                row = cur.fetchone()
+        else:
+            with connection.cursor() as cur:
+                cur.execute(_DRAW_ONE_SQL, params)
+                row = cur.fetchone()
+    except IntegrityError:
+        # a concurrent request drew for this order package first: its number is the answer
+        existing = _live(order.pk)
+        if not existing:
+            raise
+        return Allocation(existing, created=False)
+    if row is None:
+        current = Subscription.objects.filter(pk=sub.pk).values_list("status", flat=True).first()
+        if current not in USABLE:
+            sub.status = current
+            raise carrier_errors.SubscriptionNotActive(status=sub.get_status_display())
+        raise carrier_errors.QuotaInsufficient()
+    sub.balance, waybill.pk = row
+    waybill._state.adding, waybill._state.db = False, connection.alias
+    order.has_waybill, order.carrier_code, order.tracking_no = (
+        True,
+        sub.carrier.code,
+        waybill.waybill_no,
+    )
+    return Allocation([waybill], created=True)
 
 
 # --- one order --------------------------------------------------------------------------------
@@ -322,6 +451,19 @@ def _allocate_new(
     numbers = gateway.issue_numbers(subscription=sub, count=package_count)
     at = now or timezone.now()
     sender = _sender(sub)
+    if package_count == 1:
+        waybill = _build(
+            order=order,
+            sub=sub,
+            screen=screen,
+            number=numbers[0],
+            package_no=1,
+            at=at,
+            actor=actor,
+            sender=sender,
+            weight_grams=weight_grams,
+        )
+        return _draw_one(actor=actor, order=order, sub=sub, waybill=waybill, at=at)
     try:
         with transaction.atomic():
             parent = _build(
@@ -503,27 +645,24 @@ def _allocate_chunk(
     try:
         with transaction.atomic():
             Waybill.objects.bulk_create(rows)
-            for row in rows:  # ≤ 50 rows, in id order
-                Order.objects.filter(pk=row.order_id).update(
-                    has_waybill=True, carrier_code=sub.carrier.code, tracking_no=row.waybill_no
-                )
+            _mark_orders(rows, sub.carrier.code)
             AllocationException.objects.filter(
                 order_id__in=[r.order_id for r in rows], resolved_at=None
-            ).update(resolved_at=timezone.now())
+            ).update(resolved_at=at)
             reference = f"batch:{rows[0].order_id}-{rows[-1].order_id}"
-            try:
-                with transaction.atomic():
-                    _draw(sub=sub, count=len(rows), at=at, actor=actor, reference=reference)
-            except carrier_errors.QuotaInsufficient:
-                # the balance covers only part of the chunk: keep the first ones
-                balance = Subscription.objects.select_for_update().get(pk=sub.pk).balance
-                rows, refused = rows[:balance], rows[balance:]
+            # the quota row's lock last: the draw, then the commit
+            drawn = _draw_upto(sub=sub, count=len(rows), at=at, actor=actor, reference=reference)
+            if drawn < len(rows):  # the balance covers only the first ones
+                rows, refused = rows[:drawn], rows[drawn:]
                 Waybill.objects.filter(pk__in=[r.pk for r in refused]).delete()
                 Order.objects.filter(pk__in=[r.order_id for r in refused]).update(
                     has_waybill=False, carrier_code="", tracking_no=""
                 )
-                if rows:
-                    _draw(sub=sub, count=len(rows), at=at, actor=actor, reference=reference)
+    except carrier_errors.SubscriptionNotActive as err:  # suspended while the batch ran
+        for order, _ in chunk:
+            exception_record(order=order, error=err, subscription=sub)
+            results[order.pk] = _fail(order.pk, err)
+        return results
     except IntegrityError:
         # another request drew for one of these orders meanwhile: go one by one
         for order, _ in chunk:

@@ -3,11 +3,12 @@
 * cancelled by the merchant, no tracking, 15 natural days after the cancel;
 * never cancelled (still ``allocated``), no tracking, 30 natural days after its last change.
 
-Each chunk is one statement in its own transaction: pick up to ``batch_size`` candidates
+Each chunk is its own transaction of two statements. The first picks up to ``batch_size`` candidates
 in id order over a partial index (``FOR UPDATE SKIP LOCKED``, so a tracking event being
 written is simply left for the next sweep), mark them recycled, return their count to
 each subscription's balance and ``recycled_total``, write one ledger entry per
-subscription and chunk, and clear the order's waybill mark where nothing live is left.
+subscription and chunk; the second clears the waybill mark of the orders left without a
+live number.
 A second sweep at the same time does nothing (advisory lock).
 """
 
@@ -53,17 +54,21 @@ WITH c AS (
                                       note, reference)
     SELECT id, 'recycle_return', n, balance, %(at)s, 'system', %(note)s, %(reference)s
       FROM returned
-), orders AS (
-    UPDATE shops_order o
-       SET has_waybill = false, tracking_no = '', carrier_code = ''
-     WHERE o.id IN (SELECT order_id FROM u)
-       AND o.shipped_at IS NULL
-       AND NOT EXISTS (
-            SELECT 1 FROM waybills_waybill w2
-             WHERE w2.order_id = o.id AND w2.status = ANY(%(live)s)
-               AND w2.id NOT IN (SELECT id FROM u))
 )
-SELECT (SELECT max(id) FROM c), (SELECT count(*) FROM u)
+SELECT (SELECT max(id) FROM c), (SELECT count(*) FROM u), (SELECT array_agg(order_id) FROM u)
+"""
+
+#: a second statement (it sees the first one's changes): orders left without a live number
+#: lose their mark. Given as an id array, it is planned as index lookups, not a scan.
+_ORDERS_SQL = """
+UPDATE shops_order o
+   SET has_waybill = false, tracking_no = '', carrier_code = ''
+ WHERE o.id = ANY(%(orders)s)
+   AND o.has_waybill
+   AND o.shipped_at IS NULL
+   AND NOT EXISTS (
+        SELECT 1 FROM waybills_waybill w
+         WHERE w.order_id = o.id AND w.status = ANY(%(live)s))
 """
 
 RULES = (
@@ -96,10 +101,17 @@ def waybills_recycle(*, as_of: datetime | None = None, batch_size: int = BATCH_S
                             "at": at,
                             "note": f"recycling sweep ({name})",
                             "reference": f"recycle:{at:%Y%m%d%H%M}",
-                            "live": [s.value for s in LIVE_STATUSES],
                         },
                     )
-                    last_id, recycled = cur.fetchone()
+                    last_id, recycled, order_ids = cur.fetchone()
+                    if order_ids:
+                        cur.execute(
+                            _ORDERS_SQL,
+                            {
+                                "orders": sorted(set(order_ids)),
+                                "live": [st.value for st in LIVE_STATUSES],
+                            },
+                        )
                 if last_id is None:
                     break
                 counts[name] += recycled
