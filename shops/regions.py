@@ -73,16 +73,22 @@ def children(code: str) -> list[Region]:
     return [_index()[c] for c in region.children] if region else []
 
 
+@lru_cache(maxsize=4)
+def _by_level(level: int | None) -> tuple[Region, ...]:
+    return tuple(r for r in _index().values() if level is None or r.level == level)
+
+
 def find(name: str, *, parent: str | None = None, level: int | None = None) -> Region | None:
     """A region by exact name (or by name without its suffix: 浙江 → 浙江省) under ``parent``."""
     name = (name or "").strip()
     if not name:
         return None
-    candidates = (
-        children(parent)
-        if parent
-        else [r for r in _index().values() if level is None or r.level == level]
-    )
+    return _find(name, parent, level)
+
+
+@lru_cache(maxsize=8192)
+def _find(name: str, parent: str | None, level: int | None) -> Region | None:
+    candidates = children(parent) if parent else _by_level(level)
     if level is not None:
         candidates = [r for r in candidates if r.level == level]
     for r in candidates:

@@ -25,10 +25,10 @@ from django.utils.translation import gettext_lazy as _
 from carriers import errors as carrier_errors
 from carriers.gateways import gateway_for
 from carriers.gateways.base import Receiver, ScreenResult
-from carriers.models import Subscription
+from carriers.models import Branch, Carrier, Subscription
 from carriers.models import SubscriptionStatus as SubSt
 from shops.errors import OrderBlocked
-from shops.models import AfterSaleStatus, Order, OrderStatus
+from shops.models import Address, AfterSaleStatus, Order, OrderStatus
 from waybill_console import permissions as perms
 from waybill_console.errors import AppError, NotFound, ValidationError
 from waybill_console.tenancy import Actor
@@ -92,32 +92,86 @@ class Allocation:
 # --- resolving the subscription ---------------------------------------------------------------
 
 
+def _fields(model) -> list:
+    return list(model._meta.concrete_fields)
+
+
+_SUB_PARTS = (
+    (Subscription, "s"),
+    (Carrier, "c"),
+    (Branch, "b"),
+    (Address, "a"),
+)
+_SUBSCRIPTION_SQL = """
+SELECT {columns},
+       EXISTS (SELECT 1 FROM waybills_waybill w
+                WHERE w.order_id = %s AND w.status = ANY(%s)) AS has_live,
+       (s.shop_id = %s OR EXISTS (SELECT 1 FROM carriers_subscription_shared_with x
+                                   WHERE x.subscription_id = s.id AND x.shop_id = %s)) AS usable
+  FROM carriers_subscription s
+  JOIN carriers_carrier c ON c.id = s.carrier_id
+  JOIN carriers_branch b ON b.id = s.branch_id
+  JOIN shops_address a ON a.id = s.address_id
+ WHERE s.id = %s
+""".format(
+    columns=", ".join(f"{alias}.{f.column}" for model, alias in _SUB_PARTS for f in _fields(model))
+)
+
+
+def _subscription_row(
+    sub_id: int, shop_id: int, order_id: int | None
+) -> tuple[Subscription | None, bool]:
+    """The subscription with its carrier, branch and address, whether this shop may use
+    it, and whether the order already holds a live number: one round trip, no ORM
+    compilation (this runs on every allocation)."""
+    live = [st.value for st in LIVE_STATUSES]
+    with connection.cursor() as cur:
+        cur.execute(_SUBSCRIPTION_SQL, [order_id or 0, live, shop_id, shop_id, sub_id])
+        row = cur.fetchone()
+    if row is None:
+        return None, False
+    objects, at = [], 0
+    for model, _alias in _SUB_PARTS:
+        names = [f.attname for f in _fields(model)]
+        objects.append(model.from_db(connection.alias, names, row[at : at + len(names)]))
+        at += len(names)
+    sub, carrier, branch, address = objects
+    sub.carrier, sub.branch, sub.address = carrier, branch, address
+    branch.carrier = carrier
+    has_live, usable = row[at], row[at + 1]
+    return (sub if usable else None), has_live
+
+
 def resolve_subscription(
     *, actor: Actor, subscription: int | Subscription | None = None, carrier: str = ""
 ) -> Subscription:
-    """The given subscription (own or shared with this shop), else the carrier's default.
+    """The given subscription (own or shared with this shop), else the carrier's default."""
+    sub, _live_number = _resolve(actor=actor, subscription=subscription, carrier=carrier)
+    return sub
 
-    One indexed query on the hot path (the shared-shops table is read only when the
-    subscription is not the shop's own)."""
+
+def _resolve(
+    *,
+    actor: Actor,
+    subscription: int | Subscription | None,
+    carrier: str,
+    order_id: int | None = None,
+) -> tuple[Subscription, bool]:
     shop = actor.require_shop()
-    qs = Subscription.objects.select_related("carrier", "branch", "address")
     if isinstance(subscription, Subscription):
         subscription = subscription.pk
+    has_live = False
     if subscription:
         try:
-            sub = qs.filter(pk=int(subscription)).first()
+            sub_id = int(subscription)
         except (TypeError, ValueError):
-            sub = None
-        if (
-            sub is not None
-            and sub.shop_id != shop.pk
-            and not sub.shared_with.filter(pk=shop.pk).exists()
-        ):
-            sub = None
+            sub_id = 0
+        sub, has_live = _subscription_row(sub_id, shop.pk, order_id) if sub_id else (None, False)
         if sub is None:
             raise ValidationError.for_fields(subscription=_("Not one of this shop's services."))
     elif carrier:
         code = carrier.strip().upper()
+        qs = Subscription.objects.select_related("carrier", "branch", "address").order_by()
         sub = (
             qs.filter(shop=shop, carrier__code=code, is_default=True).first()
             or qs.filter(shared_with=shop, carrier__code=code, is_default=True).first()
@@ -126,11 +180,12 @@ def resolve_subscription(
             raise ValidationError.for_fields(
                 carrier=_("No default e-waybill service for this carrier; choose a subscription.")
             )
+        has_live = bool(order_id) and bool(_live(order_id))
     else:
         raise ValidationError.for_fields(subscription=_("Choose a subscription or a carrier."))
-    if sub.status not in USABLE:
+    if sub.status not in USABLE and not has_live:
         raise carrier_errors.SubscriptionNotActive(status=sub.get_status_display())
-    return sub
+    return sub, has_live
 
 
 def _receiver(order: Order) -> Receiver:
@@ -411,12 +466,20 @@ def waybill_allocate(
         raise NotFound()
     if not isinstance(package_count, int) or not 1 <= package_count <= MAX_PACKAGES:
         raise ValidationError.for_fields(package_count=f"A whole number from 1 to {MAX_PACKAGES}.")
-    existing = _live(order.pk)
-    if existing:
-        return Allocation(existing, created=False)
     sub = None
     try:
-        sub = resolve_subscription(actor=actor, subscription=subscription, carrier=carrier)
+        if subscription or carrier:
+            sub, has_live = _resolve(
+                actor=actor, subscription=subscription, carrier=carrier, order_id=order.pk
+            )
+        else:
+            has_live = True  # no service named: only an existing number can be the answer
+        if has_live:
+            existing = _live(order.pk)
+            if existing:
+                return Allocation(existing, created=False)
+            if sub is None:
+                _resolve(actor=actor, subscription=subscription, carrier=carrier)  # raises
         return _allocate_new(
             actor=actor,
             order=order,
