@@ -7,10 +7,19 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from shops.models import Address, AfterSaleStatus, ApiToken, Membership, Order, OrderStatus
+from shops.models import (
+    Address,
+    AfterSaleStatus,
+    ApiToken,
+    Membership,
+    Order,
+    OrderStatus,
+    Shop,
+)
 from shops.services.orders import AT_RISK_WINDOW
 from waybill_console.crypto import blind_index
 from waybill_console.errors import NotFound, ValidationError
@@ -35,13 +44,36 @@ def membership_for_session(*, user, shop_id: int | None) -> Membership | None:
     return memberships.first()
 
 
+_TOKEN_SQL = None
+
+
 def api_token_get_by_key(*, key: str) -> ApiToken | None:
+    """The live token for ``key`` with its shop (every API request runs this: one fixed
+    statement, no ORM compilation); a branch token also gets its branch and carrier."""
+    from waybill_console import rawsql
+
+    global _TOKEN_SQL
+    if _TOKEN_SQL is None:
+        _TOKEN_SQL = (
+            f"SELECT {rawsql.columns(ApiToken, 't')}, {rawsql.columns(Shop, 's')} "
+            "FROM shops_apitoken t LEFT JOIN shops_shop s ON s.id = t.shop_id "
+            "WHERE t.key_hash = %s AND t.revoked_at IS NULL"
+        )
     digest = hashlib.sha256(key.encode()).hexdigest()
-    return (
-        ApiToken.objects.select_related("shop", "branch", "branch__carrier")
-        .filter(key_hash=digest, revoked_at__isnull=True)
-        .first()
-    )
+    with connection.cursor() as cur:
+        cur.execute(_TOKEN_SQL, [digest])
+        row = cur.fetchone()
+    if row is None:
+        return None
+    (token, shop), _ = rawsql.split(row, [ApiToken, Shop])
+    token.shop = shop
+    if token.branch_id:
+        from carriers.models import Branch
+
+        token.branch = Branch.objects.select_related("carrier").get(pk=token.branch_id)
+    else:
+        token.branch = None
+    return token
 
 
 def api_token_list(*, actor: Actor) -> QuerySet[ApiToken]:
@@ -169,12 +201,34 @@ def order_list(
 
 
 def order_get(*, actor: Actor, order_id: int, with_items: bool = True) -> Order:
-    """Another shop's order is the same 404 as a missing one."""
-    qs = Order.objects.filter(shop=actor.require_shop(), pk=order_id)
-    order = (qs.prefetch_related("items") if with_items else qs).first()
+    """Another shop's order is the same 404 as a missing one. Without the items this is
+    one fixed statement (the allocation API's hot path)."""
+    shop = actor.require_shop()
+    if with_items:
+        order = Order.objects.filter(shop=shop, pk=order_id).prefetch_related("items").first()
+    else:
+        order = _order_row(shop.pk, order_id)
+        if order is not None:
+            order.shop = shop
     if order is None:
         raise NotFound()
     return order
+
+
+def _order_row(shop_id: int, order_id: int) -> Order | None:
+    from waybill_console import rawsql
+
+    sql = (
+        f"SELECT {rawsql.columns(Order, 'o')} FROM shops_order o WHERE o.shop_id = %s AND o.id = %s"
+    )
+    try:
+        order_id = int(order_id)
+    except (TypeError, ValueError):
+        return None
+    with connection.cursor() as cur:
+        cur.execute(sql, [shop_id, order_id])
+        row = cur.fetchone()
+    return rawsql.build(Order, row) if row else None
 
 
 def order_items_for(*, order_ids: list[int]):

@@ -99,14 +99,12 @@ class TokenRateThrottle(throttling.SimpleRateThrottle):
         if self.key is None:
             return True
         self.now = self.timer()
-        if self.cache.add(self.key, 1, timeout=self.duration):
-            count = 1
-        else:
-            try:
-                count = self.cache.incr(self.key)
-            except ValueError:  # the window expired between add() and incr()
-                self.cache.add(self.key, 1, timeout=self.duration)
-                count = 1
+        key = self.cache.make_and_validate_key(self.key)
+        client = self.cache._cache.get_client(key, write=True)
+        pipe = client.pipeline(transaction=False)
+        pipe.set(key, 0, ex=int(self.duration), nx=True)  # the window starts with its first hit
+        pipe.incr(key)
+        _, count = pipe.execute()  # one round trip
         if count > self.num_requests:
             return self.throttle_failure()
         return True

@@ -68,6 +68,10 @@ def test_value_added_service_not_opened_is_8057(shop_a):
     assert refused.value.code == "SERVICE_NOT_OPENED"
     qinghai = make_order(shop_a, receiver=_receiver("青海省", "西宁市", "城东区"))
     Subscription.objects.filter(pk=sub.pk).update(services=["insured"])
+    insured = services.waybill_allocate(
+        actor=main_actor(shop_a), order=make_order(shop_a), subscription=sub, services=["insured"]
+    )
+    assert insured.parent.services == ["insured"]
     with pytest.raises(AppError) as refused:
         services.waybill_allocate(
             actor=main_actor(shop_a), order=qinghai, subscription=sub, services=["insured"]

@@ -31,6 +31,7 @@ from carriers.models import SubscriptionStatus as SubSt
 from shops.errors import OrderBlocked
 from shops.models import Address, AfterSaleStatus, Order, OrderStatus
 from waybill_console import permissions as perms
+from waybill_console import rawsql
 from waybill_console.errors import AppError, NotFound, ValidationError
 from waybill_console.tenancy import Actor
 from waybills.errors import MultiPackageNotSupported, OrderNotAllocatable
@@ -93,18 +94,9 @@ class Allocation:
 # --- resolving the subscription ---------------------------------------------------------------
 
 
-def _fields(model) -> list:
-    return list(model._meta.concrete_fields)
-
-
-_SUB_PARTS = (
-    (Subscription, "s"),
-    (Carrier, "c"),
-    (Branch, "b"),
-    (Address, "a"),
-)
+_SUB_PARTS = (Subscription, Carrier, Branch, Address)
 _SUBSCRIPTION_SQL = """
-SELECT {columns},
+SELECT {s}, {c}, {b}, {a},
        EXISTS (SELECT 1 FROM waybills_waybill w
                 WHERE w.order_id = %s AND w.status = ANY(%s)) AS has_live,
        (s.shop_id = %s OR EXISTS (SELECT 1 FROM carriers_subscription_shared_with x
@@ -115,7 +107,10 @@ SELECT {columns},
   JOIN shops_address a ON a.id = s.address_id
  WHERE s.id = %s
 """.format(
-    columns=", ".join(f"{alias}.{f.column}" for model, alias in _SUB_PARTS for f in _fields(model))
+    s=rawsql.columns(Subscription, "s"),
+    c=rawsql.columns(Carrier, "c"),
+    b=rawsql.columns(Branch, "b"),
+    a=rawsql.columns(Address, "a"),
 )
 
 
@@ -131,12 +126,7 @@ def _subscription_row(
         row = cur.fetchone()
     if row is None:
         return None, False
-    objects, at = [], 0
-    for model, _alias in _SUB_PARTS:
-        names = [f.attname for f in _fields(model)]
-        objects.append(model.from_db(connection.alias, names, row[at : at + len(names)]))
-        at += len(names)
-    sub, carrier, branch, address = objects
+    (sub, carrier, branch, address), at = rawsql.split(row, list(_SUB_PARTS))
     sub.carrier, sub.branch, sub.address = carrier, branch, address
     branch.carrier = carrier
     has_live, usable = row[at], row[at + 1]
