@@ -12,7 +12,8 @@ unless ``--keep`` is given. Sections (``--only``, default all):
   one live number per order package);
 * ``recycle``    – the recycling sweep over ``--waybills`` bulk-inserted numbers;
 * ``export``     – the reconciliation statement: CSV of ``--waybills`` rows (time, peak
-  RSS of the exporting process) and XLSX of ``--xlsx-waybills`` rows.
+  RSS of the exporting process) and XLSX of ``--xlsx-waybills`` rows;
+* ``labels``     – labels per second per format (PDF, PNG, ESC/POS, TSPL, ZPL) on one core.
 
 Speed never fails the run: the exit status is 1 only when an invariant is broken.
 """
@@ -39,7 +40,7 @@ from benchmarks.common import (
     refuse_remote,
 )
 
-SECTIONS = ("orders", "single", "batch", "http", "recycle", "export")
+SECTIONS = ("orders", "single", "batch", "http", "recycle", "export", "labels")
 ALIASES = {"allocation": ("single", "batch", "http"), "all": SECTIONS}
 
 
@@ -104,6 +105,7 @@ def _args(argv):
     )
     g.add_argument("--xlsx-waybills", type=int, default=100_000, help="rows of the XLSX export")
     g.add_argument("--recycle-batch", type=int, default=5000, help="the sweep's batch size")
+    parser.add_argument("--labels", type=int, default=300, help="labels per format")
     parser.add_argument("--keep", action="store_true", help=f"keep the {BENCH_DB} database")
     return parser.parse_args(argv)
 
@@ -137,6 +139,10 @@ def _run(args, results: Results) -> None:
         export.run(args, results, dataset)
     if "recycle" in args.only:
         recycle.run(args, results, dataset)
+    if "labels" in args.only:
+        from benchmarks import labels
+
+        labels.run(args, results)  # last: it pins this process to one core
 
 
 def _load() -> str:

@@ -254,7 +254,7 @@ def test_a_bad_custom_field_is_400_naming_it(shop_a, fields, message):
     template = make_template(shop_a)
     before = list(template.custom_fields)
 
-    response = token_client(shop_a).patch(
+    response = token_client(shop_a, language="en").patch(
         f"{TEMPLATES}{template.pk}/", {"custom_fields": fields}, format="json"
     )
 
