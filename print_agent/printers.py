@@ -36,7 +36,7 @@ class SendError(Exception):
     def __init__(self, kind: str, detail: str, *, sent: int = 0, total: int = 0, seconds=0):
         super().__init__(f"{kind}: {detail} ({sent}/{total} bytes)")
         self.kind, self.detail = kind, detail
-        self.sent, self.total, self.seconds = sent, total, int(seconds)
+        self.sent, self.total, self.seconds = sent, total, seconds
 
     def as_dict(self) -> dict:
         return {
@@ -86,22 +86,35 @@ def _detail(err: OSError) -> str:
     return err.strerror or err.__class__.__name__
 
 
-def tcp_send(host: str, port: int, data: bytes) -> int:
+def tcp_send(
+    host: str,
+    port: int,
+    data: bytes,
+    *,
+    connect_timeout: float | None = None,
+    send_timeout: float | None = None,
+    confirm_timeout: float | None = None,
+) -> int:
+    """One document over raw TCP; the printer closing its side is the confirmation.
+    The server's network transport sends through this same function."""
+    connect_timeout = connect_timeout or CONNECT_TIMEOUT
+    send_timeout = send_timeout or SEND_TIMEOUT
+    confirm_timeout = confirm_timeout or CONFIRM_TIMEOUT
     total = len(data)
     try:
-        sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
+        sock = socket.create_connection((host, int(port)), timeout=connect_timeout)
     except OSError as err:
         raise SendError(OFFLINE, _detail(err), total=total) from err
     sent = 0
     with sock:
-        sock.settimeout(SEND_TIMEOUT)
+        sock.settimeout(send_timeout)
         view = memoryview(data)
         try:
             while sent < total:
                 sent += sock.send(view[sent : sent + CHUNK])
         except OSError as err:
             raise SendError(DROPPED, _detail(err), sent=sent, total=total) from err
-        deadline = time.monotonic() + CONFIRM_TIMEOUT
+        deadline = time.monotonic() + confirm_timeout
         try:
             sock.shutdown(socket.SHUT_WR)
             while True:
@@ -113,7 +126,7 @@ def tcp_send(host: str, port: int, data: bytes) -> int:
                     break
         except TimeoutError as err:
             raise SendError(
-                UNCONFIRMED, "timeout", sent=sent, total=total, seconds=CONFIRM_TIMEOUT
+                UNCONFIRMED, "timeout", sent=sent, total=total, seconds=confirm_timeout
             ) from err
         except OSError as err:
             raise SendError(DROPPED, _detail(err), sent=sent, total=total) from err

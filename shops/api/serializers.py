@@ -81,24 +81,6 @@ class MeSerializer(serializers.Serializer):
     permissions = serializers.ListField(child=serializers.CharField())
 
 
-class ShipSerializer(serializers.Serializer):
-    waybill_no = serializers.CharField(required=False, allow_blank=True)
-    carrier = serializers.CharField(required=False, allow_blank=True)
-    tracking_no = serializers.CharField(required=False, allow_blank=True)
-    return_address = serializers.IntegerField(required=False, allow_null=True)
-
-
-class BatchShipEntrySerializer(serializers.Serializer):
-    order = serializers.IntegerField()
-    carrier = serializers.CharField()
-    tracking_no = serializers.CharField()
-
-
-class BatchShipSerializer(serializers.Serializer):
-    orders = BatchShipEntrySerializer(many=True)
-    return_address = serializers.IntegerField(required=False, allow_null=True)
-
-
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 

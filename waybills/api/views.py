@@ -8,12 +8,21 @@ from carriers.selectors import subscription_get
 from shops import selectors as shop_selectors
 from shops import services as shop_services
 from shops.api.serializers import JobSerializer, OrderSerializer
+from shops.services.orders import BATCH_SHIP_LIMIT
 from waybill_console.api import IsBranchActor, Pagination
-from waybill_console.errors import NotFound, ValidationError
+from waybill_console.errors import BatchTooLarge, NotFound, ValidationError
 from waybill_console.idempotency import idempotent
 from waybill_console.jobs import job_get
 from waybills import selectors, services
 from waybills.api import serializers as s
+from waybills.services.allocation import BATCH_LIMIT
+
+
+def _refuse_large_batch(request, limit: int) -> None:
+    """BATCH_TOO_LARGE before validating hundreds of entries one by one."""
+    orders = request.data.get("orders") if isinstance(request.data, dict) else None
+    if isinstance(orders, list) and len(orders) > limit:
+        raise BatchTooLarge(limit=limit, detail={"count": len(orders)})
 
 
 def _order(request, order_id: int):
@@ -85,11 +94,7 @@ class WaybillBatchView(APIView):
     )
     @idempotent
     def post(self, request):
-        orders = request.data.get("orders") if isinstance(request.data, dict) else None
-        if isinstance(orders, list) and len(orders) > 500:
-            from waybill_console.errors import BatchTooLarge
-
-            raise BatchTooLarge(limit=500, detail={"count": len(orders)})
+        _refuse_large_batch(request, BATCH_LIMIT)
         ser = s.BatchAllocateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         job = services.waybill_batch_start(
@@ -321,11 +326,7 @@ class OrderBatchShipView(APIView):
     )
     @idempotent
     def post(self, request):
-        orders = request.data.get("orders") if isinstance(request.data, dict) else None
-        if isinstance(orders, list) and len(orders) > 500:
-            from waybill_console.errors import BatchTooLarge
-
-            raise BatchTooLarge(limit=500, detail={"count": len(orders)})
+        _refuse_large_batch(request, BATCH_SHIP_LIMIT)
         ser = s.BatchShipSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         entries = ser.validated_data["orders"]
