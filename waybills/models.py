@@ -87,7 +87,9 @@ class Waybill(models.Model):
         verbose_name = _("waybill")
         verbose_name_plural = _("waybills")
         constraints = [
-            models.UniqueConstraint(fields=["carrier", "waybill_no"], name="waybill_no_unique"),
+            # number first: it also serves lookups by number alone (tracking, a shop's
+            # number), so no second index has to be kept up to date by every status change
+            models.UniqueConstraint(fields=["waybill_no", "carrier"], name="waybill_no_unique"),
             # an order package holds one live number (cancelled/recycled ones free the slot)
             models.UniqueConstraint(
                 fields=["order", "package_no"],
@@ -98,7 +100,6 @@ class Waybill(models.Model):
         indexes = [
             models.Index(fields=["shop", "-allocated_at"], name="waybill_shop_allocated"),
             models.Index(fields=["subscription", "-allocated_at"], name="waybill_sub_allocated"),
-            models.Index(fields=["shop", "waybill_no"], name="waybill_shop_no"),
             models.Index(fields=["order", "package_no"], name="waybill_order_package"),
             # the recycling sweep's two predicates, as partial indexes
             models.Index(
