@@ -198,6 +198,28 @@ def _clean_printer(data: dict, *, shop, instance: Printer | None) -> dict:
     return out
 
 
+#: what a printer's owner sets (the API and the page take the same fields; the page
+#: shows grayscale and default as their own controls)
+PRINTER_FIELDS = (
+    "name",
+    "kind",
+    "connection",
+    "host",
+    "port",
+    "usb_vendor_id",
+    "usb_product_id",
+    "agent",
+    "agent_target",
+    "dpi",
+    "offset_x_mm",
+    "offset_y_mm",
+    "paper_width_mm",
+    "paper_height_mm",
+    "grayscale",
+    "is_default",
+)
+
+
 def printer_create(*, actor: Actor, data: dict) -> Printer:
     """A new printer; the shop's first one becomes its default."""
     actor.require(perms.PRINT)

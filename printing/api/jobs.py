@@ -25,30 +25,11 @@ from waybill_console.api import Pagination, TokenRateThrottle
 from waybill_console.errors import BatchTooLarge, NotAuthenticated, ValidationError
 from waybill_console.idempotency import idempotent
 
-PRINTER_FIELDS = (
-    "name",
-    "kind",
-    "connection",
-    "host",
-    "port",
-    "usb_vendor_id",
-    "usb_product_id",
-    "agent",
-    "agent_target",
-    "dpi",
-    "offset_x_mm",
-    "offset_y_mm",
-    "paper_width_mm",
-    "paper_height_mm",
-    "grayscale",
-    "is_default",
-)
-
 
 def _data(request) -> dict:
     if not isinstance(request.data, dict):
         raise ValidationError.for_fields(non_field_errors="A JSON object.")
-    return {k: v for k, v in request.data.items() if k in PRINTER_FIELDS}
+    return {k: v for k, v in request.data.items() if k in jobs.PRINTER_FIELDS}
 
 
 def _job(request, job_id: int):

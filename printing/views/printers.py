@@ -29,22 +29,7 @@ from shops.views import shop_required
 from waybill_console.errors import AppError, ValidationError
 
 PAGE_SIZE = 50
-FORM_FIELDS = (
-    "name",
-    "kind",
-    "connection",
-    "host",
-    "port",
-    "usb_vendor_id",
-    "usb_product_id",
-    "agent",
-    "agent_target",
-    "dpi",
-    "offset_x_mm",
-    "offset_y_mm",
-    "paper_width_mm",
-    "paper_height_mm",
-)
+FORM_FIELDS = jobs.PRINTER_FIELDS[:-2]  # grayscale and default have their own controls
 
 
 def _error_text(err: AppError) -> str:

@@ -587,32 +587,21 @@ def _allocate_new(
     numbers = gateway.issue_numbers(subscription=sub, count=package_count)
     at = now or timezone.now()
     sender = _sender(sub)
+    parent = _build(
+        order=order,
+        sub=sub,
+        screen=screen,
+        number=numbers[0],
+        package_no=1,
+        at=at,
+        actor=actor,
+        sender=sender,
+        weight_grams=weight_grams,
+    )
     if package_count == 1:
-        waybill = _build(
-            order=order,
-            sub=sub,
-            screen=screen,
-            number=numbers[0],
-            package_no=1,
-            at=at,
-            actor=actor,
-            sender=sender,
-            weight_grams=weight_grams,
-        )
-        return _draw_one(actor=actor, order=order, sub=sub, waybill=waybill, at=at)
+        return _draw_one(actor=actor, order=order, sub=sub, waybill=parent, at=at)
     try:
         with transaction.atomic():
-            parent = _build(
-                order=order,
-                sub=sub,
-                screen=screen,
-                number=numbers[0],
-                package_no=1,
-                at=at,
-                actor=actor,
-                sender=sender,
-                weight_grams=weight_grams,
-            )
             parent.save(force_insert=True)
             rows = [parent]
             if package_count > 1:
