@@ -61,7 +61,7 @@ def api_token_get_by_key(*, key: str) -> ApiToken | None:
         )
     digest = hashlib.sha256(key.encode()).hexdigest()
     with connection.cursor() as cur:
-        cur.execute(_TOKEN_SQL, [digest])
+        rawsql.execute_prepared(cur, "wbc_token", _TOKEN_SQL, [digest])
         row = cur.fetchone()
     if row is None:
         return None
@@ -226,7 +226,7 @@ def _order_row(shop_id: int, order_id: int) -> Order | None:
     except (TypeError, ValueError):
         return None
     with connection.cursor() as cur:
-        cur.execute(sql, [shop_id, order_id])
+        rawsql.execute_prepared(cur, "wbc_order", sql, [shop_id, order_id])
         row = cur.fetchone()
     return rawsql.build(Order, row) if row else None
 

@@ -9,6 +9,7 @@ with :func:`columns`, so a new model field is picked up without editing the stat
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from django.db import connection
@@ -59,3 +60,32 @@ def split(row, models: list[type[Model]]) -> tuple[list, int]:
         objects.append(build(model, row[at : at + n]))
         at += n
     return objects, at
+
+
+# --- server-side prepared statements ---------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"%s")
+
+
+def _prepared_names() -> set[str]:
+    """The statements prepared on the current database session (a reconnect starts over)."""
+    raw = connection.connection
+    entry = getattr(connection, "_wbc_prepared", None)
+    if entry is None or entry[0] is not raw:
+        entry = (raw, set())
+        connection._wbc_prepared = entry
+    return entry[1]
+
+
+def execute_prepared(cursor, name: str, sql: str, params: list) -> None:
+    """Run ``sql`` (``%s`` placeholders) as a prepared statement of this session: planned
+    once per connection instead of on every call (the hot path's joins and CTEs cost
+    more to plan than to run)."""
+    names = _prepared_names()
+    if name not in names:
+        counter = iter(range(1, len(params) + 1))
+        server_sql = _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", sql)
+        cursor.execute(f"PREPARE {name} AS {server_sql}")
+        names.add(name)
+    placeholders = ", ".join(["%s"] * len(params))
+    cursor.execute(f"EXECUTE {name} ({placeholders})", params)

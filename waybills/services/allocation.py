@@ -122,7 +122,12 @@ def _subscription_row(
     compilation (this runs on every allocation)."""
     live = [st.value for st in LIVE_STATUSES]
     with connection.cursor() as cur:
-        cur.execute(_SUBSCRIPTION_SQL, [order_id or 0, live, shop_id, shop_id, sub_id])
+        rawsql.execute_prepared(
+            cur,
+            "wbc_subscription",
+            _SUBSCRIPTION_SQL,
+            [order_id or 0, live, shop_id, shop_id, sub_id],
+        )
         row = cur.fetchone()
     if row is None:
         return None, False
@@ -488,11 +493,11 @@ def _draw_one(
     try:
         if connection.in_atomic_block:  # keep the caller's transaction usable on a refusal
             with transaction.atomic(), connection.cursor() as cur:
-                cur.execute(_DRAW_ONE_SQL, params)
+                rawsql.execute_prepared(cur, "wbc_draw_one", _DRAW_ONE_SQL, params)
                 row = cur.fetchone()
         else:
             with connection.cursor() as cur:
-                cur.execute(_DRAW_ONE_SQL, params)
+                rawsql.execute_prepared(cur, "wbc_draw_one", _DRAW_ONE_SQL, params)
                 row = cur.fetchone()
     except IntegrityError:
         # a concurrent request drew for this order package first: its number is the answer
