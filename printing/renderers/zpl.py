@@ -9,7 +9,7 @@ from zebrafy import ZebrafyImage
 
 def encode_zpl(mono: Image.Image, *, dpi: int = 203) -> bytes:
     zpl = ZebrafyImage(
-        mono.convert("L"),
+        mono,  # already 1-bit: zebrafy keeps it as it is
         format="Z64",
         invert=False,
         dither=False,
