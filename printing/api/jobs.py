@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from printing import jobs, selectors
 from printing.api import serializers_jobs as s
 from printing.models import PrintAgent, PrintJob
-from waybill_console.api import Pagination, TokenRateThrottle
+from waybill_console.api import TokenRateThrottle, paginated
 from waybill_console.errors import BatchTooLarge, NotAuthenticated, ValidationError
 from waybill_console.idempotency import idempotent
 
@@ -47,9 +47,7 @@ class PrinterListView(APIView):
     @extend_schema(responses=s.PrinterSerializer(many=True), summary="The shop's printers")
     def get(self, request):
         qs = selectors.printer_list(actor=request.wbc_actor)
-        paginator = Pagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(s.PrinterSerializer(page, many=True).data)
+        return paginated(self, request, qs, s.PrinterSerializer)
 
     @extend_schema(
         request=s.PrinterWriteSerializer,
@@ -127,9 +125,7 @@ class PrintJobListView(APIView):
             status=request.query_params.get("status", ""),
             printer_id=printer_id,
         )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(s.PrintJobSummarySerializer(page, many=True).data)
+        return paginated(self, request, qs, s.PrintJobSummarySerializer)
 
     @extend_schema(
         request=s.PrintJobCreateSerializer,
@@ -185,9 +181,7 @@ class AgentListView(APIView):
     @extend_schema(responses=s.AgentSerializer(many=True), summary="The shop's print agents")
     def get(self, request):
         qs = selectors.agent_list(actor=request.wbc_actor)
-        paginator = Pagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(s.AgentSerializer(page, many=True).data)
+        return paginated(self, request, qs, s.AgentSerializer)
 
     @extend_schema(
         request=s.AgentCreateSerializer,

@@ -9,7 +9,7 @@ from shops import selectors as shop_selectors
 from shops import services as shop_services
 from shops.api.serializers import JobSerializer, OrderSerializer
 from shops.services.orders import BATCH_SHIP_LIMIT
-from waybill_console.api import IsBranchActor, Pagination
+from waybill_console.api import IsBranchActor, paginated
 from waybill_console.errors import BatchTooLarge, NotFound, ValidationError
 from waybill_console.idempotency import idempotent
 from waybill_console.jobs import job_get
@@ -23,6 +23,15 @@ def _refuse_large_batch(request, limit: int) -> None:
     orders = request.data.get("orders") if isinstance(request.data, dict) else None
     if isinstance(orders, list) and len(orders) > limit:
         raise BatchTooLarge(limit=limit, detail={"count": len(orders)})
+
+
+def _waybill(request, waybill_no: str):
+    """The shop's number (``?carrier=`` when two carriers issued the same one)."""
+    return selectors.waybill_get(
+        actor=request.wbc_actor,
+        waybill_no=waybill_no,
+        carrier=request.query_params.get("carrier", ""),
+    )
 
 
 def _order(request, order_id: int):
@@ -53,9 +62,7 @@ class WaybillListView(APIView):
         qs = selectors.waybill_list(actor=request.wbc_actor, filters=filters).select_related(
             "parent"
         )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(s.WaybillSerializer(page, many=True).data)
+        return paginated(self, request, qs, s.WaybillSerializer)
 
     @extend_schema(
         request=s.AllocateSerializer,
@@ -141,11 +148,7 @@ class ScreenView(APIView):
 class WaybillDetailView(APIView):
     @extend_schema(responses=s.WaybillSerializer, summary="One waybill number")
     def get(self, request, waybill_no: str):
-        waybill = selectors.waybill_get(
-            actor=request.wbc_actor,
-            waybill_no=waybill_no,
-            carrier=request.query_params.get("carrier", ""),
-        )
+        waybill = _waybill(request, waybill_no)
         return Response(s.WaybillSerializer(waybill).data)
 
     @extend_schema(
@@ -158,11 +161,7 @@ class WaybillDetailView(APIView):
         ser.is_valid(raise_exception=True)
         waybill = services.waybill_update(
             actor=request.wbc_actor,
-            waybill=selectors.waybill_get(
-                actor=request.wbc_actor,
-                waybill_no=waybill_no,
-                carrier=request.query_params.get("carrier", ""),
-            ),
+            waybill=_waybill(request, waybill_no),
             **ser.validated_data,
         )
         return Response(s.WaybillSerializer(waybill).data)
@@ -174,11 +173,7 @@ class WaybillCancelView(APIView):
     def post(self, request, waybill_no: str):
         waybill = services.waybill_cancel(
             actor=request.wbc_actor,
-            waybill=selectors.waybill_get(
-                actor=request.wbc_actor,
-                waybill_no=waybill_no,
-                carrier=request.query_params.get("carrier", ""),
-            ),
+            waybill=_waybill(request, waybill_no),
         )
         return Response(s.WaybillSerializer(waybill).data)
 
@@ -193,11 +188,7 @@ class WaybillPackagesView(APIView):
     def post(self, request, waybill_no: str):
         ser = s.AppendSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        parent = selectors.waybill_get(
-            actor=request.wbc_actor,
-            waybill_no=waybill_no,
-            carrier=request.query_params.get("carrier", ""),
-        )
+        parent = _waybill(request, waybill_no)
         rows = services.waybill_append_packages(
             actor=request.wbc_actor, order=parent.order, count=ser.validated_data["count"]
         )
@@ -238,9 +229,7 @@ class ExceptionListView(APIView):
     def get(self, request):
         open_only = request.query_params.get("all") not in ("1", "true", "yes")
         qs = selectors.exception_list(actor=request.wbc_actor, open_only=open_only)
-        paginator = Pagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(s.ExceptionSerializer(page, many=True).data)
+        return paginated(self, request, qs, s.ExceptionSerializer)
 
 
 class ExceptionRetryView(APIView):
@@ -263,9 +252,7 @@ class ViolationListView(APIView):
     )
     def get(self, request):
         qs = selectors.violation_list(actor=request.wbc_actor)
-        paginator = Pagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(s.ViolationSerializer(page, many=True).data)
+        return paginated(self, request, qs, s.ViolationSerializer)
 
 
 class TrackingEventView(APIView):
@@ -378,11 +365,7 @@ class ReconciliationListView(APIView):
     @extend_schema(responses=s.ReconciliationStatusSerializer(many=True))
     def get(self, request):
         qs = selectors.reconciliation_list(actor=request.wbc_actor)
-        paginator = Pagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(
-            s.ReconciliationStatusSerializer(page, many=True).data
-        )
+        return paginated(self, request, qs, s.ReconciliationStatusSerializer)
 
 
 class ReconciliationDetailView(APIView):
