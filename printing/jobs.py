@@ -407,7 +407,9 @@ def _job_actor(job: PrintJob) -> Actor:
 def _waybills_by_no(shop, numbers: list) -> list[Waybill]:
     cleaned = [str(n).strip().upper() for n in numbers if str(n).strip()]
     rows: dict[str, list[Waybill]] = {}
-    for w in Waybill.objects.filter(shop=shop, waybill_no__in=cleaned).select_related("carrier"):
+    for w in Waybill.objects.filter(shop=shop, waybill_no__in=cleaned).select_related(
+        "carrier", "order"
+    ):
         rows.setdefault(w.waybill_no, []).append(w)
     found, missing, ambiguous = [], [], []
     for number in cleaned:
@@ -437,7 +439,9 @@ def _waybills_by_id(shop, ids: list) -> list[Waybill]:
         wanted = [int(i) for i in ids]
     except (TypeError, ValueError):
         raise ValidationError.for_fields(waybills="A list of waybill ids.") from None
-    rows = {w.pk: w for w in Waybill.objects.filter(shop=shop, pk__in=wanted)}
+    rows = {
+        w.pk: w for w in Waybill.objects.filter(shop=shop, pk__in=wanted).select_related("order")
+    }
     missing = [i for i in wanted if i not in rows]
     if missing:
         raise ValidationError.for_fields(waybills=f"Not this shop's waybills: {missing[:10]}")
@@ -474,6 +478,7 @@ def print_job_create(
             raise WaybillNotPrintable(
                 status=w.get_status_display(), detail={"waybill_no": w.waybill_no}
             )
+        services.printable(w)  # after-sale, or a receiver changed since the number was drawn
     template = None
     for carrier in {w.carrier_id: w.carrier for w in waybills}.values():
         chosen = services.template_for(shop=shop, carrier=carrier, template_id=template_id)

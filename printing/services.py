@@ -19,9 +19,10 @@ from printing import layout as L
 from printing.errors import PaperSizeMismatch, WaybillNotPrintable
 from printing.models import LabelTemplate, Printer
 from printing.renderers import FORMATS, render
-from shops.models import OrderItem
+from shops.errors import OrderBlocked
+from shops.models import AfterSaleStatus, OrderItem
 from waybill_console import permissions as perms
-from waybill_console.crypto import reveal
+from waybill_console.crypto import mask_code, reveal
 from waybill_console.errors import NotFound, ValidationError
 from waybill_console.tenancy import Actor
 from waybills.models import LIVE_STATUSES, Waybill
@@ -159,13 +160,26 @@ def template_layout(template: LabelTemplate) -> L.Layout:
 
 
 def _items_summary(order_id: int) -> tuple[str, str, str]:
-    items = list(OrderItem.objects.filter(order_id=order_id).order_by("pk"))
+    items = OrderItem.objects.filter(order_id=order_id).order_by("pk")
+    return _summary(
+        [{"name": i.product_name, "spec": i.spec, "quantity": i.quantity} for i in items]
+    )
+
+
+def _summary(items: list) -> tuple[str, str, str]:
+    """Product names, specs and the piece count of ``[{"name", "spec", "quantity"}, …]``."""
+    items = [i for i in items if isinstance(i, dict)]
     if not items:
         return "", "", ""
-    names = "；".join(dict.fromkeys(i.product_name for i in items))
-    specs = "；".join(dict.fromkeys(i.spec for i in items if i.spec))
-    quantity = f"共 {sum(i.quantity for i in items)} 件"
-    return names, specs, quantity
+    names = "；".join(dict.fromkeys(str(i.get("name", "")) for i in items if i.get("name")))
+    specs = "；".join(dict.fromkeys(str(i.get("spec", "")) for i in items if i.get("spec")))
+    total = 0
+    for i in items:
+        try:
+            total += int(i.get("quantity") or 0)
+        except (TypeError, ValueError):
+            continue
+    return names, specs, f"共 {total} 件"
 
 
 def label_data(
@@ -185,10 +199,17 @@ def label_data(
     )
     sender = waybill.sender or {}
     order = waybill.order
-    product, spec, quantity = _items_summary(order.pk)
+    # a number drawn by a factory for a merchant's order (代发) carries the factory's items
+    # only, the merchant's dropship name and sender, and a masked order number
+    for_other_shop = waybill.shop_id != order.shop_id
+    if waybill.items:
+        product, spec, quantity = _summary(waybill.items)
+    else:
+        product, spec, quantity = _items_summary(order.pk)
+    order_no = mask_code(order.order_no) if for_other_shop else order.order_no
     at = timezone.localtime(now or timezone.now())
     package = ""
-    if waybill.package_no > 1 or waybill.parent_id:
+    if not for_other_shop and (waybill.package_no > 1 or waybill.parent_id):
         package = f" 第{waybill.package_no}件"
     return L.LabelData(
         waybill_no=waybill.waybill_no,
@@ -209,10 +230,10 @@ def label_data(
         spec=spec,
         quantity=quantity,
         remark=order.buyer_note,
-        order_no=f"订单 {order.order_no}",
-        shop_name=waybill.shop.name,
+        order_no=f"订单 {order_no}",
+        shop_name=sender.get("shop_name") or waybill.shop.name,
         free_text=template.free_text,
-        qr_code=order.order_no,
+        qr_code=order_no,
         watermark=template.watermark,
     )
 
@@ -266,8 +287,21 @@ def check_paper(template: LabelTemplate, printer: Printer) -> None:
 
 
 def printable(waybill: Waybill) -> None:
+    """Only a live number prints; an order in after-sale, or whose receiver changed after
+    the number was drawn (the label would carry the old address), is blocked."""
     if waybill.status not in LIVE_STATUSES:
         raise WaybillNotPrintable(status=waybill.get_status_display())
+    order = waybill.order
+    if order.after_sale_status == AfterSaleStatus.IN_PROGRESS:
+        raise OrderBlocked(
+            reason=str(AfterSaleStatus.IN_PROGRESS.label),
+            detail={"after_sale_status": order.after_sale_status},
+        )
+    if order.address_changed_at is not None and order.address_changed_at > waybill.allocated_at:
+        raise OrderBlocked(
+            reason=str(_("the receiver changed after the number was drawn")),
+            detail={"address_changed_at": order.address_changed_at.isoformat()},
+        )
 
 
 def label_render(

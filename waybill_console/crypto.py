@@ -160,6 +160,19 @@ def mask_phone(phone: str) -> str:
     return "*" * len(digits)
 
 
+def mask_code(value: str) -> str:
+    """An order number or shop id shown to another party: 2411230001234 → 2411*****1234,
+    100001 → 10**01 (a short value keeps only its first and last character)."""
+    value = (value or "").strip()
+    if len(value) >= 10:
+        return f"{value[:4]}{'*' * (len(value) - 8)}{value[-4:]}"
+    if len(value) > 4:
+        return f"{value[:2]}{'*' * (len(value) - 4)}{value[-2:]}"
+    if len(value) > 2:
+        return f"{value[0]}{'*' * (len(value) - 2)}{value[-1]}"
+    return "*" * len(value)
+
+
 def mask_address(province: str = "", city: str = "", district: str = "", detail: str = "") -> str:
     """District-level address; the street detail is replaced by ``****``."""
     head = "".join(p for p in (province, city, district) if p)

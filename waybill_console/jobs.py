@@ -26,6 +26,7 @@ HANDLERS: dict[str, str] = {
     "order_export": "shops.services.exports.order_export_run",
     "waybill_batch": "waybills.services.jobs.waybill_batch_run",
     "reconciliation": "waybills.services.jobs.reconciliation_run",
+    "dropship_statement": "dropship.services.statements.statement_run",
 }
 MAX_ATTEMPTS = 3
 

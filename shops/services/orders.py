@@ -119,7 +119,21 @@ def _transition(order: Order, action: str, *, actor: Actor | None, at: datetime,
     order.sla_due_at = sla_next_due(order)
     order.save()
     _event(order, action, actor=actor, at=at, status_from=previous, status_to=target, **data)
+    if action == "cancel":
+        _blocked(order, "order_cancelled", at)
     return order
+
+
+#: Called with the order locked, inside its transaction, when an event makes it impossible to
+#: hand the order to a factory (after-sale opened, a cancellation requested, the order
+#: cancelled): ``handler(order=…, reason=…, at=…)``. ``dropship`` registers the one that
+#: cancels the order's open allocations (``dropship.apps``); shops never imports it.
+ORDER_BLOCK_HANDLERS: list = []
+
+
+def _blocked(order: Order, reason: str, at: datetime) -> None:
+    for handler in ORDER_BLOCK_HANDLERS:
+        handler(order=order, reason=reason, at=at)
 
 
 def _locked(order: Order) -> Order:
@@ -383,6 +397,7 @@ def order_request_cancel(
         order.cancel_requested_at = at
         order.save(update_fields=["cancel_request_status", "cancel_requested_at", "updated_at"])
         _event(order, "cancel_requested", actor=actor, at=at, reason=reason[:100])
+        _blocked(order, "under_review", at)
     return order
 
 
@@ -420,6 +435,7 @@ def order_start_after_sale(
         order.after_sale_status = AfterSaleStatus.IN_PROGRESS
         order.save(update_fields=["after_sale_status", "updated_at"])
         _event(order, "after_sale_started", actor=actor, at=at, reason=reason[:100])
+        _blocked(order, "after_sale", at)
     return order
 
 

@@ -1,0 +1,94 @@
+"""取号 for another shop's order: a factory draws a number from **its own** subscription for
+a merchant's order it was handed (代发). The factory's account is charged and the waybill
+belongs to the factory's shop (its usage details and reconciliation list it); the order
+stays the merchant's.
+
+Two steps, so that the caller can hold its own locks around the write:
+:func:`waybill_prepare_on_behalf` screens and issues the number (gateway calls, outside any
+transaction), :func:`waybill_commit_on_behalf` inserts the waybill and draws the quota
+inside the caller's transaction (the caller has locked the order row, which serialises the
+package numbering of one order).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Max
+from django.utils import timezone
+
+from carriers import errors as carrier_errors
+from carriers.gateways import gateway_for
+from carriers.models import Subscription
+from shops.models import Order
+from waybill_console import permissions as perms
+from waybill_console.tenancy import Actor
+from waybills.models import LIVE_STATUSES, Waybill
+from waybills.services.allocation import (
+    USABLE,
+    _build,
+    _check_order,
+    _draw,
+    _receiver,
+    resolve_subscription,
+)
+
+
+def waybill_prepare_on_behalf(
+    *,
+    actor: Actor,
+    order: Order,
+    sender: dict,
+    items: list,
+    subscription: int | Subscription | None = None,
+    carrier: str = "",
+    now: datetime | None = None,
+) -> tuple[Waybill, Subscription]:
+    """Screen the receiver and issue one number from the actor's own (or shared)
+    subscription; nothing is written. The caller has checked it may act on ``order``."""
+    actor.require(perms.WAYBILL_ALLOCATE)
+    shop = actor.require_shop()
+    sub = resolve_subscription(actor=actor, subscription=subscription, carrier=carrier)
+    if sub.status not in USABLE:
+        raise carrier_errors.SubscriptionNotActive(status=sub.get_status_display())
+    _check_order(order)
+    gateway = gateway_for(sub.carrier.code)
+    screen = gateway.screen(subscription=sub, receiver=_receiver(order), services=None)
+    number = gateway.issue_numbers(subscription=sub, count=1)[0]
+    at = now or timezone.now()
+    waybill = _build(
+        order=order,
+        sub=sub,
+        screen=screen,
+        number=number,
+        package_no=1,
+        at=at,
+        actor=actor,
+        sender=sender,
+        items=items,
+    )
+    waybill.shop_id = shop.pk
+    waybill.shop = shop
+    return waybill, sub
+
+
+def waybill_commit_on_behalf(
+    *, actor: Actor, waybill: Waybill, subscription: Subscription
+) -> Waybill:
+    """Insert the prepared waybill as the order's next package and draw the quota, last
+    (inside the caller's transaction, with the order row locked)."""
+    top = (
+        Waybill.objects.filter(order_id=waybill.order_id, status__in=LIVE_STATUSES)
+        .aggregate(top=Max("package_no"))
+        .get("top")
+    )
+    waybill.package_no = (top or 0) + 1
+    waybill.save(force_insert=True)
+    _draw(
+        sub=subscription,
+        count=1,
+        at=waybill.allocated_at,
+        actor=actor,
+        reference=f"order:{waybill.order_id}",
+    )
+    return waybill
