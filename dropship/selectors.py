@@ -206,9 +206,26 @@ def factory_order_get(*, actor: Actor, factory_order_id: int) -> FactoryOrder:
     return fo
 
 
-def factory_view(fo: FactoryOrder) -> dict:
+def prices_for(factory_orders) -> dict:
+    """``{(merchant_id, sku): price}`` for these factory orders (one query)."""
+    fos = list(factory_orders)
+    if not fos:
+        return {}
+    merchants = {fo.merchant_id for fo in fos}
+    return {
+        (m, sku): price
+        for m, sku, price in SettlementPrice.objects.filter(
+            factory_id=fos[0].factory_id, merchant_id__in=merchants
+        ).values_list("merchant_id", "sku", "price")
+    }
+
+
+def factory_view(fo: FactoryOrder, prices: dict | None = None) -> dict:
     """What the factory may see of one order: no plaintext consumer data, no real merchant
-    id or order number. Pages, the API and exports all use this."""
+    id or order number. Pages, the API and exports all use this. ``prices`` (from
+    :func:`prices_for`) adds each item's settlement price."""
+    if prices is None:
+        prices = prices_for([fo])
     order = fo.order
     profile = getattr(fo.merchant, "dropship_profile", None)
     items = [a for a in fo.allocations.all()]
@@ -242,6 +259,7 @@ def factory_view(fo: FactoryOrder) -> dict:
                 "spec": a.order_item.spec,
                 "quantity": a.order_item.quantity,
                 "status": a.status,
+                "settlement_price": prices.get((fo.merchant_id, a.order_item.sku)),
             }
             for a in items
         ],

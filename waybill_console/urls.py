@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("printing.api.urls")),
     path("", include("shops.api.urls")),
     path("", include("carriers.api.urls")),
+    path("", include("dropship.api.urls")),
 ]
 
 # the merchant console: one namespace, pages from each app

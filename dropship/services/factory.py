@@ -140,7 +140,7 @@ def factory_order_draw(
     )
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=fo.order_id)
-        fo = FactoryOrder.objects.select_for_update().select_related("waybill").get(pk=fo.pk)
+        fo = FactoryOrder.objects.select_for_update(of=("self",)).select_related("waybill").get(pk=fo.pk)
         _check_workable(fo)
         refuse_if_not_allocatable(order)
         if _live_waybill(fo):  # a concurrent request drew first; this number is burnt
