@@ -123,6 +123,18 @@ class Waybill(models.Model):
 
         return mask_address(self.receiver_province, self.receiver_city, self.receiver_district, "x")
 
+    @property
+    def for_other_shop(self) -> bool:
+        """Drawn by a factory for a merchant's order (代发): the order is not this shop's."""
+        return self.shop_id != self.order.shop_id
+
+    @property
+    def order_no_display(self) -> str:
+        """The order number as this waybill's shop may see it (masked for a factory)."""
+        from waybill_console.crypto import mask_code
+
+        return mask_code(self.order.order_no) if self.for_other_shop else self.order.order_no
+
 
 class TrackingStatus(models.TextChoices):
     PICKED_UP = "picked_up", _("Picked up")

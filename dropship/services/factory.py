@@ -76,10 +76,13 @@ def _items_for_label(fo: FactoryOrder) -> list[dict]:
     ]
 
 
-def _sender_for(fo: FactoryOrder) -> dict:
+def _sender_for(fo: FactoryOrder) -> dict | None:
     """The merchant's dropship sender (what it asked its factories to print); the label's
-    shop name is its dropship shop name."""
+    shop name is its dropship shop name. None when the merchant gave no sender: the
+    factory's own shipping address is printed."""
     profile = profile_for(fo.merchant)
+    if not profile.sender_name:
+        return None
     sender = dict(profile.sender)
     sender["shop_name"] = profile.display_name
     return sender
@@ -140,7 +143,11 @@ def factory_order_draw(
     )
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=fo.order_id)
-        fo = FactoryOrder.objects.select_for_update(of=("self",)).select_related("waybill").get(pk=fo.pk)
+        fo = (
+            FactoryOrder.objects.select_for_update(of=("self",))
+            .select_related("waybill")
+            .get(pk=fo.pk)
+        )
         _check_workable(fo)
         refuse_if_not_allocatable(order)
         if _live_waybill(fo):  # a concurrent request drew first; this number is burnt

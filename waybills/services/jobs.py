@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from shops.models import Order
 from waybill_console import permissions as perms
+from waybill_console.crypto import mask_code
 from waybill_console.errors import BatchTooLarge, ValidationError
 from waybill_console.jobs import job_create, job_file_path, job_progress
 from waybill_console.models import Job
@@ -152,11 +153,14 @@ def reconciliation_rows(*, actor: Actor, filters: UsageFilters):
             "receiver_district",
             "sort_code",
             "print_count",
+            "shop_id",
+            "order__shop_id",
         )
     )
     for r in qs.iterator(chunk_size=5000):
         yield (
-            r[0], r[1], r[2], r[3], r[4], labels.get(r[5], r[5]),
+            r[0], r[1], r[2], r[3] if r[16] == r[17] else mask_code(r[3]), r[4],
+            labels.get(r[5], r[5]),
             _fmt(r[6]), _fmt(r[7]), _fmt(r[8]), r[9], r[10],
             f"{r[11]}{r[12]}{r[13]}****", r[14], r[15],
         )  # fmt: skip

@@ -30,6 +30,7 @@ from waybills.services.allocation import (
     _check_order,
     _draw,
     _receiver,
+    _sender,
     resolve_subscription,
 )
 
@@ -38,7 +39,7 @@ def waybill_prepare_on_behalf(
     *,
     actor: Actor,
     order: Order,
-    sender: dict,
+    sender: dict | None,
     items: list,
     subscription: int | Subscription | None = None,
     carrier: str = "",
@@ -64,7 +65,7 @@ def waybill_prepare_on_behalf(
         package_no=1,
         at=at,
         actor=actor,
-        sender=sender,
+        sender=sender or _sender(sub),  # none given: the subscription's shipping address
         items=items,
     )
     waybill.shop_id = shop.pk

@@ -152,7 +152,18 @@ class Command(BaseCommand):
                 shop=shop, role=Membership.Role.MAIN, defaults={"user": user(main)}
             )
             identity = "factory" if shop_no.startswith("2") else "merchant"
-            DropshipProfile.objects.get_or_create(shop=shop, defaults={"identity": identity})
+            defaults = {"identity": identity}
+            if identity == "merchant":  # the name and sender its factories print
+                defaults.update(
+                    display_name=f"{name}代发",
+                    sender_name="星河仓储",
+                    sender_phone="13800571000",
+                    sender_province="浙江省",
+                    sender_city="杭州市",
+                    sender_district="余杭区",
+                    sender_detail="良渚街道好运路 8 号",
+                )
+            DropshipProfile.objects.get_or_create(shop=shop, defaults=defaults)
             if not shop.addresses.exists():
                 from shops.regions import resolve
 
