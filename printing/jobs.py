@@ -834,11 +834,8 @@ def agent_job_claim(*, agent: PrintAgent) -> dict | None:
         return agent_wire.job_payload(job, attempt, rendered)
 
 
-def agent_job_report(*, agent: PrintAgent, job_id: int, attempt_id: int, results: list) -> PrintJob:
-    """The agent's results for one attempt, recorded like the server's own transports:
-    each confirmed document is printed once, the first failure is the attempt's reason.
-    Reporting the same attempt again changes nothing."""
-    parsed = agent_wire.results_parse(results)
+def agent_job_get(*, agent: PrintAgent, job_id: int) -> PrintJob:
+    """A job this agent claimed (any other: 404, before its input is even read)."""
     job = (
         PrintJob.objects.select_related("printer")
         .filter(pk=job_id, claimed_by=agent, shop=agent.shop)
@@ -846,6 +843,15 @@ def agent_job_report(*, agent: PrintAgent, job_id: int, attempt_id: int, results
     )
     if job is None:
         raise NotFound()
+    return job
+
+
+def agent_job_report(*, agent: PrintAgent, job_id: int, attempt_id: int, results: list) -> PrintJob:
+    """The agent's results for one attempt, recorded like the server's own transports:
+    each confirmed document is printed once, the first failure is the attempt's reason.
+    Reporting the same attempt again changes nothing."""
+    job = agent_job_get(agent=agent, job_id=job_id)
+    parsed = agent_wire.results_parse(results)
     with transaction.atomic():
         attempt = PrintAttempt.objects.select_for_update().filter(pk=attempt_id, job=job).first()
         if attempt is None:

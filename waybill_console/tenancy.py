@@ -88,11 +88,21 @@ class Actor:
         return cls(shop=shop, permissions=perms.ALL)
 
 
+def _session_user(request):
+    """The logged-in user of a browser session; None for anonymous requests and for API
+    requests authenticated by a token or an agent key (their ``request.user`` is not a
+    user row, e.g. a page such as the API docs opened with a token)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or getattr(user, "_meta", None) is None:
+        return None
+    return user
+
+
 def _load_membership(request):
     from shops.selectors import membership_for_session
 
-    user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    user = _session_user(request)
+    if user is None:
         return None
     return membership_for_session(user=user, shop_id=request.session.get(SESSION_SHOP_KEY))
 
@@ -124,8 +134,8 @@ class CurrentShopMiddleware:
 
 def shop_context(request) -> dict:
     """Template context: the current shop, the user's shops, the current permissions."""
-    user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or not hasattr(request, "membership"):
+    user = _session_user(request)
+    if user is None or not hasattr(request, "membership"):
         return {}
     from shops.selectors import membership_list_for_user
 

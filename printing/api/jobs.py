@@ -313,6 +313,7 @@ class AgentJobResultView(AgentView):
         summary="Print agent: the result of each document it tried in this attempt",
     )
     def post(self, request, job_id: int):
+        jobs.agent_job_get(agent=request.auth, job_id=job_id)  # not its job: 404 before a 400
         ser = s.AgentResultSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         job = jobs.agent_job_report(

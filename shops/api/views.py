@@ -94,9 +94,10 @@ def _event_view(name, fn, serializer=ReasonSerializer, summary=""):
     class View(APIView):
         @extend_schema(request=serializer, responses=OrderSerializer, summary=summary)
         def post(self, request, order_id: int):
+            order = _order(request, order_id)  # another shop's order: 404 before any 400
             ser = serializer(data=request.data)
             ser.is_valid(raise_exception=True)
-            order = fn(request.wbc_actor, _order(request, order_id), ser.validated_data)
+            order = fn(request.wbc_actor, order, ser.validated_data)
             return _answer(request, order)
 
     View.__name__ = name
