@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 import carriers.urls
+import dropship.console_urls
 import printing.urls
 import shops.urls
 import waybills.urls
@@ -25,6 +26,7 @@ console_urls = (
     + carriers.urls.urlpatterns
     + waybills.urls.urlpatterns
     + printing.urls.urlpatterns
+    + dropship.console_urls.urlpatterns
 )
 
 urlpatterns = [
