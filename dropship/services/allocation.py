@@ -50,8 +50,9 @@ def _factory_by_shop_no(shop_no) -> Shop:
     return shop
 
 
-def refuse_if_not_allocatable(order: Order) -> None:
-    """After-sale or a cancellation under review: the order cannot go to a factory."""
+def refuse_if_not_allocatable(order: Order, *, statuses: frozenset = ALLOCATABLE) -> None:
+    """After-sale or a cancellation under review: the order cannot go to a factory (nor
+    take a factory's number); nor can an order whose status is not in ``statuses``."""
     if order.after_sale_status == AfterSaleStatus.IN_PROGRESS:
         raise OrderBlocked(
             reason=str(AfterSaleStatus.IN_PROGRESS.label),
@@ -62,7 +63,7 @@ def refuse_if_not_allocatable(order: Order) -> None:
             reason=str(_("under review (cancellation requested)")),
             detail={"cancel_request_status": order.cancel_request_status},
         )
-    if order.status not in ALLOCATABLE:
+    if order.status not in statuses:
         raise OrderNotAllocatable(
             status=order.get_status_display(), detail={"status": order.status}
         )

@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from carriers.models import Carrier
 from dropship.errors import AllocationCancelled, NotReturned
 from dropship.models import Allocation, FactoryOrder
-from dropship.services.allocation import refuse_if_not_allocatable
+from dropship.services.allocation import ALLOCATABLE, refuse_if_not_allocatable
 from dropship.services.identity import (
     FACTORY,
     MERCHANT,
@@ -37,7 +37,7 @@ from dropship.services.identity import (
     require_identity,
 )
 from shops.errors import AlreadyShipped, OrderBlocked, PlatformWaybillRequired
-from shops.models import Address, AfterSaleStatus, Order
+from shops.models import Address, AfterSaleStatus, Order, OrderStatus
 from shops.services import orders as order_services
 from waybill_console import permissions as perms
 from waybill_console.errors import AppError, BatchTooLarge, NotFound, ValidationError
@@ -108,6 +108,20 @@ def _check_workable(fo: FactoryOrder) -> None:
     active_binding(merchant_id=fo.merchant_id, factory_id=fo.factory_id)
 
 
+def _refuse_if_not_drawable(order: Order, fo: FactoryOrder) -> None:
+    """As for an allocation, except that an order shipped through another factory's part
+    still takes this factory's number: items at two factories ship independently."""
+    statuses = ALLOCATABLE
+    if (
+        order.status == OrderStatus.SHIPPED
+        and FactoryOrder.objects.filter(order_id=order.pk, shipped_at__isnull=False)
+        .exclude(pk=fo.pk)
+        .exists()
+    ):
+        statuses = ALLOCATABLE | {OrderStatus.SHIPPED}
+    refuse_if_not_allocatable(order, statuses=statuses)
+
+
 def _live_waybill(fo: FactoryOrder) -> Waybill | None:
     if fo.waybill_id and fo.waybill and fo.waybill.status in LIVE_STATUSES:
         return fo.waybill
@@ -130,7 +144,7 @@ def factory_order_draw(
     _check_workable(fo)
     if _live_waybill(fo):
         return fo
-    refuse_if_not_allocatable(fo.order)
+    _refuse_if_not_drawable(fo.order, fo)
     items = _items_for_label(fo)
     waybill, sub = waybill_prepare_on_behalf(
         actor=actor,
@@ -149,7 +163,7 @@ def factory_order_draw(
             .get(pk=fo.pk)
         )
         _check_workable(fo)
-        refuse_if_not_allocatable(order)
+        _refuse_if_not_drawable(order, fo)
         if _live_waybill(fo):  # a concurrent request drew first; this number is burnt
             return fo
         waybill.order = order

@@ -20,19 +20,32 @@ from django.utils import timezone
 from carriers import errors as carrier_errors
 from carriers.gateways import gateway_for
 from carriers.models import Subscription
-from shops.models import Order
+from shops.errors import OrderBlocked
+from shops.models import AfterSaleStatus, Order, OrderStatus
 from waybill_console import permissions as perms
 from waybill_console.tenancy import Actor
+from waybills.errors import OrderNotAllocatable
 from waybills.models import LIVE_STATUSES, Waybill
 from waybills.services.allocation import (
+    ALLOCATABLE,
     USABLE,
     _build,
-    _check_order,
     _draw,
     _receiver,
     _sender,
     resolve_subscription,
 )
+
+#: items of one order at two factories ship independently: once one factory's part has
+#: shipped (the order is shipped), the other factory still takes its number
+ON_BEHALF_STATUSES = ALLOCATABLE | {OrderStatus.SHIPPED}
+
+
+def _check_order(order: Order) -> None:
+    if order.status not in ON_BEHALF_STATUSES:
+        raise OrderNotAllocatable(status=order.get_status_display())
+    if order.after_sale_status == AfterSaleStatus.IN_PROGRESS:
+        raise OrderBlocked(reason=str(AfterSaleStatus.IN_PROGRESS.label))
 
 
 def waybill_prepare_on_behalf(
