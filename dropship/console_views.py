@@ -41,7 +41,7 @@ from waybill_console.jobs import job_get
 STATE_TABS = (
     ("", gettext_lazy("All")),
     ("unallocated", gettext_lazy("Unallocated")),
-    ("allocated", gettext_lazy("Allocated")),
+    ("allocated", gettext_lazy("Allocated to factory")),
     ("returned", gettext_lazy("Number returned")),
     ("shipped", gettext_lazy("Shipped")),
     ("cancelled", gettext_lazy("Allocation cancelled")),
