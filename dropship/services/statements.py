@@ -209,22 +209,24 @@ def statement_start(
             .values_list("pk", flat=True)
         )
         day_start = timezone.localtime(at).replace(hour=0, minute=0, second=0, microsecond=0)
+        day_end = day_start + timedelta(days=1)
+        # the gap holds across midnight too: look back at least STATEMENT_GAP
         recent = list(
             Statement.objects.filter(
-                merchant=merchant, factory=factory, created_at__gte=day_start
+                merchant=merchant,
+                factory=factory,
+                created_at__gte=min(day_start, at - STATEMENT_GAP),
+                created_at__lt=max(day_end, at + STATEMENT_GAP),
             ).values_list("created_at", flat=True)
         )
-        last = max(recent) if recent else None
-        if len(recent) >= STATEMENTS_PER_DAY or (last and at - last < STATEMENT_GAP):
-            retry = (
-                day_start + timedelta(days=1)
-                if len(recent) >= STATEMENTS_PER_DAY
-                else last + STATEMENT_GAP
-            )
+        today = [t for t in recent if day_start <= t < day_end]
+        near = [t for t in recent if abs(at - t) < STATEMENT_GAP]
+        if len(today) >= STATEMENTS_PER_DAY or near:
+            retry = day_end if len(today) >= STATEMENTS_PER_DAY else max(near) + STATEMENT_GAP
             raise StatementLimit(
                 per_day=STATEMENTS_PER_DAY,
                 minutes=int(STATEMENT_GAP.total_seconds() // 60),
-                detail={"today": len(recent), "retry_after": retry.isoformat()},
+                detail={"today": len(today), "retry_after": retry.isoformat()},
             )
         statement = Statement.objects.create(
             merchant=merchant,
