@@ -123,6 +123,19 @@ def binding_request(*, actor: Actor, factory_shop_no: str, now: datetime | None 
     at = _now(now)
     try:
         with transaction.atomic():
+            # both identities, locked (the lock profile_update takes): a switch at the same
+            # moment either waits and then sees this request (identity locked), or is seen
+            # here (not a factory / not a merchant any more)
+            locked = {
+                p.shop_id: p.identity
+                for p in DropshipProfile.objects.select_for_update()
+                .filter(shop_id__in=(merchant.pk, factory.pk))
+                .order_by("shop_id")
+            }
+            if locked.get(factory.pk) != FACTORY:
+                raise NotAFactory(shop_no=shop_no, detail={"factory_shop_no": shop_no})
+            if locked.get(merchant.pk, MERCHANT) != MERCHANT:
+                raise NotAMerchant(identity=DropshipProfile.Identity.MERCHANT.label)
             return Binding.objects.create(
                 merchant=merchant,
                 factory=factory,

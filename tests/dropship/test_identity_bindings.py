@@ -26,6 +26,7 @@ from tests.dropship.conftest import (
     profile,
     returned,
 )
+from tests.waybills.parallel import run_in_processes
 from waybill_console import permissions as perms
 from waybill_console.errors import AppError
 from waybill_console.tenancy import Actor
@@ -377,3 +378,88 @@ def test_only_the_merchants_factories_see_its_dropship_name_and_sender(merchant,
         with pytest.raises(AppError) as err:
             call()
         assert err.value.code == "NOT_FOUND"
+
+
+# --- a switch and a request at the same moment ----------------------------------------------
+
+
+def _switch_to_merchant(factory_id: int, slow: bool) -> str:
+    """The factory switches to merchant; ``slow``: it dawdles after its lock check (inside
+    its transaction), else it starts a moment late."""
+    import time
+
+    from shops.models import Shop
+
+    if slow:
+        check = identity.identity_locked
+
+        def dawdle(shop):
+            result = check(shop)
+            time.sleep(1.0)
+            return result
+
+        identity.identity_locked = dawdle  # this child process only
+    else:
+        time.sleep(0.3)
+    try:
+        identity.profile_update(
+            actor=main_actor(Shop.objects.get(pk=factory_id)), data=MERCHANT_PROFILE
+        )
+        return "switched"
+    except AppError as err:
+        return err.code
+
+
+def _request_binding(merchant_id: int, factory_no: str, slow: bool) -> str:
+    """The merchant asks; ``slow``: it dawdles after writing the request (inside its
+    transaction), else it starts a moment late."""
+    import time
+
+    from shops.models import Shop
+
+    if slow:
+        create = Binding.objects.create
+
+        def dawdle(**kw):
+            row = create(**kw)
+            time.sleep(1.0)
+            return row
+
+        Binding.objects.create = dawdle  # this child process only
+    else:
+        time.sleep(0.3)
+    try:
+        identity.binding_request(
+            actor=main_actor(Shop.objects.get(pk=merchant_id)), factory_shop_no=factory_no
+        )
+        return "requested"
+    except AppError as err:
+        return err.code
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("slow", "expected"),
+    [
+        ("switch", ["NOT_A_FACTORY", "switched"]),
+        ("request", ["requested", "DROPSHIP_IDENTITY_LOCKED"]),
+    ],
+)
+def test_an_identity_switch_racing_a_binding_request_never_both_pass(slow, expected):
+    merchant, factory = make_merchant(), make_factory()
+
+    outcomes = run_in_processes(
+        lambda which, *args: (
+            _request_binding(*args) if which == "request" else _switch_to_merchant(*args)
+        ),
+        [
+            ("request", merchant.pk, FACTORY_NO, slow == "request"),
+            ("switch", factory.pk, slow == "switch"),
+        ],
+    )
+
+    assert outcomes == expected
+    # whatever won, a binding never points at a shop that is not a factory
+    for binding in Binding.objects.select_related("factory__dropship_profile"):
+        assert binding.factory.dropship_profile.identity == "factory"
