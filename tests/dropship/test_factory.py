@@ -315,6 +315,80 @@ def test_a_png_label_through_the_printing_app_scans_back(merchant, factory, orde
     assert audits(factory) == [("waybills.Waybill", str(fo.waybill.pk), "print_label")]
 
 
+def test_the_factory_prints_on_its_own_network_printer_real_bytes(
+    merchant, factory, order, factory_sub
+):
+    from printing import jobs as print_jobs
+    from tests.printing.decode import escpos_image
+    from tests.printing.doubles import PRINT, PrinterListener
+
+    fo = allocated(merchant, factory, order)
+    with PrinterListener(PRINT) as listener:
+        printer = print_jobs.printer_create(
+            actor=main_actor(factory),
+            data={"name": "工厂打包台", "kind": "escpos", "connection": "network",
+                  "host": "127.0.0.1", "port": listener.port},
+        )  # fmt: skip
+        job, _orders = fs.factory_order_print(
+            actor=main_actor(factory),
+            factory_order_ids=[fo.pk],
+            fmt="escpos",
+            printer_id=printer.pk,
+            subscription=factory_sub.pk,
+        )
+        assert print_jobs.print_job_send(job_id=job.pk) == "printed"
+
+    fo = factory_order(order, factory)
+    (stream,) = listener.documents
+    assert ("Code128", fo.waybill.waybill_no) in scan(escpos_image(stream))
+    assert fo.is_returned and fo.tracking_no == fo.waybill.waybill_no
+    assert audits(factory) == [("waybills.Waybill", str(fo.waybill.pk), "print_label")]
+    assert Waybill.objects.get(pk=fo.waybill.pk).print_count == 1
+
+
+def test_the_factory_cannot_print_on_the_merchants_printer(merchant, factory, order, factory_sub):
+    from printing import jobs as print_jobs
+
+    theirs = print_jobs.printer_create(
+        actor=main_actor(merchant),
+        data={"name": "商家打包台", "kind": "escpos", "connection": "network",
+              "host": "127.0.0.1", "port": 9100},
+    )  # fmt: skip
+    fo = allocated(merchant, factory, order)
+    with pytest.raises(AppError) as err:
+        fs.factory_order_print(
+            actor=main_actor(factory), factory_order_ids=[fo.pk], fmt="escpos",
+            printer_id=theirs.pk, subscription=factory_sub.pk,
+        )  # fmt: skip
+    assert err.value.code == "VALIDATION_ERROR" and "printer" in err.value.detail
+    assert not Waybill.objects.exists() and counters(factory_sub)[:2] == (10, 0)
+
+
+def test_a_factory_clerk_needs_the_allocate_and_print_permissions(
+    merchant, factory, order, factory_sub
+):
+    from waybill_console import permissions as perms
+    from waybill_console.tenancy import Actor
+
+    fo = allocated(merchant, factory, order)
+    clerk = Actor.for_membership(
+        shop_services.sub_account_create(
+            actor=main_actor(factory),
+            username="fclerk",
+            password="pass-12345",
+            permissions=[perms.DROPSHIP_MANAGE],
+        )
+    )
+    for call in (
+        lambda: fs.factory_order_draw(actor=clerk, factory_order_id=fo.pk, carrier="ZTO"),
+        lambda: fs.factory_order_print(actor=clerk, factory_order_ids=[fo.pk], carrier="ZTO"),
+    ):
+        with pytest.raises(AppError) as err:
+            call()
+        assert err.value.code == "PERMISSION_DENIED"
+    assert not Waybill.objects.exists() and counters(factory_sub)[:2] == (10, 0)
+
+
 def test_after_sale_before_the_return_blocks_printing(merchant, factory, order, factory_sub):
     fo = draw(factory, allocated(merchant, factory, order), factory_sub)
     shop_services.order_start_after_sale(actor=main_actor(merchant), order=order)

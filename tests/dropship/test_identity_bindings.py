@@ -344,7 +344,6 @@ def test_unbinding_cancels_open_allocations_but_keeps_returned_ones(
 def test_a_rebinding_after_unbind_syncs_only_orders_after_the_new_confirmation(
     merchant, factory, binding
 ):
-    between = None
     identity.binding_unbind(actor=main_actor(merchant), binding_id=binding.pk)
     between = new_order(merchant)
     bind(merchant, factory, now=timezone.now())

@@ -286,3 +286,32 @@ def test_merchant_and_factory_shipping_at_once_exactly_one_wins():
         assert order.events.filter(kind="ship").count() == 1
         winners.add(fo.shipped_by)
     assert winners <= {"merchant", "factory"}
+
+
+def test_the_merchants_dropship_list_follows_each_state(merchant, factory, binding, factory_sub):
+    from dropship import selectors
+
+    waiting = new_order(merchant)
+    handed = allocated(merchant, factory)
+    back = returned(merchant, factory, factory_sub)
+    gone = returned(merchant, factory, factory_sub)
+    ship(factory, gone)
+    taken = allocated(merchant, factory)
+    shop_services.order_start_after_sale(actor=main_actor(merchant), order=taken.order)
+
+    def listed(**params):
+        filters = selectors.MerchantFilters.from_params(params)
+        return {o.pk for o in selectors.dropship_order_list(actor=main_actor(merchant),
+                                                            filters=filters)}  # fmt: skip
+
+    # an order whose allocation an after-sale took away is without a factory again
+    assert listed(state="unallocated") == {waiting.pk, taken.order_id}
+    assert listed(state="allocated") == {handed.order_id}
+    assert listed(state="returned") == {back.order_id}
+    assert listed(state="shipped") == {gone.order_id}
+    assert listed(state="cancelled") == {taken.order_id}
+    assert listed(factory=factory.shop_no) == {handed.order_id, back.order_id, gone.order_id}
+    assert listed(q=handed.order.order_no) == {handed.order_id}
+    with pytest.raises(AppError) as err:
+        listed(state="lost")
+    assert err.value.code == "VALIDATION_ERROR" and "state" in err.value.detail
