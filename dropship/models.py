@@ -115,7 +115,7 @@ class FactoryOrder(models.Model):
     independently."""
 
     class Status(models.TextChoices):
-        ALLOCATED = "allocated", _("Allocated")
+        ALLOCATED = "allocated", _("Allocated to factory")
         CANCELLED = "cancelled", _("Allocation cancelled")
 
     merchant = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+")
@@ -176,8 +176,8 @@ class Allocation(models.Model):
     has at most one live allocation."""
 
     class Status(models.TextChoices):
-        ALLOCATED = "allocated", _("Allocated")
-        CANCELLED = "cancelled", _("Cancelled")
+        ALLOCATED = "allocated", _("Allocated to factory")
+        CANCELLED = "cancelled", _("Allocation cancelled")
 
     factory_order = models.ForeignKey(
         FactoryOrder, on_delete=models.CASCADE, related_name="allocations"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from dropship.models import (
     Allocation,
@@ -65,7 +66,9 @@ class MerchantFilters:
     def from_params(cls, params) -> MerchantFilters:
         state = (params.get("state") or "").strip()
         if state and state not in DROPSHIP_STATES:
-            raise ValidationError.for_fields(state=f"One of {', '.join(DROPSHIP_STATES)}.")
+            raise ValidationError.for_fields(
+                state=_("One of %(values)s.") % {"values": ", ".join(DROPSHIP_STATES)}
+            )
         return cls(
             state=state,
             factory=(params.get("factory") or "").strip(),
@@ -157,11 +160,11 @@ class FactoryFilters:
                 return True
             if value in ("no", "false", "0"):
                 return False
-            raise ValidationError.for_fields(**{name: "yes or no."})
+            raise ValidationError.for_fields(**{name: _("yes or no.")})
 
         status = (params.get("status") or "").strip()
         if status and status not in FactoryOrder.Status.values:
-            raise ValidationError.for_fields(status="allocated or cancelled.")
+            raise ValidationError.for_fields(status=_("allocated or cancelled."))
         return cls(
             merchant=(params.get("merchant") or "").strip(),
             status=status,

@@ -215,15 +215,36 @@ def factory_order_print(
         printer = Printer.objects.filter(pk=printer_id, shop=actor.shop).first()
         if printer is None:
             raise ValidationError.for_fields(printer=_("Not one of this shop's printers."))
-    orders = []
-    for fo_id in ids:
-        fo = factory_order_get_for_factory(actor=actor, factory_order_id=fo_id)
+    # every order is checked before any number is drawn: a refusal charges nothing
+    checked = [factory_order_get_for_factory(actor=actor, factory_order_id=i) for i in ids]
+    need_number = False
+    carriers = set()
+    for fo in checked:
         _check_workable(fo)
         refuse_print_if_blocked(fo)
-        fo = factory_order_draw(
+        live = _live_waybill(fo)
+        if live is None:
+            need_number = True
+            refuse_if_not_allocatable(fo.order)
+        else:
+            print_services.printable(live)
+            carriers.add(live.carrier_id)
+    if need_number:
+        from waybills.services.allocation import resolve_subscription
+
+        sub = resolve_subscription(actor=actor, subscription=subscription, carrier=carrier)
+        carriers.add(sub.carrier_id)
+    if len(carriers) > 1:
+        raise ValidationError.for_fields(
+            factory_orders=_("One carrier per batch: these orders already have numbers of "
+                             "another carrier.")
+        )  # fmt: skip
+    orders = [
+        factory_order_draw(
             actor=actor, factory_order_id=fo.pk, subscription=subscription, carrier=carrier
         )
-        orders.append(fo)
+        for fo in checked
+    ]
     waybills = [fo.waybill for fo in orders]
     if printer is None:
         result = print_services.labels_pdf(actor=actor, waybills=waybills, template_id=template_id)

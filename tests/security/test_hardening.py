@@ -115,7 +115,15 @@ def test_deploy_checks_are_clean_under_production_settings(tmp_path):
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("WBC_TESTING", "WBC_DEV_DEFAULTS", "DEBUG", "DJANGO_SETTINGS_MODULE")
+        # the browser tests' DJANGO_ALLOW_ASYNC_UNSAFE is theirs, not production's
+        if k
+        not in (
+            "WBC_TESTING",
+            "WBC_DEV_DEFAULTS",
+            "DEBUG",
+            "DJANGO_SETTINGS_MODULE",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        )
     }
     db = settings.DATABASES["default"]
     env.update(
