@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.utils import timezone
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeout
 from rest_framework import authentication, pagination, permissions, throttling
 from rest_framework.exceptions import AuthenticationFailed
 
 from waybill_console.errors import NotAuthenticated, PermissionDenied
 from waybill_console.tenancy import Actor
+
+logger = logging.getLogger("waybill_console.api")
 
 
 class TokenUser:
@@ -104,7 +110,13 @@ class TokenRateThrottle(throttling.SimpleRateThrottle):
         pipe = client.pipeline(transaction=False)
         pipe.set(key, 0, ex=int(self.duration), nx=True)  # the window starts with its first hit
         pipe.incr(key)
-        _, count = pipe.execute()  # one round trip
+        try:
+            _, count = pipe.execute()  # one round trip
+        except (RedisConnectionError, RedisTimeout) as err:
+            # fails open: with Redis down the API still serves what needs only PostgreSQL
+            # (allocation, orders); the limit is abuse protection, quotas live in PostgreSQL
+            logger.warning("rate limit not counted, Redis unreachable: %s", err)
+            return True
         if count > self.num_requests:
             return self.throttle_failure()
         return True

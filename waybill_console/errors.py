@@ -82,6 +82,14 @@ class NotAuthenticated(AppError):
     message = _("Authentication credentials were not provided or are invalid.")
 
 
+class ServiceUnavailable(AppError):
+    """PostgreSQL or Redis unreachable (restarting, overloaded): worth retrying shortly."""
+
+    code = "SERVICE_UNAVAILABLE"
+    status = 503
+    message = _("The service is temporarily unavailable; please try again in a moment.")
+
+
 class RateLimited(AppError):
     code = "RATE_LIMITED"
     status = 429
@@ -135,9 +143,24 @@ def _plain(data: Any) -> Any:
     return str(data)
 
 
+def _unavailable() -> tuple[type[Exception], ...]:
+    """What a request raises when a server it needs is unreachable: PostgreSQL (refused,
+    connection lost, restarting: ``OperationalError``, or a connection already closed:
+    ``InterfaceError``), Redis as cache (redis-py) or as broker (kombu)."""
+    from django.db import InterfaceError, OperationalError
+    from kombu.exceptions import OperationalError as BrokerUnavailable
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeout
+
+    return (OperationalError, InterfaceError, RedisConnectionError, RedisTimeout, BrokerUnavailable)
+
+
 def to_app_error(exc: Exception) -> AppError | None:
     if isinstance(exc, AppError):
         return exc
+    if isinstance(exc, _unavailable()):
+        logger.error("service unavailable: %s: %s", type(exc).__name__, exc)
+        return ServiceUnavailable()
     if isinstance(exc, Http404):
         return NotFound()
     if isinstance(exc, drf_exceptions.APIException):

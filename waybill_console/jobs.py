@@ -2,11 +2,18 @@
 
 A job kind maps to a handler ``fn(job) -> dict`` (its result). Handlers report progress
 with :func:`job_progress` and may write a file with :func:`job_file_path`.
+
+A runner holds the job's advisory lock while it runs the job, so a second delivery of the
+task meanwhile does nothing, and :func:`jobs_requeue_stalled` (a beat sweep) tells a live runner
+from a dead one: a running job whose lock nobody holds lost its worker (killed, out of
+memory, the machine restarted). Its task is sent again at once instead of after the
+broker's visibility timeout (an hour); the handlers resume from what they recorded.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -14,8 +21,10 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from waybill_console.errors import AppError, NotFound
+from waybill_console.locks import advisory_lock
 from waybill_console.models import Job
 from waybill_console.tenancy import Actor
 
@@ -29,18 +38,33 @@ HANDLERS: dict[str, str] = {
     "dropship_statement": "dropship.services.statements.statement_run",
 }
 MAX_ATTEMPTS = 3
+#: jobs sent again per sweep at most (a backlog is worked off over several ticks)
+REQUEUE_BATCH = 100
 
 
 def job_create(*, actor: Actor, kind: str, params: dict, total: int = 0) -> Job:
     """Record the job and enqueue it once the surrounding transaction commits."""
-    from waybill_console.tasks import run_job
-
     user = actor.user if getattr(actor.user, "pk", None) else None
     job = Job.objects.create(
         shop=actor.shop, kind=kind, params=params, total=total, created_by=user
     )
-    transaction.on_commit(lambda: run_job.delay(job.pk))
+    job_id = job.pk
+    transaction.on_commit(lambda: job_enqueue(job_id=job_id))
     return job
+
+
+def job_enqueue(*, job_id: int) -> bool:
+    """Send the job's task. With the broker unreachable the job stays queued in the
+    database (the request that recorded it still succeeds) and the sweep sends it once
+    the broker is back."""
+    from waybill_console.tasks import run_job
+
+    try:
+        run_job.delay(job_id)
+    except BrokerUnavailable as err:
+        logger.warning("job %s recorded but not sent, broker unreachable: %s", job_id, err)
+        return False
+    return True
 
 
 def job_get(*, actor: Actor, job_id: int) -> Job:
@@ -65,8 +89,22 @@ def job_file_path(job: Job, file_name: str) -> Path:
     return folder / file_name
 
 
+def _lock_name(job_id: int) -> str:
+    return f"job:{job_id}"
+
+
 def job_run(*, job_id: int) -> str:
-    """Claim the job (queued, or running but redelivered under the attempt cap) and run it."""
+    """Claim the job (queued, or running but redelivered under the attempt cap) and run it,
+    under the job's advisory lock: while a live worker runs the job, another delivery of
+    its task does nothing."""
+    with advisory_lock(_lock_name(job_id)) as got:
+        if not got:
+            status = Job.objects.filter(pk=job_id).values_list("status", flat=True).first()
+            return status or "missing"
+        return _run_claimed(job_id)
+
+
+def _run_claimed(job_id: int) -> str:
     claimed = Job.objects.filter(
         Q(status=Job.Status.QUEUED) | Q(status=Job.Status.RUNNING, attempts__lt=MAX_ATTEMPTS),
         pk=job_id,
@@ -100,3 +138,43 @@ def _finish(job: Job, *, result: dict | None = None, error: dict | None = None) 
         updates["done"] = F("total")
     Job.objects.filter(pk=job.pk).update(**updates)
     job.refresh_from_db()
+
+
+def jobs_requeue_stalled() -> list[int]:
+    """Send the task again for the jobs nobody will run otherwise; the ids sent.
+
+    - running, but no worker holds the job's lock: its worker died mid-way (with
+      ``acks_late`` the broker would redeliver only after its visibility timeout);
+    - queued for longer than ``JOB_STALL_SECONDS``: the task was never sent (the broker
+      was unreachable when the job was recorded) or its message was lost.
+
+    A task sent twice is harmless: the runner claims the job under its lock, a finished
+    job is never claimed again and each resumed run counts against ``MAX_ATTEMPTS``.
+    A duplicate beat tick does nothing (advisory lock)."""
+    with advisory_lock("jobs:requeue-stalled") as got:
+        if not got:
+            return []
+        queued_before = timezone.now() - timedelta(seconds=settings.JOB_STALL_SECONDS)
+        candidates = (
+            Job.objects.filter(
+                Q(status=Job.Status.RUNNING)
+                | Q(status=Job.Status.QUEUED, created_at__lt=queued_before)
+            )
+            .order_by("created_at", "id")
+            .values_list("pk", "status")[:REQUEUE_BATCH]
+        )
+        sent = []
+        for job_id, status in list(candidates):
+            if status == Job.Status.RUNNING and _runner_alive(job_id):
+                continue
+            if not job_enqueue(job_id=job_id):
+                break  # the broker is unreachable: the next tick tries again
+            sent.append(job_id)
+    if sent:
+        logger.warning("sent again the tasks of stalled jobs %s", sent)
+    return sent
+
+
+def _runner_alive(job_id: int) -> bool:
+    with advisory_lock(_lock_name(job_id)) as got:
+        return not got

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "waybill_console.middleware.ServiceUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -124,7 +125,11 @@ if not _database_url:
         "DATABASE_URL is not set and no embedded server is running: "
         "run `make services` (or `make run`), or set DATABASE_URL."
     )
-DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+# health checks: a connection kept open across a database restart is tested before it is
+# reused, so the first request after the restart does not fail on it
+DATABASES = {
+    "default": dj_database_url.parse(_database_url, conn_max_age=60, conn_health_checks=True)
+}
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("Waybill Console runs on PostgreSQL only")
 
@@ -243,10 +248,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
+# a job queued this long without a worker taking it has its task sent again
+JOB_STALL_SECONDS = int(env("JOB_STALL_SECONDS", "300"))
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {
         "task": "waybill_console.tasks.heartbeat",
         "schedule": 60.0,
+    },
+    "requeue-stalled-jobs": {
+        "task": "waybill_console.tasks.requeue_stalled_jobs",
+        "schedule": float(env("JOB_SWEEP_SECONDS", "60")),
     },
     "order-time-rules": {
         "task": "shops.tasks.apply_order_time_rules",

@@ -1,4 +1,5 @@
-"""Kernel jobs: the worker heartbeat and the idempotency-key purge."""
+"""Kernel jobs: the worker heartbeat, the idempotency-key purge, the job runner and its
+stalled-job sweep."""
 
 from __future__ import annotations
 
@@ -34,3 +35,12 @@ def run_job(job_id: int) -> str:
     from waybill_console.jobs import job_run
 
     return job_run(job_id=job_id)
+
+
+@shared_task(name="waybill_console.tasks.requeue_stalled_jobs")
+def requeue_stalled_jobs() -> list[int]:
+    """Beat runs this every ``JOB_SWEEP_SECONDS``: jobs whose worker died, or whose task
+    was never sent, are sent again."""
+    from waybill_console.jobs import jobs_requeue_stalled
+
+    return jobs_requeue_stalled()

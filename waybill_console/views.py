@@ -13,14 +13,21 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Database and Redis reachable; when a Celery worker last ran the heartbeat."""
-    with connection.cursor() as cur:
-        cur.execute("SELECT 1")
-    cache.set("healthz", "ok", 5)
-    return JsonResponse(
-        {
-            "database": "ok",
-            "redis": cache.get("healthz"),
-            "worker_heartbeat": cache.get(HEARTBEAT_KEY),
-        }
-    )
+    """Database and Redis reachable (503 naming what is not); when a Celery worker last ran
+    the heartbeat."""
+    from django.db import Error as DatabaseError
+    from redis.exceptions import RedisError
+
+    body = {"database": "ok", "redis": "ok", "worker_heartbeat": None}
+    try:
+        with connection.cursor() as cur:
+            cur.execute("SELECT 1")
+    except DatabaseError:
+        body["database"] = "unavailable"
+    try:
+        cache.set("healthz", "ok", 5)
+        body["worker_heartbeat"] = cache.get(HEARTBEAT_KEY)
+    except RedisError:
+        body["redis"] = "unavailable"
+    ok = body["database"] == body["redis"] == "ok"
+    return JsonResponse(body, status=200 if ok else 503)
