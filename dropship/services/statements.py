@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from dropship.errors import BindingNotActive, StatementLimit
 from dropship.models import Allocation, Binding, FactoryOrder, SettlementPrice, Statement
@@ -258,7 +259,7 @@ COLUMNS = (
     _("Spec"),
     _("Quantity"),
     _("Settlement price"),
-    _("Amount"),
+    pgettext_lazy("money", "Amount"),  # 金额 (the ledger's "Amount" is a count: 数量)
     _("Note"),
 )
 
