@@ -11,7 +11,7 @@ class CancelLimitReached(AppError):
 
 class WaybillNotCancellable(AppError):
     """One code for outside systems; ``detail.reason`` says which rule refused
-    (``has_tracking``, ``picked_up``, ``already_cancelled``, ``recycled``)."""
+    (``has_tracking``, ``picked_up``, ``already_cancelled``, ``recycled``, ``shipped``)."""
 
     code = "WAYBILL_NOT_CANCELLABLE"
     status = 409
@@ -22,6 +22,7 @@ class WaybillNotCancellable(AppError):
         "picked_up": _("the parcel was picked up"),
         "already_cancelled": _("it was already cancelled"),
         "recycled": _("it was recycled"),
+        "shipped": _("the order was shipped with it"),
     }
 
     def __init__(self, reason: str):

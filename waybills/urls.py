@@ -20,6 +20,7 @@ urlpatterns = [
     ),
     path("waybills/batch/", views.waybill_batch, name="waybill_batch"),
     path("waybills/batch/controls/", views.waybill_batch_controls, name="waybill_batch_controls"),
+    path("waybills/batch/ship/", views.waybill_batch_ship, name="waybill_batch_ship"),
     path(
         "waybills/batch/<int:job_id>/",
         views.waybill_batch_progress,

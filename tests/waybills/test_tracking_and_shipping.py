@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from carriers.models import Subscription
 from shops.models import Order
 from tests.conftest import main_actor, make_order, make_shop, make_user, token_client
 from tests.waybills.conftest import open_service
@@ -179,3 +180,47 @@ def test_ops_admin_action_records_pickup(shop_a, admin_client):
     assert Order.objects.get(pk=waybill.order_id).status == "shipped"
     page = admin_client.get(f"/admin/waybills/waybill/{waybill.pk}/change/")
     assert page.status_code == 200 and "文三路" not in page.content.decode()
+
+
+def test_a_number_the_order_shipped_with_cannot_be_cancelled(shop_a):
+    from waybills.errors import WaybillNotCancellable
+    from waybills.services.lifecycle import waybill_cancellable
+
+    sub = open_service(shop_a, balance=5)
+    order = make_order(shop_a)
+    waybill = services.waybill_allocate(
+        actor=main_actor(shop_a), order=order, subscription=sub
+    ).parent
+    assert waybill_cancellable(waybill)
+    services.waybill_ship(actor=main_actor(shop_a), order=order, waybill_no=waybill.waybill_no)
+    waybill.refresh_from_db()
+    assert not waybill_cancellable(waybill)
+    with pytest.raises(WaybillNotCancellable) as refused:
+        services.waybill_cancel(actor=main_actor(shop_a), waybill=waybill)
+    assert refused.value.detail == {"reason": "shipped"}
+    waybill.refresh_from_db()
+    assert waybill.status == "allocated"
+    assert Subscription.objects.get(pk=sub.pk).cancelled_total == 0
+
+
+def test_order_list_batch_ships_with_the_orders_own_numbers(client, shop_a):
+    from django.urls import reverse
+
+    sub = open_service(shop_a, balance=5)
+    orders = [make_order(shop_a) for _ in range(3)]
+    for o in orders[:2]:
+        services.waybill_allocate(actor=main_actor(shop_a), order=o, subscription=sub)
+    client.force_login(shop_a.memberships.get().user)
+    controls = client.get(reverse("console:waybill_batch_controls")).content.decode()
+    assert 'data-testid="batch-ship-waybill"' in controls
+    response = client.post(
+        reverse("console:waybill_batch_ship"),
+        {"ids": [o.pk for o in orders], "return_address": sub.address_id},
+        follow=True,
+    )
+    text = response.content.decode()
+    assert "2" in text and orders[2].order_no in text  # the one without a number is listed
+    for o in orders:
+        o.refresh_from_db()
+    assert [o.status for o in orders] == ["shipped", "shipped", "paid"]
+    assert orders[0].return_address_id == sub.address_id and not orders[0].shipped_by_hand

@@ -59,6 +59,18 @@ def _refuse_cancel(waybill: Waybill) -> None:
         raise WaybillNotCancellable("picked_up")
     if waybill.has_tracking:
         raise WaybillNotCancellable("has_tracking")
+    order = waybill.order
+    if order.shipped_at is not None and order.tracking_no == waybill.waybill_no:
+        raise WaybillNotCancellable("shipped")  # the parcel went out under this number
+
+
+def waybill_cancellable(waybill: Waybill) -> bool:
+    """Whether the number itself may be cancelled (the cap is the subscription's)."""
+    try:
+        _refuse_cancel(waybill)
+    except WaybillNotCancellable:
+        return False
+    return True
 
 
 def waybill_cancel(*, actor: Actor, waybill: Waybill, now: datetime | None = None) -> Waybill:
