@@ -8,7 +8,7 @@ PIP := $(PY) -m pip --disable-pip-version-check
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test services services-down lint format bench chromium translations clean
+.PHONY: run test services services-down lint format bench load chromium translations clean
 
 $(VENV)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -64,6 +64,9 @@ test: $(VENV)/.installed-dev chromium lint services translations
 
 bench: $(VENV)/.installed-dev services
 	WBC_DEV_DEFAULTS=1 $(PY) -m benchmarks $(BENCH_ARGS)
+
+load: $(VENV)/.installed-dev services
+	WBC_DEV_DEFAULTS=1 $(PY) -m load $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) var/staticfiles
