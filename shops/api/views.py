@@ -1,5 +1,6 @@
 from django.http import FileResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -39,14 +40,24 @@ class MeView(APIView):
 class OrderListView(APIView):
     @extend_schema(
         responses=OrderSerializer(many=True),
+        parameters=[
+            OpenApiParameter("status", str, required=False),
+            OpenApiParameter("date_from", OpenApiTypes.DATE, required=False),
+            OpenApiParameter("date_to", OpenApiTypes.DATE, required=False),
+            OpenApiParameter("at_risk", bool, required=False),
+            OpenApiParameter("carrier", str, required=False),
+            OpenApiParameter("has_waybill", str, required=False, enum=["yes", "no"]),
+            OpenApiParameter("is_dropship", str, required=False, enum=["yes", "no"]),
+            OpenApiParameter("after_sale", str, required=False, enum=["yes", "no"]),
+            OpenApiParameter("q", str, required=False, description="order number or phone"),
+        ],
         summary="List orders (receiver masked); filters: status, date_from, date_to, "
         "at_risk, carrier, has_waybill, is_dropship, after_sale, q",
     )
     def get(self, request):
-        qs = selectors.order_list(
-            actor=request.wbc_actor,
-            status=request.query_params.get("status"),
-            q=request.query_params.get("q"),
+        filters = selectors.OrderFilters.from_params(request.query_params)
+        qs = selectors.order_list(actor=request.wbc_actor, filters=filters).prefetch_related(
+            "items"
         )
         paginator = Pagination()
         page = paginator.paginate_queryset(qs, request, view=self)

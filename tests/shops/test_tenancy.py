@@ -159,3 +159,21 @@ def test_superuser_admin_sees_every_shop(admin_client, shop_a, shop_b):
     make_order(shop_b, "ADM-B2")
     html = admin_client.get("/admin/shops/order/").content.decode()
     assert "ADM-A2" in html and "ADM-B2" in html
+
+
+def test_api_order_list_applies_every_filter_in_a_fixed_number_of_queries(
+    shop_a, django_assert_max_num_queries
+):
+    paid = [make_order(shop_a, f"F-PAID-{i}") for i in range(5)]
+    services.order_start_after_sale(actor=main_actor(shop_a), order=paid[0])
+    api = token_client(shop_a)
+    api.get("/api/v1/orders/")  # warm: the token's last-used stamp
+    with django_assert_max_num_queries(4):  # token, count, page, every page's items at once
+        assert api.get("/api/v1/orders/").json()["count"] == 5
+    body = api.get("/api/v1/orders/?after_sale=yes").json()
+    assert [o["order_no"] for o in body["results"]] == ["F-PAID-0"]
+    assert api.get("/api/v1/orders/?after_sale=no").json()["count"] == 4
+    assert api.get("/api/v1/orders/?has_waybill=yes").json()["count"] == 0
+    refused = api.get("/api/v1/orders/?has_waybill=maybe&date_from=soon")
+    assert refused.status_code == 400
+    assert set(refused.json()["detail"]) == {"has_waybill", "date_from"}
