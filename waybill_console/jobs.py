@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -150,7 +151,8 @@ def jobs_requeue_stalled() -> list[int]:
 
     A task sent twice is harmless: the runner claims the job under its lock, a finished
     job is never claimed again and each resumed run counts against ``MAX_ATTEMPTS``.
-    A duplicate beat tick does nothing (advisory lock)."""
+    A job is sent again at most once per ``JOB_STALL_SECONDS``; a duplicate beat tick
+    does nothing (advisory lock)."""
     with advisory_lock("jobs:requeue-stalled") as got:
         if not got:
             return []
@@ -167,7 +169,12 @@ def jobs_requeue_stalled() -> list[int]:
         for job_id, status in list(candidates):
             if status == Job.Status.RUNNING and _runner_alive(job_id):
                 continue
+            # sent again at most once per stall time: the ticks beat fires in a burst after
+            # an outage, or while the task waits in a long queue, add no more copies
+            if not cache.add(f"jobs:resent:{job_id}", 1, timeout=settings.JOB_STALL_SECONDS):
+                continue
             if not job_enqueue(job_id=job_id):
+                cache.delete(f"jobs:resent:{job_id}")
                 break  # the broker is unreachable: the next tick tries again
             sent.append(job_id)
     if sent:

@@ -30,8 +30,11 @@ def purge_idempotency_keys(days: int = 7) -> int:
     return deleted
 
 
-@shared_task(name="waybill_console.tasks.run_job", acks_late=True)
+@shared_task(name="waybill_console.tasks.run_job", acks_late=True, ignore_result=True)
 def run_job(job_id: int) -> str:
+    """The job's state and result live in its row. No result in Redis: a sender that
+    expects one subscribes to it first, and with Redis down that waits ~20 s of retries
+    before the send can fail (and the job be left to the sweep)."""
     from waybill_console.jobs import job_run
 
     return job_run(job_id=job_id)

@@ -389,10 +389,15 @@ class App:
 
 @pytest.fixture(scope="session")
 def fault_root() -> Iterator[Path]:
+    """The suite's temporary directory: server data, the app's logs (kept for reading
+    when ``WBC_FAULTS_KEEP=1``)."""
     root = Path(tempfile.mkdtemp(prefix="wbc-faults-"))
     os.chmod(root, 0o755)  # the postgres system user reaches its data directory below
     yield root
-    shutil.rmtree(root, ignore_errors=True)
+    if os.environ.get("WBC_FAULTS_KEEP") == "1":
+        print(f"\nfault test servers' data and logs kept in {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

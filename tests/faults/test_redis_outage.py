@@ -18,6 +18,7 @@ from tests.faults.servers import wait_for
 
 BATCH = 50
 TIMEOUT = 10  # seconds: a request during the outage answers well within this, or hangs
+OUTAGE = 8  # seconds Redis stays down
 
 
 def _batch(app, api, order_ids, sub_id) -> int:
@@ -114,6 +115,8 @@ def test_redis_stopped_and_started_while_the_app_runs(app, redis_server):
         )
     )
     assert time.monotonic() - started < 30  # nothing waited on Redis
+    # long enough for the worker's and beat's reconnection attempts to fail a few times
+    time.sleep(max(0.0, OUTAGE - (time.monotonic() - started)))
 
     redis_server.start()
     holder.rollback()

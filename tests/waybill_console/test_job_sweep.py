@@ -26,12 +26,6 @@ from waybills.services import waybill_batch_start
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _clean_cache():
-    """These tests use no cache: they leave the shared test Redis alone."""
-    yield
-
-
 @pytest.fixture
 def sent(monkeypatch) -> list[int]:
     ids: list[int] = []
@@ -74,6 +68,15 @@ def test_a_running_job_whose_worker_died_is_sent_again(shop_a, sent):
     assert jobs.jobs_requeue_stalled() == [dead.pk]
     assert sent == [dead.pk]
     assert Job.objects.get(pk=dead.pk).attempts == 1  # the run counts the attempt, not the sweep
+
+
+def test_a_stalled_job_is_sent_again_once_per_stall_time(shop_a, sent, settings):
+    settings.JOB_STALL_SECONDS = 300
+    dead = make_job(shop_a, status="running", attempts=1)
+    stalled = make_job(shop_a, status="queued", age=timedelta(seconds=301))
+    assert jobs.jobs_requeue_stalled() == [stalled.pk, dead.pk]
+    assert jobs.jobs_requeue_stalled() == []  # the next tick: already on their way
+    assert sent == [stalled.pk, dead.pk]
 
 
 def test_a_running_job_of_a_live_worker_is_left_alone(shop_a, sent):
