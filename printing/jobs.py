@@ -14,6 +14,7 @@ it), the print agent for agent printers (:func:`agent_job_claim` then
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import replace
 from datetime import timedelta
@@ -55,6 +56,8 @@ from waybill_console.errors import AppError, NotFound, ValidationError
 from waybill_console.locks import advisory_lock
 from waybill_console.tenancy import Actor
 from waybills.models import LIVE_STATUSES, Waybill
+
+logger = logging.getLogger("printing.jobs")
 
 JOB_LIMIT = 50
 #: an agent that claimed a job and did not report within this has lost it
@@ -505,10 +508,61 @@ def _enqueue(job: PrintJob) -> None:
     """Network and USB jobs go to a Celery worker once the transaction commits; agent
     jobs wait for their agent's poll."""
     if job.printer.connection in SERVER_CONNECTIONS:
-        from printing.tasks import send_print_job
-
         job_id = job.pk
-        transaction.on_commit(lambda: send_print_job.delay(job_id))
+        transaction.on_commit(lambda: print_job_enqueue(job_id=job_id))
+
+
+def print_job_enqueue(*, job_id: int) -> bool:
+    """Send the job's task. With the broker unreachable the job stays queued (the request
+    that recorded it still succeeds) and the sweep sends it once the broker is back."""
+    from kombu.exceptions import OperationalError as BrokerUnavailable
+
+    from printing.tasks import send_print_job
+
+    try:
+        send_print_job.delay(job_id)
+    except BrokerUnavailable as err:
+        logger.warning("print job %s recorded but not sent, broker unreachable: %s", job_id, err)
+        return False
+    return True
+
+
+def print_jobs_requeue_stalled() -> list[int]:
+    """Send the task again for network/USB print jobs nobody will send otherwise: queued
+    for longer than ``JOB_STALL_SECONDS`` (the message was never sent or was lost), or
+    sending while no worker holds the job's lock (its worker died: the task then closes
+    the dead attempt as failed, and 重试 sends only the unconfirmed labels, so nothing
+    prints twice). At most once per stall time per job; one sweep at a time."""
+    from django.core.cache import cache
+
+    with advisory_lock("print-jobs:requeue-stalled") as got:
+        if not got:
+            return []
+        before = timezone.now() - timedelta(seconds=settings.JOB_STALL_SECONDS)
+        candidates = list(
+            PrintJob.objects.filter(
+                printer__connection__in=SERVER_CONNECTIONS,
+                created_at__lt=before,
+                status__in=(PrintJob.Status.QUEUED, PrintJob.Status.SENDING),
+            )
+            .order_by("created_at", "id")
+            .values_list("pk", "status")[:100]
+        )
+        sent = []
+        for job_id, status in candidates:
+            if status == PrintJob.Status.SENDING:
+                with advisory_lock(_lock_name(job_id)) as free:
+                    if not free:
+                        continue  # its worker is sending right now
+            if not cache.add(f"print-jobs:resent:{job_id}", 1, settings.JOB_STALL_SECONDS):
+                continue
+            if not print_job_enqueue(job_id=job_id):
+                cache.delete(f"print-jobs:resent:{job_id}")
+                break
+            sent.append(job_id)
+    if sent:
+        logger.warning("sent again the tasks of stalled print jobs %s", sent)
+    return sent
 
 
 def print_job_retry(*, actor: Actor, job: PrintJob) -> PrintJob:

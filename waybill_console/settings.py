@@ -259,6 +259,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "waybill_console.tasks.requeue_stalled_jobs",
         "schedule": float(env("JOB_SWEEP_SECONDS", "60")),
     },
+    "requeue-stalled-print-jobs": {
+        "task": "printing.tasks.requeue_stalled_print_jobs",
+        "schedule": float(env("JOB_SWEEP_SECONDS", "60")),
+    },
     "order-time-rules": {
         "task": "shops.tasks.apply_order_time_rules",
         "schedule": 60.0,

@@ -507,3 +507,36 @@ def test_a_real_worker_sends_the_job_queued_by_the_api(shop_a):
     assert [numbers_in(d) for d in listener.documents] == [{w.waybill_no} for w in waybills]
     assert printed_counts(waybills) == [1, 1]
     assert PrintAttempt.objects.get().bytes_sent == sum(map(len, listener.documents))
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_print_job_whose_message_was_lost_is_sent_by_the_sweep(shop_a, settings):
+    """The task message is gone (purged from the real broker, as after a broker loss): the
+    beat sweep sends the stalled job again, once per stall time, and a worker prints it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.JOB_STALL_SECONDS = 60
+    sub = open_service(shop_a, "ZTO", balance=10)
+    waybills = draw(shop_a, sub, 2)
+    with PrinterListener(PRINT) as listener:
+        printer = network_printer(shop_a, listener.port)
+        job = jobs.print_job_create(
+            actor=main_actor(shop_a), printer=printer, waybill_ids=[w.pk for w in waybills]
+        )
+        app.control.purge()  # the message is lost
+        assert jobs.print_jobs_requeue_stalled() == []  # not stalled yet
+        PrintJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+        assert jobs.print_jobs_requeue_stalled() == [job.pk]
+        assert jobs.print_jobs_requeue_stalled() == []  # once per stall time
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            for _ in range(300):
+                job.refresh_from_db()
+                if job.status in ("printed", "failed"):
+                    break
+                time.sleep(0.1)
+    assert job.status == "printed"
+    assert [numbers_in(d) for d in listener.documents] == [{w.waybill_no} for w in waybills]
+    assert printed_counts(waybills) == [1, 1]
