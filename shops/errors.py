@@ -27,6 +27,15 @@ class AddressLimit(AppError):
     message = _("A shop can keep at most %(limit)s shipping addresses.")
 
 
+class AddressInUse(AppError):
+    code = "ADDRESS_IN_USE"
+    status = 409
+    message = _(
+        "This address is the sender address of an e-waybill subscription and cannot be "
+        "deleted; edit it instead."
+    )
+
+
 class AddressUnknownRegion(AppError):
     code = "VALIDATION_ERROR"
     status = 400

@@ -66,8 +66,12 @@ def address_edit(request: HttpRequest, address_id: int) -> HttpResponse:
 @shop_required
 @require_POST
 def address_delete(request: HttpRequest, address_id: int) -> HttpResponse:
-    services.address_delete(actor=request.actor, address_id=address_id)
-    messages.success(request, _("Address deleted."))
+    try:
+        services.address_delete(actor=request.actor, address_id=address_id)
+    except AppError as err:
+        messages.error(request, err.render_message())
+    else:
+        messages.success(request, _("Address deleted."))
     return redirect("console:address_list")
 
 

@@ -82,6 +82,12 @@ class NotAuthenticated(AppError):
     message = _("Authentication credentials were not provided or are invalid.")
 
 
+class ServerError(AppError):
+    code = "SERVER_ERROR"
+    status = 500
+    message = _("Something went wrong on our side; please try again later.")
+
+
 class ServiceUnavailable(AppError):
     """PostgreSQL or Redis unreachable (restarting, overloaded): worth retrying shortly."""
 

@@ -41,5 +41,8 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
 ]
 
+handler404 = "waybill_console.views.not_found"
+handler500 = "waybill_console.views.server_error"
+
 admin.site.site_header = "Waybill Console 运营后台"
 admin.site.site_title = "Waybill Console"

@@ -195,6 +195,13 @@ class PriceSerializer(serializers.Serializer):
     price = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
 
 
+class PriceSheetSerializer(serializers.Serializer):
+    """The whole sheet (not paged): every price, and products handed over without one."""
+
+    count = serializers.IntegerField()
+    results = PriceSerializer(many=True)
+
+
 class PricesWriteSerializer(serializers.Serializer):
     prices = PriceSerializer(many=True)
 
@@ -252,3 +259,7 @@ class BatchShipResultSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     tracking_no = serializers.CharField(required=False)
     error = serializers.DictField(required=False)
+
+
+class BatchShipResponseSerializer(serializers.Serializer):
+    results = BatchShipResultSerializer(many=True)

@@ -281,7 +281,7 @@ class FactoryOrderShipView(APIView):
 class FactoryOrderBatchShipView(APIView):
     @extend_schema(
         request=s.DropshipBatchShipSerializer,
-        responses=s.BatchShipResultSerializer(many=True),
+        responses=s.BatchShipResponseSerializer,
         operation_id="dropship_factory_orders_batch_ship",
         summary="Merchant (or factory): ship up to 500 at once; one result each",
     )
@@ -290,10 +290,12 @@ class FactoryOrderBatchShipView(APIView):
         ids = data.get("factory_orders")
         if isinstance(ids, list) and len(ids) > factory_services.SHIP_BATCH_LIMIT:
             raise BatchTooLarge(limit=factory_services.SHIP_BATCH_LIMIT, detail={"count": len(ids)})
+        ser = s.DropshipBatchShipSerializer(data=data)  # ids are integers, or nothing is done
+        ser.is_valid(raise_exception=True)
         results = services.factory_order_ship_batch(
             actor=request.wbc_actor,
-            factory_order_ids=ids,
-            return_address_id=data.get("return_address"),
+            factory_order_ids=ser.validated_data["factory_orders"],
+            return_address_id=ser.validated_data.get("return_address"),
         )
         return Response({"results": results})
 
@@ -303,7 +305,7 @@ class FactoryOrderBatchShipView(APIView):
 
 class PriceView(APIView):
     @extend_schema(
-        responses=s.PriceSerializer(many=True),
+        responses=s.PriceSheetSerializer,
         summary="Factory: its settlement prices, and products handed to it without one",
     )
     def get(self, request):
@@ -313,7 +315,7 @@ class PriceView(APIView):
 
     @extend_schema(
         request=s.PricesWriteSerializer,
-        responses=s.PriceSerializer(many=True),
+        responses=s.PriceSheetSerializer,
         summary="Factory: set prices (upsert; price null removes one); all or nothing",
     )
     def put(self, request):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 from django.db import transaction
+from django.db.models import ProtectedError
 
 from shops import regions
-from shops.errors import AddressLimit
+from shops.errors import AddressInUse, AddressLimit
 from shops.models import Address, Shop
 from waybill_console import permissions as perms
 from waybill_console.errors import NotFound, ValidationError
@@ -118,5 +119,9 @@ def address_update(*, actor: Actor, address_id: int, data: dict) -> Address:
 
 
 def address_delete(*, actor: Actor, address_id: int) -> None:
+    """Refused while a subscription names the address (its sender address)."""
     actor.require(perms.ADDRESS_MANAGE)
-    _get(actor, address_id).delete()
+    try:
+        _get(actor, address_id).delete()
+    except ProtectedError:
+        raise AddressInUse()

@@ -113,6 +113,28 @@ def test_address_api_and_cap_code(shop_a):
     assert api.get("/api/v1/addresses/").json()[0]["city"] == "杭州市"
 
 
+def test_address_of_a_subscription_is_not_deleted(client, shop_a):
+    """The API answers 409 ADDRESS_IN_USE (was a 500), the page shows the message; the
+    address stays."""
+    from django.utils import translation
+    from django.utils.html import escape
+
+    from shops.errors import AddressInUse
+    from tests.waybills.conftest import open_service
+
+    address_id = open_service(shop_a, balance=0).address_id
+    response = token_client(shop_a).delete(f"/api/v1/addresses/{address_id}/")
+    assert response.status_code == 409
+    assert response.json()["code"] == "ADDRESS_IN_USE"
+    client.force_login(shop_a.memberships.get(role=Membership.Role.MAIN).user)
+    page = client.post(f"/console/addresses/{address_id}/delete/", follow=True)
+    assert page.status_code == 200
+    with translation.override("zh-hans"):
+        message = AddressInUse().render_message()
+    assert escape(message) in page.content.decode()
+    assert Address.objects.filter(pk=address_id).exists()
+
+
 def test_sub_account_without_address_permission_is_refused(shop_a):
     sub = services.sub_account_create(
         actor=main_actor(shop_a),
