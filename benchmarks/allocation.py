@@ -133,7 +133,7 @@ def _raw(ctx: Context, first: int, last: int, start):
     conn.commit()
     sender = json.dumps(ctx.sender)
     values = ", ".join(["%s"] * len(_WAYBILL_COLUMNS.split(",")))
-    insert = f"INSERT INTO waybills_waybill ({_WAYBILL_COLUMNS}) VALUES ({values}) RETURNING id"
+    insert = f"INSERT INTO waybills_waybill ({_WAYBILL_COLUMNS}) VALUES ({values}) RETURNING id"  # nosec B608
     start()
     ok = errors = 0
     first_error = ""
@@ -180,7 +180,7 @@ def _raw_batch(ctx: Context, first: int, last: int, start):
     orders = _orders_raw(cur, first, last)
     conn.commit()
     sender = json.dumps(ctx.sender)
-    insert = f"INSERT INTO waybills_waybill ({_WAYBILL_COLUMNS}) VALUES %s RETURNING id"
+    insert = f"INSERT INTO waybills_waybill ({_WAYBILL_COLUMNS}) VALUES %s RETURNING id"  # nosec B608
     start()
     ok = errors = 0
     first_error = ""

@@ -102,7 +102,7 @@ def templates(shop, sub, count: int = TEMPLATE_COUNT) -> list[int]:
     for order in Order.objects.filter(shop=shop).exclude(order_no__startswith="BENCH")[: count * 4]:
         try:
             gateway.screen(subscription=sub, receiver=_receiver(order))
-        except Exception:  # a refusal: not a template
+        except Exception:  # a refusal: not a template  # nosec B112
             continue
         ids.append(order.pk)
         if len(ids) == count:
@@ -171,7 +171,8 @@ def clone_orders(
     exprs = [chosen.get(c, f"t.{c}") for c in columns]
     # unique across runs on a kept database as well
     prefix = f"BENCH{time.time_ns() // 1000:x}{next(_prefix_seq):02d}-"
-    sql = f"""
+    sql = (
+        f"""
         WITH t AS (
             SELECT row_number() OVER (ORDER BY id) - 1 AS k, * FROM shops_order
              WHERE id = ANY(%(templates)s)
@@ -182,8 +183,9 @@ def clone_orders(
           JOIN t ON t.k = g %% %(n)s
          ORDER BY g
         RETURNING id
-    """
-    sql = f"WITH ins AS ({sql}) SELECT min(id), max(id), count(*) FROM ins"
+    """  # nosec B608
+    )
+    sql = f"WITH ins AS ({sql}) SELECT min(id), max(id), count(*) FROM ins"  # nosec B608
     with connection.cursor() as cur:
         cur.execute(
             sql,

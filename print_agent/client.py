@@ -27,6 +27,8 @@ class ServerError(Exception):
 
 class Client:
     def __init__(self, server: str, key: str, *, timeout: float = 30.0):
+        if urllib.parse.urlsplit(server).scheme not in ("http", "https"):
+            raise ValueError(f"--server must be an http(s):// URL, not {server!r}")
         self.base = server.rstrip("/") + "/api/v1/agent/"
         self.key = key
         self.timeout = timeout
@@ -45,7 +47,7 @@ class Client:
             },
         )
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec B310
                 raw = response.read()
                 return response.status, (json.loads(raw) if raw else None)
         except urllib.error.HTTPError as err:

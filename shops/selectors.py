@@ -55,7 +55,7 @@ def api_token_get_by_key(*, key: str) -> ApiToken | None:
     global _TOKEN_SQL
     if _TOKEN_SQL is None:
         _TOKEN_SQL = (
-            f"SELECT {rawsql.columns(ApiToken, 't')}, {rawsql.columns(Shop, 's')} "
+            f"SELECT {rawsql.columns(ApiToken, 't')}, {rawsql.columns(Shop, 's')} "  # nosec B608
             "FROM shops_apitoken t LEFT JOIN shops_shop s ON s.id = t.shop_id "
             "WHERE t.key_hash = %s AND t.revoked_at IS NULL"
         )
@@ -219,7 +219,7 @@ def _order_row(shop_id: int, order_id: int) -> Order | None:
     from waybill_console import rawsql
 
     sql = (
-        f"SELECT {rawsql.columns(Order, 'o')} FROM shops_order o WHERE o.shop_id = %s AND o.id = %s"
+        f"SELECT {rawsql.columns(Order, 'o')} FROM shops_order o WHERE o.shop_id = %s AND o.id = %s"  # nosec B608
     )
     try:
         order_id = int(order_id)

@@ -200,7 +200,7 @@ def _pg_create_db(port: int) -> None:
     base = [psql, "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres", "-tAc"]
     for _ in range(50):
         try:
-            exists = _run(base + [f"SELECT 1 FROM pg_database WHERE datname='{DB_NAME}'"], None)
+            exists = _run(base + [f"SELECT 1 FROM pg_database WHERE datname='{DB_NAME}'"], None)  # nosec B608
             break
         except subprocess.CalledProcessError:
             time.sleep(0.2)

@@ -57,7 +57,7 @@ DEV_DEFAULTS = DEBUG or TESTING or env_bool("WBC_DEV_DEFAULTS", False)
 SECRET_KEY = env("SECRET_KEY") or ""
 if not SECRET_KEY:
     if DEV_DEFAULTS:
-        SECRET_KEY = "insecure-development-key-do-not-use-in-production-0123456789"
+        SECRET_KEY = "insecure-development-key-do-not-use-in-production-0123456789"  # nosec B105
     else:
         raise ImproperlyConfigured("SECRET_KEY is not set (see .env.example)")
 

@@ -51,7 +51,7 @@ def sub_account_create(
     elif User.objects.filter(username=username).exists():
         errors["username"] = "This username is taken."
     if len(password or "") < 8:
-        errors["password"] = "At least 8 characters."
+        errors["password"] = "At least 8 characters."  # nosec B105
     unknown = [p for p in permissions if p not in perms.GRANTABLE]
     if unknown:
         errors["permissions"] = f"Unknown permissions: {', '.join(unknown)}"

@@ -14,7 +14,7 @@ from shops.demo import demo_orders_create
 from shops.models import Membership, Shop, ShopType
 from waybill_console import permissions as perms
 
-DEMO_PASSWORD = "waybill-demo"
+DEMO_PASSWORD = "waybill-demo"  # nosec B105
 
 SHOPS = [
     # shop_no, name, type, main account
