@@ -217,8 +217,7 @@ def _insert_waybills(*, first, last, subs, xlsx, screens, prefix, length, params
     }
     columns = [c.strip() for c in _WAYBILL_COLUMNS.split(",")]
     assert set(columns) == set(exprs), set(columns) ^ set(exprs)
-    sql = (
-        f"""
+    sql = f"""
         INSERT INTO waybills_waybill ({", ".join(columns)})
         SELECT {", ".join(exprs[c] for c in columns)}
           FROM (SELECT x.*, {kind} AS kind
@@ -229,7 +228,6 @@ def _insert_waybills(*, first, last, subs, xlsx, screens, prefix, length, params
              = (o.receiver_province, o.receiver_city, o.receiver_district)
          ORDER BY o.id
     """  # nosec B608
-    )
     params = {
         **params,
         "first": first,

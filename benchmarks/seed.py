@@ -171,8 +171,7 @@ def clone_orders(
     exprs = [chosen.get(c, f"t.{c}") for c in columns]
     # unique across runs on a kept database as well
     prefix = f"BENCH{time.time_ns() // 1000:x}{next(_prefix_seq):02d}-"
-    sql = (
-        f"""
+    sql = f"""
         WITH t AS (
             SELECT row_number() OVER (ORDER BY id) - 1 AS k, * FROM shops_order
              WHERE id = ANY(%(templates)s)
@@ -184,7 +183,6 @@ def clone_orders(
          ORDER BY g
         RETURNING id
     """  # nosec B608
-    )
     sql = f"WITH ins AS ({sql}) SELECT min(id), max(id), count(*) FROM ins"  # nosec B608
     with connection.cursor() as cur:
         cur.execute(
