@@ -8,7 +8,7 @@ PIP := $(PY) -m pip --disable-pip-version-check
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test services services-down lint format bench load chromium translations clean
+.PHONY: run test services services-down lint format bench load chromium translations clean audit
 
 $(VENV)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -54,6 +54,11 @@ chromium:
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# pip-audit needs the vulnerability database online (PyPI JSON API or OSV): run it where
+# the internet is reachable (see docs/security.md)
+audit: $(VENV)/.installed-dev
+	$(VENV)/bin/pip-audit -l --progress-spinner off
 
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format .
