@@ -89,6 +89,17 @@ class IsBranchActor(permissions.BasePermission):
         return True
 
 
+def _redis_client(cache):
+    """One redis-py client per cache connection pool: Django's ``get_client`` builds a new
+    one on every call, copying its ~170 response callbacks (a third of the throttle's
+    time). The client is thread-safe; the pool hands each command its own connection."""
+    inner = cache._cache
+    client = inner.__dict__.get("_wbc_write_client")
+    if client is None:
+        client = inner._wbc_write_client = inner.get_client(write=True)
+    return client
+
+
 class TokenRateThrottle(throttling.SimpleRateThrottle):
     """Per token (or per user) request rate, counted in the Redis cache.
 
@@ -105,9 +116,8 @@ class TokenRateThrottle(throttling.SimpleRateThrottle):
         if self.key is None:
             return True
         self.now = self.timer()
-        key = self.cache.make_and_validate_key(self.key)
-        client = self.cache._cache.get_client(key, write=True)
-        pipe = client.pipeline(transaction=False)
+        key = self.cache.make_key(self.key)  # ours: no need to validate it character by character
+        pipe = _redis_client(self.cache).pipeline(transaction=False)
         pipe.set(key, 0, ex=int(self.duration), nx=True)  # the window starts with its first hit
         pipe.incr(key)
         try:

@@ -10,21 +10,30 @@ with :func:`columns`, so a new model field is picked up without editing the stat
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from functools import lru_cache
 
 from django.db import connection
+from django.db import models as m
 from django.db.models import Model
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 
 
 @lru_cache(maxsize=64)
-def _plan(model: type[Model]) -> tuple[list[str], list[list]]:
+def _plan(model: type[Model]) -> tuple[list[str], list[tuple[int, list]], int]:
+    """The attribute names, the fields that have database converters (by position) and
+    the primary key's position."""
     fields = list(model._meta.concrete_fields)
     names = [f.attname for f in fields]
     converters = []
-    for f in fields:
+    for i, f in enumerate(fields):
         col = f.get_col(model._meta.db_table)
-        converters.append(connection.ops.get_db_converters(col) + f.get_db_converters(connection))
-    return names, converters
+        convs = connection.ops.get_db_converters(col) + f.get_db_converters(connection)
+        if convs:
+            converters.append((i, convs))
+    pk_index = next(i for i, f in enumerate(fields) if f.primary_key)
+    return names, converters, pk_index
 
 
 def columns(model: type[Model], alias: str) -> str:
@@ -39,16 +48,26 @@ def width(model: type[Model]) -> int:
 def build(model: type[Model], values) -> Model | None:
     """A model instance from a slice of a row (None when the primary key is NULL, as
     after a LEFT JOIN with no match)."""
-    names, converters = _plan(model)
-    out = []
-    for value, convs in zip(values, converters, strict=True):
+    names, converters, pk_index = _plan(model)
+    if len(values) != len(names):
+        raise ValueError(f"{model.__name__}: {len(values)} values for {len(names)} fields")
+    if values[pk_index] is None:
+        return None
+    out = list(values)
+    for i, convs in converters:
+        value = out[i]
         for convert in convs:
             value = convert(value, None, connection)
-        out.append(value)
-    pk_index = next(i for i, f in enumerate(model._meta.concrete_fields) if f.primary_key)
-    if out[pk_index] is None:
-        return None
-    return model.from_db(connection.alias, names, out)
+        out[i] = value
+    if pre_init.receivers or post_init.receivers:  # none in this project: see below
+        return model.from_db(connection.alias, names, out)
+    # what from_db makes, without Model.__init__'s generic argument handling (a third of
+    # the cost of a row of the hot path); only while no instance signal has a receiver
+    obj = model.__new__(model)
+    obj.__dict__.update(zip(names, out, strict=True))
+    state = obj._state = ModelState()
+    state.adding, state.db = False, connection.alias
+    return obj
 
 
 def split(row, models: list[type[Model]]) -> tuple[list, int]:
@@ -62,26 +81,93 @@ def split(row, models: list[type[Model]]) -> tuple[list, int]:
     return objects, at
 
 
+# --- values to write ----------------------------------------------------------------------
+
+#: field classes (exactly these, not subclasses: an encrypted text field is a TextField)
+#: whose conversion for the database returns a value of this type unchanged
+_PLAIN = {
+    m.CharField: str,
+    m.TextField: str,
+    m.BooleanField: bool,
+    m.IntegerField: int,
+    m.SmallIntegerField: int,
+    m.BigIntegerField: int,
+    m.PositiveIntegerField: int,
+    m.PositiveSmallIntegerField: int,
+    m.PositiveBigIntegerField: int,
+    m.DateTimeField: datetime,
+}
+_INTEGER_KEYS = (m.AutoField, m.BigAutoField, m.SmallAutoField)
+
+
+@lru_cache(maxsize=64)
+def _plain_types(model: type[Model], names: tuple[str, ...]) -> list[tuple]:
+    out = []
+    for name in names:
+        field = model._meta.get_field(name)
+        kind = _PLAIN.get(type(field))
+        if type(field) is m.ForeignKey and type(field.target_field) in _INTEGER_KEYS:
+            kind = int
+        out.append((field, kind))
+    return out
+
+
+def db_values(instance: Model, names: tuple[str, ...]) -> list:
+    """What ``field.get_db_prep_save(value, connection)`` gives for each named field (its
+    ``attname``) of ``instance``, in order. The common cases skip the field's conversion
+    chain, which returns them unchanged anyway: None where the column is nullable or a
+    plain one, a ``str`` for a char or text column, an ``int`` for an integer column or
+    an integer foreign key, a ``bool`` for a boolean, an aware ``datetime``. Anything
+    else (JSON, ciphertext, naive datetimes…) goes through the field."""
+    out = []
+    for field, kind in _plain_types(type(instance), names):
+        value = getattr(instance, field.attname)
+        if kind is not None and (
+            value is None
+            or (type(value) is kind and (kind is not datetime or value.tzinfo is not None))
+        ):
+            out.append(value)
+        else:
+            out.append(field.get_db_prep_save(value, connection))
+    return out
+
+
 # --- server-side prepared statements ---------------------------------------------------------
 
 _PLACEHOLDER = re.compile(r"%s")
 
 
-def _prepared_names() -> set[str]:
-    """The statements prepared on the current database session (a reconnect starts over)."""
-    raw = connection.connection
-    entry = getattr(connection, "_wbc_prepared", None)
+def _prepared_names(db) -> set[str]:
+    """The statements prepared on the database session of ``db`` (a Django connection);
+    a reconnect starts over."""
+    raw = db.connection
+    entry = getattr(db, "_wbc_prepared", None)
     if entry is None or entry[0] is not raw:
         entry = (raw, set())
-        connection._wbc_prepared = entry
+        db._wbc_prepared = entry
     return entry[1]
+
+
+_GENERIC_PLANS = "plan_cache_mode"  # marks a session whose plan cache mode is set
 
 
 def execute_prepared(cursor, name: str, sql: str, params: list) -> None:
     """Run ``sql`` (``%s`` placeholders) as a prepared statement of this session: planned
     once per connection instead of on every call (the hot path's joins and CTEs cost
-    more to plan than to run)."""
-    names = _prepared_names()
+    more to plan than to run).
+
+    The session keeps one generic plan per statement: in PostgreSQL's default ``auto``
+    mode these statements were planned again on every call (their generic plan looks
+    dearer to it than a custom one), which doubled their cost. They are lookups by
+    primary or unique key, for which the generic plan is the custom one. Only prepared
+    statements have generic plans (psycopg2 sends everything else as plain text), so the
+    setting changes nothing else. A ``SET`` inside a transaction would be undone by its
+    rollback: it is made outside one."""
+    db = cursor.db  # the connection itself, not the thread-local proxy
+    names = _prepared_names(db)
+    if _GENERIC_PLANS not in names and not db.in_atomic_block:
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+        names.add(_GENERIC_PLANS)
     if name not in names:
         counter = iter(range(1, len(params) + 1))
         server_sql = _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", sql)

@@ -1,5 +1,13 @@
 """The built-in gateway: screening from branch coverage, numbers from a per-carrier sequence.
 
+A process takes its numbers from the sequence in blocks (:data:`NUMBER_BLOCK` values in
+one ``nextval`` statement) and hands them out one by one, so that a single allocation
+usually costs no round trip for its number. A block belongs to one process (a forked
+child never uses its parent's: the key holds the process id) and one database. The
+numbers are unique as before, no longer increasing across processes; what is left in a
+block when its process ends is never issued, like the values of a rolled-back draw: gaps
+of at most ``NUMBER_BLOCK - 1`` numbers per process and carrier.
+
 Numbers follow each carrier's printed format (prefix + digits). Where a carrier publishes
 no check digit, ours is the last digit: the EAN-style mod-10 check over the sequence
 digits (weights 3,1,3,1… from the right), so a mistyped digit is caught by
@@ -8,6 +16,8 @@ digits (weights 3,1,3,1… from the right), so a mistyped digit is caught by
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 
 from django.db import connection
@@ -87,6 +97,49 @@ def coverage_forget(branch_id: int | None = None) -> None:
         _COVERAGE.pop(branch_id, None)
 
 
+#: sequence values one process reserves at a time (a draw of this many or more takes its
+#: own values directly)
+NUMBER_BLOCK = 20
+#: (process id, database, sequence) -> values reserved by this process, not yet handed out
+_BLOCKS: dict[tuple, list[int]] = {}
+_BLOCKS_LOCK = threading.Lock()
+
+
+def _nextvals(sequence: str, count: int) -> list[int]:
+    with connection.cursor() as cur:
+        if count == 1:
+            cur.execute("SELECT nextval(%s)", [sequence])
+        else:
+            cur.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [sequence, count])
+        return [row[0] for row in cur.fetchall()]
+
+
+def sequence_values(sequence: str, count: int) -> list[int]:
+    """``count`` unused values of ``sequence``: from this process's block, refilled with one
+    statement when it runs short; a large draw takes its own values directly."""
+    if count >= NUMBER_BLOCK:
+        return _nextvals(sequence, count)
+    pid, db = os.getpid(), connection.settings_dict
+    key = (pid, db["HOST"], db["PORT"], db["NAME"], sequence)
+    with _BLOCKS_LOCK:
+        block = _BLOCKS.get(key)
+        if block is None:
+            for stale in [k for k in _BLOCKS if k[0] != pid]:  # a parent's, before a fork
+                del _BLOCKS[stale]
+            block = _BLOCKS[key] = []
+        if len(block) < count:
+            block.extend(_nextvals(sequence, NUMBER_BLOCK))
+        taken = block[:count]
+        del block[:count]
+    return taken
+
+
+def blocks_forget() -> None:
+    """Drop this process's reserved values (tests that recreate the sequences)."""
+    with _BLOCKS_LOCK:
+        _BLOCKS.clear()
+
+
 def _fault(subscription) -> None:
     fault = subscription.branch.fault
     if fault:
@@ -144,15 +197,8 @@ class BuiltinGateway:
         _fault(subscription)
         code = subscription.carrier.code
         prefix, length = FORMATS[code]
-        sequence = f"waybill_seq_{code.lower()}"
-        with connection.cursor() as cur:
-            if count == 1:
-                cur.execute("SELECT nextval(%s)", [sequence])
-            else:
-                cur.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [sequence, count])
-            values = [row[0] for row in cur.fetchall()]
         numbers = []
-        for value in values:
+        for value in sequence_values(f"waybill_seq_{code.lower()}", count):
             body = f"{value:0{length - 1}d}"
             numbers.append(f"{prefix}{body}{check_digit(body)}")
         return numbers

@@ -147,6 +147,28 @@ class AllocateSerializer(serializers.Serializer):
     weight_grams = serializers.IntegerField(required=False, allow_null=True)
 
 
+_WHOLE_NUMBER_FIELDS = frozenset({"order", "subscription", "package_count", "weight_grams"})
+_NULLABLE_FIELDS = frozenset({"subscription", "weight_grams"})
+
+
+def allocate_input(data) -> dict:
+    """The validated input of 取号. A JSON object of whole numbers alone (the usual request,
+    ``{"order": 1, "subscription": 2}``) is already what :class:`AllocateSerializer` would
+    return, so it is taken as it is (with the same default) without building the
+    serializer's fields on every request; anything else goes through the serializer, with
+    its coercions and its errors."""
+    if (
+        type(data) is dict
+        and "order" in data
+        and data.keys() <= _WHOLE_NUMBER_FIELDS
+        and all(type(v) is int or (v is None and k in _NULLABLE_FIELDS) for k, v in data.items())
+    ):
+        return {"package_count": 1, **data}
+    ser = AllocateSerializer(data=data)
+    ser.is_valid(raise_exception=True)
+    return ser.validated_data
+
+
 class BatchAllocateSerializer(serializers.Serializer):
     orders = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
     subscription = serializers.IntegerField(required=False, allow_null=True)

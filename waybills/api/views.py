@@ -72,14 +72,10 @@ class WaybillListView(APIView):
     )
     @idempotent
     def post(self, request):
-        ser = s.AllocateSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        data = ser.validated_data
+        data = s.allocate_input(request.data)
         allocation = services.waybill_allocate(
             actor=request.wbc_actor,
-            order=shop_selectors.order_get(
-                actor=request.wbc_actor, order_id=data["order"], with_items=False
-            ),
+            order=data["order"],  # read by the service, scoped to the shop, with the subscription
             subscription=data.get("subscription"),
             carrier=data.get("carrier", ""),
             package_count=data.get("package_count", 1),
