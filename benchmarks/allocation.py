@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -68,6 +69,10 @@ class Outcome:
     first_error: str = ""
     profile: str = ""
     warmup: int = 0  # allocations made before the barrier (not timed)
+    cpu: str = ""  # CPU per allocation by process group (benchmarks.cpu)
+    #: processes that took numbers from per-process blocks of the sequence (the service's
+    #: gateway in a client process or a gunicorn worker); raw SQL calls nextval itself
+    block_holders: int = 0
 
     @property
     def rate(self) -> float:
@@ -313,6 +318,7 @@ def _child(kind, ctx, index, first, last, barrier, queue):
         nonlocal profiler
         barrier.wait()
         times["start"] = time.monotonic()
+        times["cpu"] = time.process_time()
         if ctx.profile and index == 0 and kind != "http":
             profiler = cProfile.Profile()
             profiler.enable()
@@ -322,6 +328,7 @@ def _child(kind, ctx, index, first, last, barrier, queue):
         report = fn(ctx, first, last, start)
         report["end"] = time.monotonic()
         report["start"] = times.get("start", report["end"])
+        report["cpu"] = time.process_time() - times.get("cpu", time.process_time())
         report["profile"] = ""
         if profiler is not None:
             profiler.disable()
@@ -334,13 +341,19 @@ def _child(kind, ctx, index, first, last, barrier, queue):
         queue.put({"crash": traceback.format_exc()})
 
 
-def run_processes(kind: str, ctx: Context, slices: list[tuple[int, int]]) -> Outcome:
-    """Fork one process per slice of order ids, release them together, collect."""
+def run_processes(
+    kind: str, ctx: Context, slices: list[tuple[int, int]], servers: list[int] | None = None
+) -> Outcome:
+    """Fork one process per slice of order ids, release them together, collect. The CPU
+    of the clients, of the database backends and of ``servers`` (gunicorn's workers) is
+    counted from the release to the last report."""
     from django.db import connections
+
+    from benchmarks import cpu
 
     connections.close_all()  # children open their own
     mp = multiprocessing.get_context("fork")
-    barrier = mp.Barrier(len(slices))
+    barrier = mp.Barrier(len(slices) + 1)  # and this process: it starts the CPU count
     queue = mp.Queue()
     procs = [
         mp.Process(target=_child, args=(kind, ctx, i, first, last, barrier, queue), daemon=True)
@@ -348,7 +361,18 @@ def run_processes(kind: str, ctx: Context, slices: list[tuple[int, int]]) -> Out
     ]
     for p in procs:
         p.start()
+    watch = cpu.Watch()
+    try:
+        barrier.wait()
+    except threading.BrokenBarrierError:
+        pass  # a child crashed before the start: its report says why
+    else:
+        groups = {"PostgreSQL": cpu.backend_pids(ctx.db, BENCH_DB)}
+        if servers is not None:
+            groups = {"gunicorn": servers, **groups}
+        watch.start(groups)
     reports = [queue.get() for _ in procs]
+    watch.stop()
     for p in procs:
         p.join()
     crashes = [r["crash"] for r in reports if "crash" in r]
@@ -364,6 +388,8 @@ def run_processes(kind: str, ctx: Context, slices: list[tuple[int, int]]) -> Out
         first_error=next((r["first_error"] for r in reports if r["first_error"]), ""),
         profile="".join(r["profile"] for r in reports),
         warmup=sum(r.get("warmup", 0) for r in reports),
+        cpu=watch.line(sum(r["ok"] for r in reports), sum(r["cpu"] for r in reports)),
+        block_holders=len(slices) if kind in ("service", "service_batch") else 0,
     )
 
 
@@ -491,6 +517,8 @@ def _print(outcome: Outcome, label: str) -> None:
         f"{outcome.seconds:.2f} s = {outcome.rate:,.0f}/s{errors}",
         flush=True,
     )
+    if outcome.cpu:
+        print(f"    {outcome.cpu}", flush=True)
     if outcome.profile:
         print(f"\n  cProfile of one {outcome.kind} process (tottime):\n{outcome.profile}")
 
@@ -598,9 +626,21 @@ def check_invariants(results: Results, setup: Setup, outcomes: dict[str, Outcome
             count == expected and orders == expected,
             f"{count} numbers for {orders} orders",
         )
-    print(
-        f"    sequence numbers issued: {issued:,}; drawn {setup.ctx.carrier_code} numbers: "
-        f"{drawn:,}; burnt (rolled back): {issued - drawn:,}"
+    # Values a draw took and then rolled back are burnt, like those still unused in a
+    # process's block when it ends (at most NUMBER_BLOCK - 1 per process for single
+    # draws; raw SQL and batches of 50 take their values directly).
+    from carriers.gateways.builtin import NUMBER_BLOCK
+
+    refused = sum(o.errors for o in outcomes.values())
+    holders = sum(o.block_holders for o in outcomes.values())
+    bound = refused + holders * (NUMBER_BLOCK - 1)
+    _check(
+        results,
+        f"every issued sequence number accounted for: {issued:,} issued = {drawn:,} drawn + "
+        f"{issued - drawn:,} burnt, at most {refused:,} refused draws + {holders} processes "
+        f"× {NUMBER_BLOCK - 1} left in a block",
+        0 <= issued - drawn <= bound,
+        f"{issued - drawn} burnt numbers, more than {bound}",
     )
 
 

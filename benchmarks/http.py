@@ -113,7 +113,11 @@ def run(args, ctx, slices):
             "warmup": args.http_warmup,
             "idempotency_key": args.idempotency_key,
         }
-        return run_processes("http", ctx, slices)
+        from benchmarks.cpu import children
+
+        outcome = run_processes("http", ctx, slices, servers=children(proc.pid))
+        outcome.block_holders = args.http_workers
+        return outcome
     finally:
         _stop(proc)
         errors = log.read_text().strip()

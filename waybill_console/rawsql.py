@@ -70,6 +70,28 @@ def build(model: type[Model], values) -> Model | None:
     return obj
 
 
+def new(model: type[Model], values: dict, related: dict | None = None) -> Model:
+    """An unsaved instance, as ``model(**values, **related)`` makes it: ``values`` by
+    attribute name (every other field gets its default), ``related`` objects by foreign
+    key name (their key set, the object cached: reading it costs no query). Built
+    without Model.__init__'s generic keyword handling, like :func:`build`, while no
+    instance signal has a receiver."""
+    related = related or {}
+    if pre_init.receivers or post_init.receivers:
+        return model(**values, **related)
+    obj = model.__new__(model)
+    attrs = obj.__dict__
+    for field in model._meta.concrete_fields:
+        name = field.attname
+        attrs[name] = values[name] if name in values else field.get_default()
+    obj._state = ModelState()
+    for name, value in related.items():
+        field = model._meta.get_field(name)
+        attrs[field.attname] = getattr(value, field.target_field.attname)
+        field.set_cached_value(obj, value)
+    return obj
+
+
 def split(row, models: list[type[Model]]) -> tuple[list, int]:
     """Build one instance per model from consecutive slices of ``row``; returns the
     instances and where the remaining (extra) columns start."""

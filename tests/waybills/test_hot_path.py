@@ -283,3 +283,91 @@ def test_draw_values_are_what_the_fields_would_send(shop_a):
     loaded.receiver_name = "李四"  # a plain str for a sealed column: encrypted, as on save
     sent = rawsql.db_values(loaded, _WAYBILL_ATTNAMES)[_WAYBILL_ATTNAMES.index("receiver_name")]
     assert isinstance(sent, str) and "李四" not in sent and len(sent) > 40
+
+
+# --- instances without Model.__init__ -----------------------------------------------------------
+
+
+def _fields(obj) -> dict:
+    return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+
+
+@pytest.mark.django_db
+def test_raw_rows_build_the_instances_the_orm_loads(shop_a):
+    from django.db import connection
+
+    from carriers.models import Branch, Carrier
+    from shops.models import Address
+    from waybill_console import rawsql
+
+    sub = open_service(shop_a, balance=5)
+    parts = [Subscription, Carrier, Branch, Address]
+    columns = ", ".join(rawsql.columns(m, a) for m, a in zip(parts, "scba", strict=True))
+    sql = (
+        f"SELECT {columns} FROM carriers_subscription s "
+        "JOIN carriers_carrier c ON c.id = s.carrier_id "
+        "JOIN carriers_branch b ON b.id = s.branch_id "
+        "JOIN shops_address a ON a.id = s.address_id WHERE s.id = %s"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, [sub.pk])
+        row = cur.fetchone()
+    built, at = rawsql.split(row, parts)
+    assert at == len(row)
+    for obj, model in zip(built, parts, strict=True):
+        loaded = model.objects.get(pk=obj.pk)
+        assert type(obj) is model and _fields(obj) == _fields(loaded)
+        assert not obj._state.adding and obj._state.db == "default"
+    assert rawsql.build(Subscription, [None] * rawsql.width(Subscription)) is None
+    built[0].status = "expiring"
+    built[0].save(update_fields=["status"])  # a saved instance like any other
+    assert Subscription.objects.get(pk=sub.pk).status == "expiring"
+
+
+@pytest.mark.django_db
+def test_a_new_waybill_is_what_the_model_constructor_makes(shop_a):
+    from waybill_console import rawsql
+
+    sub = Subscription.objects.select_related("carrier", "branch").get(
+        pk=open_service(shop_a, balance=5).pk
+    )
+    order = make_order(shop_a)
+    values = {"shop_id": shop_a.pk, "waybill_no": "73000000000017", "sort_code": "3301-06-12"}
+    related = {"subscription": sub, "carrier": sub.carrier, "branch": sub.branch, "order": order}
+    made, expected = rawsql.new(Waybill, values, related), Waybill(**values, **related)
+    assert _fields(made) == _fields(expected)
+    assert made.services == [] and made.services is not Waybill(**values).services
+    assert made._state.adding and made._state.db is None
+    assert made.carrier is sub.carrier and made.order is order  # cached: no query
+    made.allocated_at = made.last_changed_at = order.created_at
+    made.save(force_insert=True)
+    assert Waybill.objects.get(pk=made.pk).order_id == order.pk
+
+
+@pytest.mark.django_db
+def test_with_an_instance_signal_receiver_the_model_constructor_is_used(shop_a):
+    from django.db import connection
+    from django.db.models.signals import post_init
+
+    from waybill_console import rawsql
+
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(sender)
+
+    sub = open_service(shop_a, balance=5)
+    post_init.connect(receiver, sender=Waybill)
+    try:
+        made = rawsql.new(Waybill, {"waybill_no": "73000000000017"}, {"subscription": sub})
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT {rawsql.columns(Subscription, 's')} FROM carriers_subscription s "
+                "WHERE s.id = %s",
+                [sub.pk],
+            )
+            loaded = rawsql.build(Subscription, cur.fetchone())
+    finally:
+        post_init.disconnect(receiver, sender=Waybill)
+    assert seen == [Waybill] and made.subscription_id == sub.pk
+    assert loaded.pk == sub.pk and not loaded._state.adding

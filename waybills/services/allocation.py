@@ -302,12 +302,8 @@ def _build(
     items: list | None = None,
     weight_grams: int | None = None,
 ) -> Waybill:
-    return Waybill(
+    values = dict(
         shop_id=order.shop_id,
-        subscription=sub,  # related objects, not ids: answers need no further queries
-        carrier=sub.carrier,
-        branch=sub.branch,
-        order=order,
         package_no=package_no,
         waybill_no=number,
         sort_code=screen.sort_code,
@@ -331,6 +327,9 @@ def _build(
         last_changed_at=at,
         actor=actor.describe()[:60],
     )
+    # related objects, not ids: answers need no further queries
+    related = {"subscription": sub, "carrier": sub.carrier, "branch": sub.branch, "order": order}
+    return rawsql.new(Waybill, values, related)
 
 
 # --- raw rows for the batch path (no model instances: 50 per chunk, thousands a second) -------
