@@ -225,7 +225,7 @@ def factory_order_print(
         live = _live_waybill(fo)
         if live is None:
             need_number = True
-            refuse_if_not_allocatable(fo.order)
+            _refuse_if_not_drawable(fo.order, fo)
         else:
             print_services.printable(live)
             carriers.add(live.carrier_id)

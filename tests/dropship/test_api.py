@@ -229,3 +229,43 @@ def test_prices_and_statement_limit(pair):
     (row,) = r.json()["results"]
     assert row["merchant"] != "110001" and row["requested_here"] is False
     assert f.get(f"/api/v1/dropship/statements/{row['id']}/download/").status_code == 404
+
+
+def test_merchant_and_factory_numbers_on_one_order_stay_apart(pair):
+    """The factory's number for an order is not the merchant's: the merchant's own
+    allocation draws its own package 1 (not the factory's), the factory's number is
+    package 101+, the merchant cannot ship or cancel with it, and the factory's waybill
+    list shows the order number masked."""
+    from waybills.errors import WaybillOrderMismatch
+    from waybills.services import waybill_allocate, waybill_cancel, waybill_ship
+
+    merchant, factory, sub = pair
+    m, f = token_client(merchant, language="en"), token_client(factory, language="en")
+    r = m.post("/api/v1/dropship/bindings/", {"factory_shop_no": "210001"}, format="json")
+    f.post(f"/api/v1/dropship/bindings/{r.json()['id']}/confirm/")
+    (order,) = _orders(merchant)
+    cup, lid = order.items.order_by("pk")
+    m.post(
+        "/api/v1/dropship/allocations/",
+        {"factory": "210001", "order_items": [cup.pk]},
+        format="json",
+    )
+    fo = FactoryOrder.objects.get(order=order)
+    f.post(f"/api/v1/dropship/factory-orders/{fo.pk}/waybill/", {"subscription": sub.pk},
+           format="json")  # fmt: skip
+    factory_number = Waybill.objects.get(order=order, shop=factory)
+    assert factory_number.package_no == 101
+
+    own_sub = open_service(merchant, balance=5, detail="文二路 2 号")
+    own = waybill_allocate(actor=main_actor(merchant), order=order, subscription=own_sub)
+    assert own.created and own.parent.package_no == 1 and own.parent.shop_id == merchant.pk
+    assert own.parent.waybill_no != factory_number.waybill_no
+    with pytest.raises(WaybillOrderMismatch):
+        waybill_ship(actor=main_actor(merchant), order=order, waybill_no=factory_number.waybill_no)
+    from waybill_console.errors import NotFound
+
+    with pytest.raises(NotFound):
+        waybill_cancel(actor=main_actor(merchant), waybill=factory_number)
+    listed = f.get("/api/v1/waybills/").json()["results"]
+    assert [w["order_no"] for w in listed] == [factory_number.order_no_display]
+    assert order.order_no not in json.dumps(listed)

@@ -14,7 +14,7 @@ class WaybillSerializer(serializers.ModelSerializer):
     branch = serializers.CharField(source="branch.code")
     subscription = serializers.IntegerField(source="subscription_id")
     order = serializers.IntegerField(source="order_id")
-    order_no = serializers.CharField(source="order.order_no")
+    order_no = serializers.CharField(source="order_no_display")  # masked for a factory
     parent_waybill_no = serializers.SerializerMethodField()
     package_center = serializers.SerializerMethodField()
     short_address = serializers.SerializerMethodField()
@@ -113,7 +113,7 @@ def allocation_body(allocation) -> dict:
         "branch": w.branch.code,
         "subscription": w.subscription_id,
         "order": w.order_id,
-        "order_no": w.order.order_no,
+        "order_no": w.order_no_display,
         "package_no": w.package_no,
         "parent_waybill_no": None,
         "status": w.status,
@@ -263,7 +263,7 @@ class ReconciliationStatusSerializer(serializers.Serializer):
     file_name = serializers.CharField()
     error = serializers.JSONField()
     created_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
 
     def get_status(self, job) -> str:
         from waybills.services.jobs import RECONCILIATION_STATUS

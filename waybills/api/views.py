@@ -182,9 +182,9 @@ class WaybillPackagesView(APIView):
     )
     @idempotent
     def post(self, request, waybill_no: str):
+        parent = _waybill(request, waybill_no)  # another shop's number: 404 before any 400
         ser = s.AppendSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        parent = _waybill(request, waybill_no)
         rows = services.waybill_append_packages(
             actor=request.wbc_actor, order=parent.order, count=ser.validated_data["count"]
         )

@@ -99,7 +99,7 @@ _SUB_PARTS = (Subscription, Carrier, Branch, Address)
 _SUBSCRIPTION_SQL = """
 SELECT {s}, {c}, {b}, {a},
        EXISTS (SELECT 1 FROM waybills_waybill w
-                WHERE w.order_id = %s AND w.status = ANY(%s)) AS has_live,
+                WHERE w.order_id = %s AND w.shop_id = %s AND w.status = ANY(%s)) AS has_live,
        (s.shop_id = %s OR EXISTS (SELECT 1 FROM carriers_subscription_shared_with x
                                    WHERE x.subscription_id = s.id AND x.shop_id = %s)) AS usable
   FROM carriers_subscription s
@@ -107,7 +107,7 @@ SELECT {s}, {c}, {b}, {a},
   JOIN carriers_branch b ON b.id = s.branch_id
   JOIN shops_address a ON a.id = s.address_id
  WHERE s.id = %s
-""".format(
+""".format(  # nosec B608
     s=rawsql.columns(Subscription, "s"),
     c=rawsql.columns(Carrier, "c"),
     b=rawsql.columns(Branch, "b"),
@@ -127,7 +127,7 @@ def _subscription_row(
             cur,
             "wbc_subscription",
             _SUBSCRIPTION_SQL,
-            [order_id or 0, live, shop_id, shop_id, sub_id],
+            [order_id or 0, shop_id, live, shop_id, shop_id, sub_id],
         )
         row = cur.fetchone()
     if row is None:
@@ -142,7 +142,8 @@ def _subscription_row(
 _ORDER_SUBSCRIPTION_SQL = """
 SELECT {o}, {s}, {c}, {b}, {a},
        EXISTS (SELECT 1 FROM waybills_waybill w
-                WHERE w.order_id = o.id AND w.status = ANY(%s)) AS has_live,
+                WHERE w.order_id = o.id AND w.shop_id = o.shop_id
+                  AND w.status = ANY(%s)) AS has_live,
        (s.shop_id = %s OR EXISTS (SELECT 1 FROM carriers_subscription_shared_with x
                                    WHERE x.subscription_id = s.id AND x.shop_id = %s)) AS usable
   FROM (SELECT 1) AS one
@@ -151,7 +152,7 @@ SELECT {o}, {s}, {c}, {b}, {a},
   LEFT JOIN carriers_carrier c ON c.id = s.carrier_id
   LEFT JOIN carriers_branch b ON b.id = s.branch_id
   LEFT JOIN shops_address a ON a.id = s.address_id
-""".format(
+""".format(  # nosec B608
     o=rawsql.columns(Order, "o"),
     s=rawsql.columns(Subscription, "s"),
     c=rawsql.columns(Carrier, "c"),
@@ -252,7 +253,7 @@ def _resolve(
             raise ValidationError.for_fields(
                 carrier=_("No default e-waybill service for this carrier; choose a subscription.")
             )
-        has_live = bool(order_id) and bool(_live(order_id))
+        has_live = bool(order_id) and bool(_live(order_id, shop.pk))
     else:
         raise ValidationError.for_fields(subscription=_("Choose a subscription or a carrier."))
     if sub.status not in USABLE and not has_live:
@@ -406,7 +407,7 @@ def _insert_rows(values: list[dict]) -> list[int]:
     columns = ", ".join(f.column for f in _WAYBILL_FIELDS)
     with connection.cursor() as cur:
         cur.execute(
-            f"INSERT INTO waybills_waybill ({columns}) VALUES "
+            f"INSERT INTO waybills_waybill ({columns}) VALUES "  # nosec B608
             + ", ".join([one] * len(values))
             + " RETURNING id",
             params,
@@ -424,7 +425,7 @@ def _mark_orders(rows: list, carrier_code: str) -> None:
         params += [row.order_id, row.waybill_no]
     with connection.cursor() as cur:
         cur.execute(
-            "UPDATE shops_order o SET has_waybill = true, carrier_code = %s, tracking_no = v.no "
+            "UPDATE shops_order o SET has_waybill = true, carrier_code = %s, tracking_no = v.no "  # nosec B608
             f"FROM (VALUES {values}) AS v(id, no) WHERE o.id = v.id",
             params,
         )
@@ -461,20 +462,24 @@ def _draw(*, sub: Subscription, count: int, at: datetime, actor: Actor, referenc
     sub.balance = row[0]
 
 
-def _live(order_id: int) -> list[Waybill]:
-    """The order's live numbers (one cheap probe first: usually there are none)."""
+def _live(order_id: int, shop_id: int) -> list[Waybill]:
+    """The order's live numbers drawn by its own shop (a factory's numbers for the same
+    order, 代发, are the factory's), one cheap probe first: usually there are none."""
     with connection.cursor() as cur:
-        cur.execute(_LIVE_PROBE_SQL, [order_id, [st.value for st in LIVE_STATUSES]])
+        cur.execute(_LIVE_PROBE_SQL, [order_id, shop_id, [st.value for st in LIVE_STATUSES]])
         if cur.fetchone() is None:
             return []
     return list(
-        Waybill.objects.filter(order_id=order_id, status__in=LIVE_STATUSES)
+        Waybill.objects.filter(order_id=order_id, shop_id=shop_id, status__in=LIVE_STATUSES)
         .select_related("carrier", "branch", "subscription", "order")
         .order_by("package_no")
     )
 
 
-_LIVE_PROBE_SQL = "SELECT 1 FROM waybills_waybill WHERE order_id = %s AND status = ANY(%s) LIMIT 1"
+_LIVE_PROBE_SQL = (
+    "SELECT 1 FROM waybills_waybill WHERE order_id = %s AND shop_id = %s AND status = ANY(%s) "
+    "LIMIT 1"
+)
 
 
 def _mark_order(order: Order, parent: Waybill, carrier_code: str) -> None:
@@ -548,7 +553,7 @@ WITH q AS (
      WHERE order_id = %s AND resolved_at IS NULL AND EXISTS (SELECT 1 FROM q)
 )
 SELECT q.balance, w.id FROM q, w
-""".format(
+""".format(  # nosec B608
     columns=", ".join(f.column for f in _WAYBILL_FIELDS),
     values=", ".join(["%s"] * len(_WAYBILL_FIELDS)),
 )
@@ -577,7 +582,7 @@ def _draw_one(
                 row = cur.fetchone()
     except IntegrityError:
         # a concurrent request drew for this order package first: its number is the answer
-        existing = _live(order.pk)
+        existing = _live(order.pk, order.shop_id)
         if not existing:
             raise
         return Allocation(existing, created=False)
@@ -641,7 +646,7 @@ def waybill_allocate(
         else:
             has_live = True  # no service named: only an existing number can be the answer
         if has_live:
-            existing = _live(order.pk)
+            existing = _live(order.pk, order.shop_id)
             if existing:
                 return Allocation(existing, created=False)
             if sub is None:
@@ -719,7 +724,7 @@ def _allocate_new(
             _draw(sub=sub, count=package_count, at=at, actor=actor, reference=f"order:{order.pk}")
     except IntegrityError:
         # a concurrent request drew for this order package first: its numbers are the answer
-        existing = _live(order.pk)
+        existing = _live(order.pk, order.shop_id)
         if not existing:
             raise
         return Allocation(existing, created=False)
@@ -735,7 +740,7 @@ def waybill_append_packages(
         raise NotFound()
     if not isinstance(count, int) or not 1 <= count <= MAX_PACKAGES:
         raise ValidationError.for_fields(count=f"A whole number from 1 to {MAX_PACKAGES}.")
-    existing = _live(order.pk)
+    existing = _live(order.pk, order.shop_id)
     if not existing:
         raise ValidationError.for_fields(order="The order has no waybill number yet.")
     parent = existing[0]
@@ -810,7 +815,10 @@ def waybill_allocate_many(
     live = {
         w.order_id: w
         for w in Waybill.objects.filter(
-            order_id__in=[o.pk for o in orders], status__in=LIVE_STATUSES, package_no=1
+            order_id__in=[o.pk for o in orders],
+            shop=shop,
+            status__in=LIVE_STATUSES,
+            package_no=1,
         )
     }
     ready: list[tuple[Order, ScreenResult]] = []

@@ -359,8 +359,11 @@ def waybill_ship(
         order = Order.objects.select_for_update().get(pk=order.pk)
         if order.status not in SHIPPABLE:
             order_services._transition(order, "ship", actor=actor, at=at)  # ALREADY_SHIPPED…
-        waybill = Waybill.objects.filter(
-            order_id=order.pk, waybill_no=waybill_no, status__in=LIVE_STATUSES
+        waybill = Waybill.objects.filter(  # the order's own numbers, not a factory's (代发)
+            order_id=order.pk,
+            shop_id=order.shop_id,
+            waybill_no=waybill_no,
+            status__in=LIVE_STATUSES,
         ).first()
         if waybill is None:
             raise WaybillOrderMismatch(detail={"waybill_no": waybill_no})

@@ -48,6 +48,11 @@ def _check_order(order: Order) -> None:
         raise OrderBlocked(reason=str(AfterSaleStatus.IN_PROGRESS.label))
 
 
+#: a factory's numbers for an order are its packages 101, 102, … (one per factory part),
+#: apart from the merchant's own 1…20, so neither ever takes the other's package slot
+PACKAGE_BASE = 100
+
+
 def waybill_prepare_on_behalf(
     *,
     actor: Actor,
@@ -92,11 +97,13 @@ def waybill_commit_on_behalf(
     """Insert the prepared waybill as the order's next package and draw the quota, last
     (inside the caller's transaction, with the order row locked)."""
     top = (
-        Waybill.objects.filter(order_id=waybill.order_id, status__in=LIVE_STATUSES)
+        Waybill.objects.filter(
+            order_id=waybill.order_id, status__in=LIVE_STATUSES, package_no__gt=PACKAGE_BASE
+        )
         .aggregate(top=Max("package_no"))
         .get("top")
     )
-    waybill.package_no = (top or 0) + 1
+    waybill.package_no = (top or PACKAGE_BASE) + 1
     waybill.save(force_insert=True)
     _draw(
         sub=subscription,
