@@ -54,6 +54,7 @@ chromium:
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/bandit -q -c pyproject.toml -r .
 
 # pip-audit needs the vulnerability database online (PyPI JSON API or OSV): run it where
 # the internet is reachable (see docs/security.md)
