@@ -68,28 +68,28 @@ def _admin_connection(db):
     return conn
 
 
-def drop_database(db) -> None:
+def drop_database(db, name: str = BENCH_DB) -> None:
+    """Drop the throwaway database ``name`` (the bench's, or the load test's)."""
     from psycopg2 import sql
 
     conn = _admin_connection(db)
     try:
         force = " WITH (FORCE)" if conn.server_version >= 130000 else ""
         with conn.cursor() as cur:
-            cur.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {}" + force).format(sql.Identifier(BENCH_DB))
-            )
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {}" + force).format(sql.Identifier(name)))
     finally:
         conn.close()
 
 
-def create_database(db) -> None:
+def create_database(db, name: str = BENCH_DB) -> None:
+    """Create ``name`` afresh (dropped first if a previous run left it)."""
     from psycopg2 import sql
 
-    drop_database(db)
+    drop_database(db, name)
     conn = _admin_connection(db)
     try:
         with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     finally:
         conn.close()
 

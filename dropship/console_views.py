@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -26,8 +26,9 @@ from dropship.forms import (
     int_or_none,
     merchant_page,
     next_url,
-    not_ready,
     result_error_text,
+    ship_results_message,
+    statement_download_response,
     statement_rows,
 )
 from dropship.models import Allocation, BindingStatus, DropshipProfile
@@ -35,7 +36,6 @@ from dropship.services.identity import identity_locked
 from shops import selectors as shop_selectors
 from shops.views import shop_required
 from waybill_console.errors import AppError, ValidationError, page_error
-from waybill_console.jobs import job_get
 
 #: the dropship list's tabs (MerchantFilters.state)
 STATE_TABS = (
@@ -288,14 +288,7 @@ def ship_batch(request: HttpRequest) -> HttpResponse:
     except AppError as err:
         messages.error(request, error_text(err))
         return redirect(back)
-    failed = [r for r in results if not r["ok"]]
-    (messages.success if not failed else messages.warning)(
-        request,
-        _("%(ok)s shipped, %(failed)s refused.")
-        % {"ok": len(results) - len(failed), "failed": len(failed)},
-    )
-    for r in failed:
-        messages.error(request, f"#{r['factory_order']}: {result_error_text(r)}")
+    ship_results_message(request, results)
     return redirect(back)
 
 
@@ -345,10 +338,4 @@ def statement_list(request: HttpRequest) -> HttpResponse:
 @merchant_page
 def statement_download(request: HttpRequest, statement_id: int) -> HttpResponse:
     """Only a statement this shop asked for (the job is the shop's)."""
-    statement = selectors.statement_get(actor=request.actor, statement_id=statement_id)
-    if statement.job_id is None:
-        return page_error(request, not_ready())
-    job = job_get(actor=request.actor, job_id=statement.job_id)
-    if not job.file_path:
-        return page_error(request, not_ready())
-    return FileResponse(open(job.file_path, "rb"), as_attachment=True, filename=job.file_name)
+    return statement_download_response(request, statement_id)

@@ -122,3 +122,30 @@ def statement_rows(statements, shop, *, download: str) -> list:
 
 def not_ready() -> AppError:
     return ValidationError(_("The file is not ready yet."))
+
+
+def ship_results_message(request: HttpRequest, results: list[dict]) -> None:
+    """One summary message for a batch ship, then one per refused order."""
+    from django.contrib import messages
+
+    failed = [r for r in results if not r["ok"]]
+    (messages.success if not failed else messages.warning)(
+        request,
+        _("%(ok)s shipped, %(failed)s refused.")
+        % {"ok": len(results) - len(failed), "failed": len(failed)},
+    )
+    for r in failed:
+        messages.error(request, f"#{r['factory_order']}: {result_error_text(r)}")
+
+
+def statement_download_response(request: HttpRequest, statement_id: int):
+    """The statement's file for the shop that asked for it (pages of both sides)."""
+    from django.http import FileResponse
+
+    from dropship import selectors
+    from waybill_console.errors import page_error
+
+    job = selectors.statement_job(actor=request.actor, statement_id=statement_id)
+    if job is None:
+        return page_error(request, not_ready())
+    return FileResponse(open(job.file_path, "rb"), as_attachment=True, filename=job.file_name)

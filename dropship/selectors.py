@@ -287,3 +287,13 @@ def statement_get(*, actor: Actor, statement_id: int) -> Statement:
     if statement is None:
         raise NotFound()
     return statement
+
+
+def statement_job(*, actor: Actor, statement_id: int):
+    """The job of a statement this shop asked for (the other side's copy is not its to
+    download: 404), or None while the file is not written yet."""
+    statement = statement_get(actor=actor, statement_id=statement_id)
+    job = statement.job
+    if job is None or statement.requested_by_id != actor.shop_id:
+        raise NotFound()
+    return job if job.file_path else None

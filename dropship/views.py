@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -31,15 +31,14 @@ from dropship.forms import (
     ids,
     int_or_none,
     next_url,
-    not_ready,
-    result_error_text,
+    ship_results_message,
+    statement_download_response,
     statement_rows,
 )
 from dropship.models import BindingStatus
 from printing import selectors as print_selectors
 from waybill_console.crypto import mask_code
-from waybill_console.errors import AppError, NotFound, ValidationError, page_error
-from waybill_console.jobs import job_get
+from waybill_console.errors import AppError, NotFound, ValidationError
 from waybills.services.allocation import USABLE
 
 FILTER_KEYS = ("merchant", "status", "returned", "after_sale", "shipped")
@@ -269,14 +268,7 @@ def order_ship_batch(request: HttpRequest) -> HttpResponse:
     except AppError as err:
         messages.error(request, error_text(err))
         return redirect(back)
-    failed = [r for r in results if not r["ok"]]
-    (messages.success if not failed else messages.warning)(
-        request,
-        _("%(ok)s shipped, %(failed)s refused.")
-        % {"ok": len(results) - len(failed), "failed": len(failed)},
-    )
-    for r in failed:
-        messages.error(request, f"#{r['factory_order']}: {result_error_text(r)}")
+    ship_results_message(request, results)
     return redirect(back)
 
 
@@ -404,10 +396,4 @@ def statement_list(request: HttpRequest) -> HttpResponse:
 @factory_page
 def statement_download(request: HttpRequest, statement_id: int) -> HttpResponse:
     """Only a statement this factory asked for (its copy masks the merchant's ids)."""
-    statement = selectors.statement_get(actor=request.actor, statement_id=statement_id)
-    if statement.job_id is None:
-        return page_error(request, not_ready())
-    job = job_get(actor=request.actor, job_id=statement.job_id)
-    if not job.file_path:
-        return page_error(request, not_ready())
-    return FileResponse(open(job.file_path, "rb"), as_attachment=True, filename=job.file_name)
+    return statement_download_response(request, statement_id)

@@ -248,42 +248,6 @@ def _wait_celery(proc, log: Path, timeout: float = 60) -> None:
 # --- the database ------------------------------------------------------------------------------
 
 
-def _admin(db):
-    import psycopg2
-
-    from benchmarks.common import psycopg_kwargs
-
-    conn = psycopg2.connect(**psycopg_kwargs(db, "postgres"))
-    conn.autocommit = True
-    return conn
-
-
-def _drop_database(db) -> None:
-    from psycopg2 import sql
-
-    conn = _admin(db)
-    try:
-        force = " WITH (FORCE)" if conn.server_version >= 130000 else ""
-        with conn.cursor() as cur:
-            cur.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {}" + force).format(sql.Identifier(LOAD_DB))
-            )
-    finally:
-        conn.close()
-
-
-def _create_database(db) -> None:
-    from psycopg2 import sql
-
-    _drop_database(db)
-    conn = _admin(db)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(LOAD_DB)))
-    finally:
-        conn.close()
-
-
 def _refuse_remote(settings) -> None:
     """The runner creates and drops a database: only on a server of this machine."""
     db = settings.DATABASES["default"]
@@ -458,11 +422,11 @@ def main(argv=None) -> None:
         import django
         from django.conf import settings
 
-        from benchmarks.common import database_url
+        from benchmarks.common import create_database, database_url, drop_database
 
         _refuse_remote(settings)
         db = settings.DATABASES["default"]
-        _create_database(db)
+        create_database(db, LOAD_DB)
         db["NAME"] = LOAD_DB  # Django connects lazily: before anything connects
         os.environ["DATABASE_URL"] = database_url(db, LOAD_DB)
         django.setup()
@@ -621,7 +585,7 @@ def main(argv=None) -> None:
             if args.keep:
                 print(f"kept database {LOAD_DB}")
             else:
-                _drop_database(db)
+                drop_database(db, LOAD_DB)
         _stop(redis)
         if args.out:
             print(f"reports and logs in {out}")

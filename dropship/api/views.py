@@ -369,12 +369,7 @@ class StatementDownloadView(APIView):
         summary="Download a generated statement (only the side that asked for it)",
     )
     def get(self, request, statement_id: int):
-        statement = selectors.statement_get(actor=request.wbc_actor, statement_id=statement_id)
-        job = statement.job
-        if (
-            job is None
-            or statement.requested_by_id != request.wbc_actor.shop_id
-            or not job.file_path
-        ):
+        job = selectors.statement_job(actor=request.wbc_actor, statement_id=statement_id)
+        if job is None:
             raise NotFound()
         return FileResponse(open(job.file_path, "rb"), as_attachment=True, filename=job.file_name)
