@@ -54,7 +54,7 @@ def _command(args, port: int) -> list[str]:
     return cmd
 
 
-def _wait_ready(port: int, proc, log: Path, timeout: float = 60) -> None:
+def wait_ready(port: int, proc, log: Path, timeout: float = 60) -> None:
     import http.client
 
     deadline = time.monotonic() + timeout
@@ -106,7 +106,7 @@ def run(args, ctx, slices):
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_ready(port, proc, log)
+        wait_ready(port, proc, log)
         ctx.http = {
             "port": port,
             "key": key,

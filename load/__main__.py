@@ -214,25 +214,6 @@ def _celery(args, env: dict, log: Path) -> subprocess.Popen:
     return _start(cmd, log, env)
 
 
-def _wait_http(port: int, proc, log: Path, timeout: float = 60) -> None:
-    import http.client
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn exited ({proc.returncode}):\n{_tail(log)}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                conn.close()
-                return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"gunicorn did not answer /healthz in {timeout:.0f} s:\n{_tail(log)}")
-
-
 def _wait_celery(proc, log: Path, timeout: float = 60) -> None:
     from waybill_console.celery import app
 
@@ -423,6 +404,7 @@ def main(argv=None) -> None:
         from django.conf import settings
 
         from benchmarks.common import create_database, database_url, drop_database
+        from benchmarks.http import wait_ready
 
         _refuse_remote(settings)
         db = settings.DATABASES["default"]
@@ -445,7 +427,7 @@ def main(argv=None) -> None:
         port = _free_port()
         gunicorn = _gunicorn(args, port, env, out / "gunicorn.log")
         celery = _celery(args, env, out / "celery.log")
-        _wait_http(port, gunicorn, out / "gunicorn.log")
+        wait_ready(port, gunicorn, out / "gunicorn.log")
         _wait_celery(celery, out / "celery.log")
         print(
             f"  gunicorn: {args.workers} sync workers on 127.0.0.1:{port}; Celery worker: "
