@@ -46,14 +46,37 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+def _session(browser, live_server):
+    """A browser session of its own (cookies, downloads) on the live server."""
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, locale="zh-CN", accept_downloads=True
+    )
     page = context.new_page()
     page.set_default_timeout(15000)
     page.base_url = live_server.url
+    return context, page
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context, page = _session(browser, live_server)
     yield page
     context.close()
+
+
+@pytest.fixture
+def second_page(browser, live_server):
+    """A second session, for the other side (a factory, a branch) of the same test."""
+    context, page = _session(browser, live_server)
+    yield page
+    context.close()
+
+
+def submit(page, locator) -> None:
+    """Click and wait for the page the click leads to."""
+    with page.expect_navigation():
+        locator.click()
+    page.wait_for_load_state("load")
 
 
 def screenshot(page, name: str) -> None:

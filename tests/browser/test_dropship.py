@@ -10,7 +10,7 @@ import pytest
 from dropship.models import Allocation, Binding, FactoryOrder
 from shops import services as shop_services
 from shops.models import Order
-from tests.browser.conftest import login, screenshot
+from tests.browser.conftest import login, screenshot, submit
 from tests.conftest import main_actor
 from tests.dropship.conftest import FACTORY_NO, SECRETS, make_factory, make_merchant, new_order
 from tests.waybills.conftest import SENDER, open_service
@@ -20,26 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "pass-12345"  # make_user's default
 
 
-@pytest.fixture
-def factory_page(browser, live_server):
-    """A second browser session, for the factory."""
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 800}, locale="zh-CN", accept_downloads=True
-    )
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    page.base_url = live_server.url
-    yield page
-    context.close()
-
-
-def submit(page, locator) -> None:
-    with page.expect_navigation():
-        locator.click()
-    page.wait_for_load_state("load")
-
-
-def test_bind_allocate_print_return_and_ship(page, factory_page):
+def test_bind_allocate_print_return_and_ship(page, second_page):
     merchant = make_merchant(username="ds-merchant")
     factory = make_factory(username="ds-factory")
     sub = open_service(factory, "ZTO", balance=10)
@@ -61,21 +42,21 @@ def test_bind_allocate_print_return_and_ship(page, factory_page):
     assert row.get_by_test_id("binding-status").get_attribute("data-status") == "pending"
 
     # --- the factory confirms (商家与绑定)
-    login(factory_page, "ds-factory", PASSWORD)
-    factory_page.wait_for_url("**/factory/")
-    assert factory_page.get_by_test_id("pending-count").inner_text() == "1"
-    submit(factory_page, factory_page.get_by_test_id("nav-factory-bindings"))
-    request_row = factory_page.get_by_test_id(f"binding-{binding.pk}")
+    login(second_page, "ds-factory", PASSWORD)
+    second_page.wait_for_url("**/factory/")
+    assert second_page.get_by_test_id("pending-count").inner_text() == "1"
+    submit(second_page, second_page.get_by_test_id("nav-factory-bindings"))
+    request_row = second_page.get_by_test_id(f"binding-{binding.pk}")
     assert "11**01" in request_row.get_by_test_id("merchant-id").inner_text()
-    submit(factory_page, request_row.get_by_test_id("confirm"))
+    submit(second_page, request_row.get_by_test_id("confirm"))
     binding.refresh_from_db()
     assert binding.status == "active"
     assert (
-        factory_page.get_by_test_id("active-table")
+        second_page.get_by_test_id("active-table")
         .get_by_test_id(f"binding-{binding.pk}")
         .is_visible()
     )
-    screenshot(factory_page, "factory-bindings")
+    screenshot(second_page, "factory-bindings")
 
     # orders created after the binding are synced to the dropship list
     first, second = new_order(merchant), new_order(merchant)
@@ -98,17 +79,17 @@ def test_bind_allocate_print_return_and_ship(page, factory_page):
     assert [fo.order_id for fo in fos] == [first.pk, second.pk]
 
     # --- the factory sees only masked data, prints one PDF with its own service
-    submit(factory_page, factory_page.get_by_test_id("nav-factory-orders"))
-    table = factory_page.get_by_test_id("factory-order-table")
+    submit(second_page, second_page.get_by_test_id("nav-factory-orders"))
+    table = second_page.get_by_test_id("factory-order-table")
     assert table.locator("tbody tr[data-testid^=factory-order-]").count() == 2
-    html = factory_page.content()
+    html = second_page.content()
     for secret in (*SECRETS, first.order_no, second.order_no, merchant.shop_no):
         assert secret not in html, secret
-    assert factory_page.get_by_test_id("print-subscription").input_value() == str(sub.pk)
-    factory_page.locator("#check-page").check()
-    factory_page.get_by_test_id("print-target").select_option("pdf")
-    with factory_page.expect_download() as info:
-        factory_page.get_by_test_id("print-submit").click()
+    assert second_page.get_by_test_id("print-subscription").input_value() == str(sub.pk)
+    second_page.locator("#check-page").check()
+    second_page.get_by_test_id("print-target").select_option("pdf")
+    with second_page.expect_download() as info:
+        second_page.get_by_test_id("print-submit").click()
     download = info.value
     assert download.suggested_filename.endswith(".pdf")
     assert open(download.path(), "rb").read(4) == b"%PDF"
@@ -118,12 +99,12 @@ def test_bind_allocate_print_return_and_ship(page, factory_page):
     sub.refresh_from_db()
     assert sub.balance == 8
 
-    factory_page.reload()
+    second_page.reload()
     for fo in fos:
-        row = factory_page.get_by_test_id(f"factory-order-{fo.pk}")
+        row = second_page.get_by_test_id(f"factory-order-{fo.pk}")
         assert row.get_attribute("data-return-status") == "returned"
         assert fo.tracking_no in row.get_by_test_id("tracking").inner_text()
-    screenshot(factory_page, "factory-orders")
+    screenshot(second_page, "factory-orders")
 
     # --- the merchant sees the tracking numbers and ships both with a return address
     page.goto(page.base_url + "/console/dropship/orders/?state=returned")

@@ -35,7 +35,7 @@ from dropship.services import identity
 from printing.models import Printer, PrintJob
 from shops.models import Order, Shop
 from shops.services import api_token_create
-from tests.browser.conftest import login, screenshot
+from tests.browser.conftest import login, screenshot, submit
 from tests.browser.test_waybill_service import open_wizard
 from tests.conftest import main_actor, token_client
 from tests.dropship.conftest import (
@@ -63,25 +63,6 @@ JOB_TIMEOUT = 60_000  # ms: the worker shares two busy cores with Chromium and t
 def worker():
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         yield
-
-
-@pytest.fixture
-def second_page(browser, live_server):
-    """A second browser session (the other side of the day)."""
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 800}, locale="zh-CN", accept_downloads=True
-    )
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    page.base_url = live_server.url
-    yield page
-    context.close()
-
-
-def submit(page, locator) -> None:
-    with page.expect_navigation():
-        locator.click()
-    page.wait_for_load_state("load")
 
 
 def pdf_pages(raw: bytes) -> int:
