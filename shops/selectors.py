@@ -48,8 +48,14 @@ _TOKEN_SQL = None
 
 
 def api_token_get_by_key(*, key: str) -> ApiToken | None:
-    """The live token for ``key`` with its shop (every API request runs this: one fixed
-    statement, no ORM compilation); a branch token also gets its branch and carrier."""
+    """The live token for ``key`` with its shop; a branch token also gets its branch and
+    carrier. (API requests go through ``waybill_console.api_tokens``, which caches it.)"""
+    return api_token_get_by_digest(digest=hashlib.sha256(key.encode()).hexdigest())
+
+
+def api_token_get_by_digest(*, digest: str) -> ApiToken | None:
+    """The live token whose key hashes to ``digest`` (one fixed statement, no ORM
+    compilation)."""
     from waybill_console import rawsql
 
     global _TOKEN_SQL
@@ -59,7 +65,6 @@ def api_token_get_by_key(*, key: str) -> ApiToken | None:
             "FROM shops_apitoken t LEFT JOIN shops_shop s ON s.id = t.shop_id "
             "WHERE t.key_hash = %s AND t.revoked_at IS NULL"
         )
-    digest = hashlib.sha256(key.encode()).hexdigest()
     with connection.cursor() as cur:
         rawsql.execute_prepared(cur, "wbc_token", _TOKEN_SQL, [digest])
         row = cur.fetchone()

@@ -35,15 +35,24 @@ class TokenUser:
 class TokenAuthentication(authentication.TokenAuthentication):
     keyword = "Token"
 
-    def authenticate_credentials(self, key):
-        from shops.selectors import api_token_get_by_key
+    def authenticate(self, request):
+        self._request = request  # an authenticator is made per request
+        return super().authenticate(request)
 
-        token = api_token_get_by_key(key=key)
+    def authenticate_credentials(self, key):
+        from waybill_console import api_tokens
+
+        request = getattr(self, "_request", None)
+        counter = TokenRateThrottle.counter_for(request) if request is not None else None
+        token, count = api_tokens.token_for_key(key, counter=counter)
         if token is None:
             raise AuthenticationFailed("invalid token")
+        if count is not None:  # counted in the token check's round trip: the throttle uses it
+            request.wbc_rate_counted = (counter(token.pk)[0], count)
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
             type(token).objects.filter(pk=token.pk).update(last_used_at=now)
+            api_tokens.token_used(token, now)
         return TokenUser(token), token
 
 
@@ -117,19 +126,40 @@ class TokenRateThrottle(throttling.SimpleRateThrottle):
             return True
         self.now = self.timer()
         key = self.cache.make_key(self.key)  # ours: no need to validate it character by character
-        pipe = _redis_client(self.cache).pipeline(transaction=False)
-        pipe.set(key, 0, ex=int(self.duration), nx=True)  # the window starts with its first hit
-        pipe.incr(key)
-        try:
-            _, count = pipe.execute()  # one round trip
-        except (RedisConnectionError, RedisTimeout) as err:
-            # fails open: with Redis down the API still serves what needs only PostgreSQL
-            # (allocation, orders); the limit is abuse protection, quotas live in PostgreSQL
-            logger.warning("rate limit not counted, Redis unreachable: %s", err)
-            return True
+        counted = getattr(request, "wbc_rate_counted", None)
+        if counted is not None and counted[0] == key:
+            count = counted[1]  # counted by TokenAuthentication with the token check
+        else:
+            pipe = _redis_client(self.cache).pipeline(transaction=False)
+            pipe.set(key, 0, ex=int(self.duration), nx=True)  # the window starts with its first hit
+            pipe.incr(key)
+            try:
+                _, count = pipe.execute()  # one round trip
+            except (RedisConnectionError, RedisTimeout) as err:
+                # fails open: with Redis down the API still serves what needs only PostgreSQL
+                # (allocation, orders); the limit is abuse protection, quotas live in PostgreSQL
+                logger.warning("rate limit not counted, Redis unreachable: %s", err)
+                return True
         if count > self.num_requests:
             return self.throttle_failure()
         return True
+
+    @classmethod
+    def counter_for(cls, request):
+        """``token_pk -> (Redis key, window)`` of the counter this throttle will count for a
+        token request to the request's view, or None when the view does not use it."""
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        if view is None or cls not in getattr(view, "throttle_classes", ()):
+            return None
+        throttle = cls()
+        if throttle.rate is None:
+            return None
+
+        def counter(token_pk):
+            ident = throttle.cache_format % {"scope": throttle.scope, "ident": f"t{token_pk}"}
+            return throttle.cache.make_key(ident), int(throttle.duration)
+
+        return counter
 
     def wait(self):
         """Seconds until the window ends (the counter's time to live in Redis)."""

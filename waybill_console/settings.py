@@ -127,12 +127,14 @@ if not _database_url:
         "run `make services` (or `make run`), or set DATABASE_URL."
     )
 # health checks: a connection kept open across a database restart is tested before it is
-# reused, so the first request after the restart does not fail on it
+# reused, so the first request after the restart does not fail on it (waybill_console.db)
 DATABASES = {
     "default": dj_database_url.parse(_database_url, conn_max_age=60, conn_health_checks=True)
 }
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("Waybill Console runs on PostgreSQL only")
+# Django's backend with a health check that polls the socket instead of a SELECT 1 per request
+DATABASES["default"]["ENGINE"] = "waybill_console.db.postgresql"
 
 REDIS_URL = env("REDIS_URL")
 if not REDIS_URL:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from shops.errors import LoginLocked, ShopNotAvailable
 from shops.models import ApiToken, Membership, Shop, ShopType
 from waybill_console import permissions as perms
+from waybill_console.api_tokens import tokens_changed
 from waybill_console.errors import ValidationError
 from waybill_console.tenancy import Actor
 
@@ -135,6 +136,7 @@ def api_token_revoke(*, actor: Actor, token_id: int) -> None:
     ApiToken.objects.filter(shop=actor.require_shop(), pk=token_id).update(
         revoked_at=timezone.now()
     )
+    tokens_changed()  # every process stops accepting it once this commits
 
 
 def sub_account_update(
