@@ -48,28 +48,40 @@ def _client():
     return _redis_client(cache)
 
 
+#: the generation (set to ARGV[2] if there is none: a new or flushed Redis starts one that
+#: nobody cached) and, with a second key, the rate-limit counter counted (window ARGV[1])
+_CHECK_LUA = """
+local g = redis.call('GET', KEYS[1])
+if not g then
+    redis.call('SET', KEYS[1], ARGV[2])
+    g = ARGV[2]
+end
+if #KEYS < 2 then
+    return {g}
+end
+redis.call('SET', KEYS[2], 0, 'EX', ARGV[1], 'NX')
+return {g, redis.call('INCR', KEYS[2])}
+"""
+
+
 def _check(cached_pk: int | None, counter) -> tuple[bytes | None, int | None]:
-    """One round trip: the current generation and, when the token is cached and the
-    request has a rate-limit counter, that counter incremented. (None, None) when Redis
-    is unreachable (no caching then; the rate limit fails open, see TokenRateThrottle)."""
+    """One command: the current generation and, when the token is cached and the request
+    has a rate-limit counter, that counter incremented. (None, None) when Redis is
+    unreachable (no caching then; the rate limit fails open, see TokenRateThrottle)."""
     client = _client()
+    script = getattr(client, "_wbc_token_check", None)
+    if script is None:
+        script = client._wbc_token_check = client.register_script(_CHECK_LUA)
+    keys, window = [GENERATION_KEY], 0
+    if cached_pk is not None and counter is not None:
+        key, window = counter(cached_pk)
+        keys.append(key)
     try:
-        pipe = client.pipeline(transaction=False)
-        pipe.get(GENERATION_KEY)
-        counted = cached_pk is not None and counter is not None
-        if counted:
-            key, window = counter(cached_pk)
-            pipe.set(key, 0, ex=window, nx=True)  # the window starts with its first hit
-            pipe.incr(key)
-        results = pipe.execute()
-        generation = results[0]
-        if generation is None:  # a new or flushed Redis: start a generation nobody cached
-            client.set(GENERATION_KEY, secrets.token_hex(8), nx=True)
-            generation = client.get(GENERATION_KEY)
-        return generation, (results[2] if counted else None)
+        answer = script(keys=keys, args=[window, secrets.token_hex(8)])
     except RedisError as err:
         logger.warning("API tokens read from PostgreSQL, Redis unreachable: %s", err)
         return None, None
+    return answer[0], (answer[1] if len(answer) > 1 else None)
 
 
 def token_for_key(key: str, *, counter=None, now: float | None = None):

@@ -7,8 +7,12 @@ for the database that is gone."""
 
 from __future__ import annotations
 
+from django.contrib.messages.middleware import MessageMiddleware
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext_lazy as _
 
 from waybill_console.errors import ServiceUnavailable, to_app_error
@@ -78,3 +82,29 @@ class NulCharacterMiddleware:
             ):
                 return "body"
         return None
+
+
+class LocaleMiddleware(DjangoLocaleMiddleware):
+    """Django's, for a site without ``i18n_patterns``: the language comes from the
+    ``django_language`` cookie (the 中文/English switch) or ``Accept-Language``, never from
+    the path. (Django's own matches every path, ``/api/…`` included, against the language
+    codes twice a request, failing each time, to support language-prefixed URLs.)"""
+
+    def process_request(self, request):
+        translation.activate(translation.get_language_from_request(request, check_path=False))
+        request.LANGUAGE_CODE = translation.get_language()
+
+    def process_response(self, request, response):
+        patch_vary_headers(response, ("Accept-Language",))
+        response.headers.setdefault("Content-Language", translation.get_language())
+        return response
+
+
+class PageMessageMiddleware(MessageMiddleware):
+    """Django's messages (the notices a page shows after a redirect), for pages only: an
+    API request has no page to show them on, and building the cookie and session message
+    stores is a sizeable part of a small API request's time."""
+
+    def process_request(self, request):
+        if not request.path_info.startswith("/api/"):
+            super().process_request(request)
