@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -47,15 +46,11 @@ def membership_for_session(*, user, shop_id: int | None) -> Membership | None:
 _TOKEN_SQL = None
 
 
-def api_token_get_by_key(*, key: str) -> ApiToken | None:
-    """The live token for ``key`` with its shop; a branch token also gets its branch and
-    carrier. (API requests go through ``waybill_console.api_tokens``, which caches it.)"""
-    return api_token_get_by_digest(digest=hashlib.sha256(key.encode()).hexdigest())
-
-
 def api_token_get_by_digest(*, digest: str) -> ApiToken | None:
-    """The live token whose key hashes to ``digest`` (one fixed statement, no ORM
-    compilation)."""
+    """The live token whose key hashes to ``digest`` (the SHA-256 stored), with its shop; a
+    branch token also gets its branch and carrier. One fixed statement, no ORM
+    compilation. (API requests go through ``waybill_console.api_tokens``, which caches
+    it per process.)"""
     from waybill_console import rawsql
 
     global _TOKEN_SQL
