@@ -109,6 +109,11 @@ def _redis_client(cache):
     return client
 
 
+def _ident(token_pk) -> str:
+    """A token's rate-limit counter (one per token, whichever process counts it)."""
+    return f"t{token_pk}"
+
+
 class TokenRateThrottle(throttling.SimpleRateThrottle):
     """Per token (or per user) request rate, counted in the Redis cache.
 
@@ -156,7 +161,7 @@ class TokenRateThrottle(throttling.SimpleRateThrottle):
             return None
 
         def counter(token_pk):
-            ident = throttle.cache_format % {"scope": throttle.scope, "ident": f"t{token_pk}"}
+            ident = throttle.cache_format % {"scope": throttle.scope, "ident": _ident(token_pk)}
             return throttle.cache.make_key(ident), int(throttle.duration)
 
         return counter
@@ -170,7 +175,7 @@ class TokenRateThrottle(throttling.SimpleRateThrottle):
     def get_cache_key(self, request, view):
         token = getattr(request, "auth", None)
         if token is not None and getattr(token, "pk", None):
-            ident = f"t{token.pk}"
+            ident = _ident(token.pk)
         elif request.user and request.user.is_authenticated:
             ident = f"u{request.user.pk}"
         else:
