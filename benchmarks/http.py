@@ -32,7 +32,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _command(args, port: int) -> list[str]:
+def gunicorn_command(
+    port: int, *, workers: int, worker_class: str = "sync", threads: int = 1, timeout: int = 30
+) -> list[str]:
+    """gunicorn serving ``waybill_console.wsgi`` on 127.0.0.1 (the bench and the load test)."""
     cmd = [
         sys.executable,
         "-m",
@@ -41,16 +44,18 @@ def _command(args, port: int) -> list[str]:
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
-        str(args.http_workers),
+        str(workers),
         "--worker-class",
-        args.http_worker_class,
+        worker_class,
         "--backlog",
         "2048",
+        "--timeout",
+        str(timeout),
         "--log-level",
         "warning",
     ]
-    if args.http_worker_class == "gthread":
-        cmd += ["--threads", str(args.http_threads)]
+    if worker_class == "gthread":
+        cmd += ["--threads", str(threads)]
     return cmd
 
 
@@ -99,7 +104,12 @@ def run(args, ctx, slices):
     )
     with log.open("w") as out:
         proc = subprocess.Popen(
-            _command(args, port),
+            gunicorn_command(
+                port,
+                workers=args.http_workers,
+                worker_class=args.http_worker_class,
+                threads=args.http_threads,
+            ),
             cwd=BASE_DIR,
             env=child_env(API_RATE_LIMIT="1000000/min"),
             stdout=out,

@@ -171,25 +171,9 @@ def _redis_up(tmp: Path) -> tuple[subprocess.Popen, int]:
 
 
 def _gunicorn(args, port: int, env: dict, log: Path) -> subprocess.Popen:
-    cmd = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "waybill_console.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(args.workers),
-        "--worker-class",
-        "sync",
-        "--backlog",
-        "2048",
-        "--timeout",
-        "60",
-        "--log-level",
-        "warning",
-    ]
-    return _start(cmd, log, env)
+    from benchmarks.http import gunicorn_command
+
+    return _start(gunicorn_command(port, workers=args.workers, timeout=60), log, env)
 
 
 def _celery(args, env: dict, log: Path) -> subprocess.Popen:
