@@ -515,16 +515,10 @@ def _enqueue(job: PrintJob) -> None:
 def print_job_enqueue(*, job_id: int) -> bool:
     """Send the job's task. With the broker unreachable the job stays queued (the request
     that recorded it still succeeds) and the sweep sends it once the broker is back."""
-    from kombu.exceptions import OperationalError as BrokerUnavailable
-
     from printing.tasks import send_print_job
+    from waybill_console.jobs import task_send
 
-    try:
-        send_print_job.delay(job_id)
-    except BrokerUnavailable as err:
-        logger.warning("print job %s recorded but not sent, broker unreachable: %s", job_id, err)
-        return False
-    return True
+    return task_send(send_print_job, job_id, what="print job")
 
 
 def print_jobs_requeue_stalled() -> list[int]:

@@ -60,10 +60,16 @@ def job_enqueue(*, job_id: int) -> bool:
     the broker is back."""
     from waybill_console.tasks import run_job
 
+    return task_send(run_job, job_id, what="job")
+
+
+def task_send(task, job_id: int, *, what: str) -> bool:
+    """``task.delay(job_id)``; False (logged, nothing raised) when the broker is unreachable:
+    the row stays queued for the stalled-job sweep to send again."""
     try:
-        run_job.delay(job_id)
+        task.delay(job_id)
     except BrokerUnavailable as err:
-        logger.warning("job %s recorded but not sent, broker unreachable: %s", job_id, err)
+        logger.warning("%s %s recorded but not sent, broker unreachable: %s", what, job_id, err)
         return False
     return True
 
