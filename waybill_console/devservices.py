@@ -259,6 +259,9 @@ def redis_up() -> int:
             "",
             "--maxmemory-policy",
             "noeviction",
+            # room for parallel test runs on one machine (REDIS_DB_BASE per checkout)
+            "--databases",
+            "64",
             "--daemonize",
             "yes",
             "--pidfile",
