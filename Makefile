@@ -8,7 +8,8 @@ PIP := $(PY) -m pip --disable-pip-version-check
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test services services-down lint format bench load chromium translations clean audit
+.PHONY: run test services services-down lint format bench load chromium translations clean audit \
+	fresh-runtime
 
 $(VENV)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -67,6 +68,11 @@ format: $(VENV)/.installed-dev
 
 test: $(VENV)/.installed-dev chromium lint services translations
 	CHROMIUM=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
+
+# requirements.txt alone, in a throwaway virtualenv, starts web, worker and beat and runs a real
+# Celery job (.ci/run calls it before `make test`: the dev tools cannot hide a missing module)
+fresh-runtime:
+	$(PYTHON) waybill_console/fresh_runtime.py
 
 bench: $(VENV)/.installed-dev services
 	WBC_DEV_DEFAULTS=1 $(PY) -m benchmarks $(BENCH_ARGS)

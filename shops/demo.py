@@ -61,6 +61,9 @@ BATCH_SIZE = 5000
 RECEIVER_POOL = 2000
 ORDER_NO_PREFIX = "DEMO"
 HISTORY_DAYS = 60
+#: the backlog waiting to be shipped, in percent of the orders seeded, and at least
+BACKLOG_SHARE = 5
+BACKLOG_MIN = 6
 
 # --- the catalogue (a home-goods flagship store) -------------------------------------------
 
@@ -330,6 +333,15 @@ class _Lifecycle:
         code, _share, prefix, digits = (self.remote_carrier if remote else self.carrier)(self.rng)
         return code, prefix + f"{self.rng.randrange(10**digits):0{digits}d}"
 
+    def waiting(self) -> dict:
+        """An order of the backlog: paid within the last 20 hours (counted back from
+        ``now``, not from midnight, so the hour the demo is seeded changes nothing) and
+        still waiting to be numbered, printed and shipped."""
+        rng, now = self.rng, self.now
+        created = now - _hours(rng.uniform(0.2, 20))
+        paid = min(now, created + timedelta(minutes=rng.expovariate(1 / 4)))
+        return {"created_at": created, "paid_at": paid, "status": S.PAID}
+
     def draw(self, created: datetime, remote: bool) -> dict:
         """The fields of an order created at ``created``, as they stand at ``now``."""
         rng, now = self.rng, self.now
@@ -458,6 +470,9 @@ def demo_orders_create(
     item_count = _Picker([1, 2, 3, 4], ITEM_COUNT_WEIGHTS)
     quantity = _Picker([1, 2, 3, 5], QUANTITY_WEIGHTS)
     life = _Lifecycle(rng, now, shop.no_source_risk)
+    # a backlog that does not depend on the clock: some orders always wait to be shipped
+    backlog_size = min(count, max(BACKLOG_MIN, count * BACKLOG_SHARE // 100))
+    waiting = set(rng.sample(range(count), backlog_size))
 
     created = 0
     while created < count:
@@ -473,7 +488,11 @@ def demo_orders_create(
                 if p not in picked:
                     picked.append(p)
             items = [{**catalogue[p], "quantity": quantity(rng)} for p in picked]
-            fields = life.draw(life.created_at(), code in REMOTE_PROVINCES)
+            backlog = created + i in waiting
+            if backlog:
+                fields = life.waiting()
+            else:
+                fields = life.draw(life.created_at(), code in REMOTE_PROVINCES)
             status = fields.pop("status")
             order = order_build(
                 shop=shop,
@@ -493,7 +512,7 @@ def demo_orders_create(
             for key, value in fields.items():
                 setattr(order, key, value)
             order.is_dropship = rng.random() < 0.1
-            if status not in (S.UNPAID, S.CANCELLED):
+            if status not in (S.UNPAID, S.CANCELLED) and not backlog:
                 roll = rng.random()
                 if roll < 0.055:
                     order.after_sale_status = AfterSaleStatus.IN_PROGRESS

@@ -108,7 +108,29 @@ Press Ctrl-C to stop.
             p.wait(timeout=max(0.1, deadline - time.time()))
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
+    print(private_servers_notice(), flush=True)
     return code
+
+
+def private_servers_notice() -> str:
+    """What is still running once web, worker and beat have stopped (Ctrl-C or a crash)."""
+    from waybill_console import devservices
+
+    running = [
+        name
+        for name, port in (
+            ("PostgreSQL", devservices.pg_running()),
+            ("Redis", devservices.redis_running()),
+        )
+        if port
+    ]
+    if not running:
+        return "web, worker and beat stopped."
+    return (
+        f"web, worker and beat stopped. The private {' and '.join(running)} under var/ keep "
+        "running (the next `make run` starts faster);\n"
+        "stop them with: make services-down"
+    )
 
 
 if __name__ == "__main__":

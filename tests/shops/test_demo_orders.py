@@ -102,3 +102,27 @@ def test_seed_demo_if_empty_adds_orders_only_once(db):
     call_command("seed_demo", "--quiet", "--orders", "20", "--if-empty")
     call_command("seed_demo", "--quiet", "--orders", "20", "--if-empty")
     assert Order.objects.filter(shop__shop_no="100001").count() == 20
+
+
+@pytest.mark.parametrize("local_time", ["00:00:01", "00:40", "03:30", "12:00", "23:59:59"])
+@pytest.mark.parametrize("count", [6, 60, 500])
+def test_backlog_waits_to_ship_whatever_the_hour(shop, local_time, count):
+    """Whatever the hour the demo is seeded, a backlog of paid, unblocked orders without a
+    number waits to be numbered, printed and shipped (5 %, at least 6)."""
+    from datetime import datetime, time
+
+    at = time.fromisoformat(local_time)
+    now = timezone.make_aware(datetime.combine(datetime(2026, 3, 1).date(), at))
+    demo.demo_orders_create(shop=shop, count=count, now=now)
+    waiting = Order.objects.filter(
+        shop=shop,
+        status=S.PAID,
+        after_sale_status="none",
+        has_waybill=False,
+        shipped_by_hand=False,
+        tracking_no="",
+        address_changed_at__isnull=True,
+    ).exclude(cancel_request_status="pending")
+    assert waiting.count() >= max(6, count * 5 // 100)
+    assert all(now - timedelta(hours=48) < o.paid_at <= now for o in waiting)
+    assert all(o.created_at <= now for o in Order.objects.filter(shop=shop))

@@ -89,8 +89,11 @@ class Command(BaseCommand):
         orders = list(
             Order.objects.filter(shop=shop, status="paid", after_sale_status="none")
             .exclude(cancel_request_status="pending")
-            .order_by("-created_at")[:40]
+            .filter(waybills__isnull=True)
+            .order_by("-created_at")[:80]
         )
+        # numbers for half of them: the other half stays the backlog to number and print
+        orders = orders[: max(2, len(orders) // 2)][:40]
         if not orders:
             return
         actor = Actor.system(shop=shop)
