@@ -17,13 +17,8 @@ def carrier_list() -> QuerySet[Carrier]:
 def _region_prefix(province: str, city: str, district: str) -> str:
     """The code prefix of the most specific region given (names or codes)."""
     p, c, d = regions.resolve(province or "", city or "", district or "")
-    if d:
-        return d.code
-    if c:
-        return c.code[:4]
-    if p:
-        return p.code[:2]
-    return ""
+    most_specific = d or c or p
+    return regions.code_prefix(most_specific) if most_specific else ""
 
 
 def branch_search(

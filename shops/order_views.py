@@ -107,10 +107,13 @@ def order_batch(request: HttpRequest) -> HttpResponse:
         + urlencode({k: v for k, v in filters.as_params().items() if v})
     )
     if action == "export":
+        # rows ticked: exactly those; "select all matching" or nothing ticked: the filters
+        ticked = [] if request.POST.get("all_matching") == "1" else _selected_ids(request, filters)
         job = exports.order_export_start(
             actor=request.actor,
             params=filters.as_params(),
             file_format=request.POST.get("format", "csv"),
+            order_ids=ticked or None,
         )
         return redirect("console:job_detail", job_id=job.pk)
     ids = _selected_ids(request, filters)
@@ -230,20 +233,24 @@ def order_action(request: HttpRequest, order_id: int, action: str) -> HttpRespon
 
 @shop_required
 def order_import(request: HttpRequest) -> HttpResponse:
-    context = {}
+    context = {"max_lines": imports.MAX_LINES, "max_mb": imports.MAX_BYTES // (1024 * 1024)}
     if request.method == "POST":
         upload = request.FILES.get("file")
         try:
             if upload is None:
                 raise ValidationError.for_fields(file="Choose a file.")
-            result = imports.order_import(
-                actor=request.actor, file_name=upload.name, raw=upload.read()
+            started = imports.order_import_start(
+                actor=request.actor, file_name=upload.name, upload=upload
             )
         except AppError as err:
             context["error"] = err.as_dict()
             context["lines"] = err.detail.get("lines", [])
             return render(request, "console/shops/order_import.html", context, status=err.status)
-        messages.success(request, _("Imported %(orders)s orders (%(items)s items).") % result)
+        if started.job is not None:  # a large file: imported by a job, with progress
+            return redirect("console:job_detail", job_id=started.job.pk)
+        messages.success(
+            request, _("Imported %(orders)s orders (%(items)s items).") % started.result
+        )
         return redirect("console:order_list")
     return render(request, "console/shops/order_import.html", context)
 

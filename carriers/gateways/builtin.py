@@ -162,7 +162,7 @@ class BuiltinGateway:
             or (receiver.district and district is None)
         ):
             raise errors.AddressUnparseable()
-        codes = [c.code for c in (district, city, province) if c] + ["000000"]
+        codes = regions.lineage(district or city) + ["000000"]
         rows = coverage(subscription.branch_id)
         match = next((rows[c] for c in codes if c in rows), None)
         if match is None:

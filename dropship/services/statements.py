@@ -10,7 +10,6 @@ cannot both pass.
 
 from __future__ import annotations
 
-import csv
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -24,9 +23,12 @@ from dropship.errors import BindingNotActive, StatementLimit
 from dropship.models import Allocation, Binding, FactoryOrder, SettlementPrice, Statement
 from dropship.services.identity import FACTORY, MERCHANT, profile_for
 from shops.models import Shop
+from shops.services.orders import item_text_error
+from waybill_console import inputs
 from waybill_console import permissions as perms
 from waybill_console.crypto import mask_code
 from waybill_console.errors import ValidationError
+from waybill_console.exports import SafeCsvWriter, xlsx_sheet
 from waybill_console.jobs import job_create, job_file_path, job_progress
 from waybill_console.models import Job
 from waybill_console.tenancy import Actor
@@ -82,7 +84,10 @@ def prices_set(*, actor: Actor, prices: list) -> list[SettlementPrice]:
             continue
         merchant = merchants.get(str(entry.get("merchant", "")).strip())
         if merchant is None:
-            errors[f"prices[{i}].merchant"] = str(_("The shop number of a bound merchant."))
+            # the factory names merchants by masked id (the API door resolves it)
+            errors[f"prices[{i}].merchant"] = str(
+                _("The masked ID of a merchant bound to your factory, as shown to you.")
+            )
         sku = str(entry.get("sku") or "").strip()
         if not sku or len(sku) > 64:
             errors[f"prices[{i}].sku"] = str(_("The product's SKU (at most 64 characters)."))
@@ -90,12 +95,15 @@ def prices_set(*, actor: Actor, prices: list) -> list[SettlementPrice]:
         price = None
         if raw is not None and raw != "":
             try:
-                price = Decimal(str(raw)).quantize(Decimal("0.01"))
+                price = inputs.finite_decimal(raw).quantize(Decimal("0.01"))
             except (InvalidOperation, ValueError):
                 price = Decimal(-1)
             if price < 0 or price > MAX_PRICE:
                 errors[f"prices[{i}].price"] = str(_("A price of 0 or more, in yuan."))
-        rows.append((merchant, sku, price, str(entry.get("product_name") or "")[:200]))
+        name = str(entry.get("product_name") or "").strip()
+        if problem := item_text_error("product_name", name):
+            errors[f"prices[{i}].product_name"] = problem
+        rows.append((merchant, sku, price, name))
     if errors:
         raise ValidationError.for_fields(**errors)
     saved = []
@@ -116,7 +124,9 @@ def prices_set(*, actor: Actor, prices: list) -> list[SettlementPrice]:
 
 def price_sheet(*, actor: Actor, merchant: Shop | None = None) -> list[dict]:
     """For the factory: every product its merchants handed to it, with its price or none
-    (missing prices first), plus prices kept for products not handed over yet."""
+    (missing prices first), plus prices kept for products not handed over yet. A row
+    names its merchant as the factory sees it: ``merchant`` is the masked id, never the
+    shop number (``merchant_id`` is for the server's own pages, never rendered)."""
     shop, side = _side(actor)
     scope = Q(factory=shop)
     if merchant is not None:
@@ -136,8 +146,8 @@ def price_sheet(*, actor: Actor, merchant: Shop | None = None) -> list[dict]:
     for merchant_id, shop_no, sku, name in handed:
         price = prices.get((merchant_id, sku))
         sheet[(merchant_id, sku)] = {
-            "merchant": shop_no,
-            "merchant_masked": mask_code(shop_no),
+            "merchant_id": merchant_id,
+            "merchant": mask_code(shop_no),
             "sku": sku,
             "product_name": name,
             "price": price.price if price else None,
@@ -146,26 +156,27 @@ def price_sheet(*, actor: Actor, merchant: Shop | None = None) -> list[dict]:
         sheet.setdefault(
             (merchant_id, sku),
             {
-                "merchant": price.merchant.shop_no,
-                "merchant_masked": mask_code(price.merchant.shop_no),
+                "merchant_id": merchant_id,
+                "merchant": mask_code(price.merchant.shop_no),
                 "sku": sku,
                 "product_name": price.product_name,
                 "price": price.price,
             },
         )
-    return sorted(sheet.values(), key=lambda r: (r["price"] is not None, r["merchant"], r["sku"]))
+    return sorted(
+        sheet.values(),
+        key=lambda r: (r["price"] is not None, r["merchant"], r["merchant_id"], r["sku"]),
+    )
 
 
 # --- statements -----------------------------------------------------------------------------
 
 
 def _date(value, field: str, errors: dict) -> date | None:
-    if isinstance(value, date):
-        return value
     try:
-        return date.fromisoformat(str(value or ""))
+        return inputs.parse_day(value)
     except ValueError:
-        errors[field] = str(_("A date, YYYY-MM-DD."))
+        errors[field] = inputs.day_message()
         return None
 
 
@@ -199,7 +210,7 @@ def statement_start(
         raise ValidationError.for_fields(**errors)
     merchant, factory = (shop, other) if side == MERCHANT else (other, shop)
     if not _bound(merchant.pk, factory.pk):
-        raise BindingNotActive(detail={field: other.shop_no})
+        raise BindingNotActive()  # no shop number or id in the answer
     at = now or timezone.now()
     with transaction.atomic():
         # the pair's bindings, locked: the count below cannot race another request
@@ -338,13 +349,13 @@ def statement_run(job: Job) -> dict:
         rows = statement_rows(statement, side=side)
         if statement.file_format == "csv":
             out = path.open("w", encoding="utf-8-sig", newline="")
-            writer = csv.writer(out)
+            writer = SafeCsvWriter(out)
             write = writer.writerow
         else:
             from openpyxl import Workbook
 
             book = Workbook(write_only=True)
-            sheet = book.create_sheet("对账单")
+            sheet = xlsx_sheet(book, "对账单")
             write = sheet.append
         write(header)
         for row, amount in rows:

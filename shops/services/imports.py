@@ -3,27 +3,43 @@
 One line per order item; lines with the same order number make one order (the receiver
 is taken from its first line). Headers may be Chinese (as merchants' exports have them)
 or the API's English field names.
+
+The file is read within fixed memory by :func:`waybill_console.spreadsheets.read_table`
+(zip and dimension checks, streaming, at most :data:`MAX_LINES` lines and
+:data:`MAX_COLUMNS` columns). A small file (at most :data:`SYNC_MAX_BYTES`) is imported
+while the page or the API waits; a larger one is stored and imported by a job
+(:func:`order_import_run`), with progress and the same per-line report. The page, the API
+and the job all call :func:`order_import_start` / :func:`order_import`: one set of rules.
 """
 
 from __future__ import annotations
 
-import csv
 import io
-from datetime import datetime
+from dataclasses import dataclass
+from pathlib import Path
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
 
 from shops.errors import ImportInvalid
 from shops.models import Order, OrderEvent, OrderItem, OrderStatus
 from shops.services.orders import clean_order, order_build
 from waybill_console import permissions as perms
-from waybill_console.errors import ValidationError
+from waybill_console.exports import SafeCsvWriter
+from waybill_console.jobs import job_create, job_file_path, job_progress
+from waybill_console.models import Job
+from waybill_console.spreadsheets import MAX_UPLOAD_BYTES, FileRefused, read_table
 from waybill_console.tenancy import Actor
 
 MAX_LINES = 10_000
-MAX_BYTES = 10 * 1024 * 1024
+MAX_BYTES = MAX_UPLOAD_BYTES
+#: columns read from a file; anything right of them is ignored (the template has 15)
+MAX_COLUMNS = 50
+#: files up to this size are imported at once; larger ones by a job (202 on the API)
+SYNC_MAX_BYTES = 64 * 1024
+PROGRESS_EVERY = 500
 
 HEADERS = {
     "order_no": ("订单号", "订单编号", "order_no"),
@@ -41,6 +57,15 @@ HEADERS = {
     "district": ("区", "区县", "district"),
     "detail": ("详细地址", "detail"),
     "buyer_note": ("买家留言", "buyer_note"),
+}
+#: the field names of the order services -> the import's columns (for the report's labels)
+SERVICE_FIELDS = {
+    "receiver.name": "receiver_name",
+    "receiver.phone": "receiver_phone",
+    "receiver.province": "province",
+    "receiver.city": "city",
+    "receiver.district": "district",
+    "receiver.detail": "detail",
 }
 REQUIRED = (
     "order_no",
@@ -81,60 +106,49 @@ TEMPLATE_HEADER = [
 ]
 
 
-def _rows_from_csv(raw: bytes) -> list[list[str]]:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ValidationError.for_fields(file="The file is neither UTF-8 nor GB18030 text.")
-    return [row for row in csv.reader(io.StringIO(text))]
+def read_rows(*, file_name: str, raw: bytes) -> list[tuple[int, list[str]]]:
+    """The file's non-empty rows as (line number, cells), header first, within the limits."""
+    return read_table(file_name=file_name, raw=raw, max_rows=MAX_LINES + 1, max_columns=MAX_COLUMNS)
 
 
-def _rows_from_xlsx(raw: bytes) -> list[list[str]]:
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise ValidationError.for_fields(file=f"Not a readable XLSX file ({type(exc).__name__}).")
-    sheet = book.worksheets[0]
-    rows = []
-    for values in sheet.iter_rows(values_only=True):
-        rows.append(
-            [
-                "" if v is None else (v.isoformat(sep=" ") if isinstance(v, datetime) else str(v))
-                for v in values
-            ]
-        )
-    book.close()
-    return rows
-
-
-def read_rows(*, file_name: str, raw: bytes) -> list[list[str]]:
-    if len(raw) > MAX_BYTES:
-        raise ValidationError.for_fields(file="At most 10 MB.")
-    name = (file_name or "").lower()
-    if name.endswith(".xlsx"):
-        return _rows_from_xlsx(raw)
-    if name.endswith(".csv") or name.endswith(".txt"):
-        return _rows_from_csv(raw)
-    raise ValidationError.for_fields(file="Choose a .csv or .xlsx file.")
-
-
-def _column_map(header: list[str]) -> tuple[dict[str, int], list[dict]]:
+def _column_map(header: list[str]) -> tuple[dict[str, int], dict[str, str], list[dict]]:
+    """(field -> column index, field -> the file's own column title, header problems)."""
     index: dict[str, int] = {}
+    titles: dict[str, str] = {}
     normalized = [h.strip().lstrip("\ufeff") for h in header]
     for field, names in HEADERS.items():
         for i, h in enumerate(normalized):
             if h in names or h.lower() in names:
                 index[field] = i
+                titles[field] = h
                 break
     missing = [HEADERS[f][0] for f in REQUIRED if f not in index]
-    errors = [{"line": 1, "field": "header", "message": f"Missing column: {m}"} for m in missing]
-    return index, errors
+    errors = [
+        {
+            "line": 1,
+            "field": "header",
+            "label": str(HEADER_LABEL),
+            "message": f"Missing column: {m}",
+        }
+        for m in missing
+    ]
+    return index, titles, errors
+
+
+HEADER_LABEL = _("Header")
+
+
+def _label(field: str, titles: dict[str, str]) -> str:
+    """The column a problem is about, as the file names it (省, 手机号, province …)."""
+    if field.startswith("items["):
+        rest = field.partition("].")[2]
+        if not rest:  # the item as a whole: its quantity or price is not a number
+            return "/".join(titles.get(f, HEADERS[f][0]) for f in ("quantity", "unit_price"))
+        field = rest
+    field = SERVICE_FIELDS.get(field, field)
+    if field in HEADERS:
+        return titles.get(field, HEADERS[field][0])
+    return field
 
 
 def _number(value: str) -> str:
@@ -142,26 +156,95 @@ def _number(value: str) -> str:
     return value[:-2] if value.endswith(".0") and value[:-2].isdigit() else value
 
 
-def order_import(*, actor: Actor, file_name: str, raw: bytes) -> dict:
-    """Import a file; returns counts, or raises ImportInvalid listing every bad line."""
+@dataclass
+class ImportStarted:
+    """What :func:`order_import_start` did: imported at once (``result``) or queued
+    (``job``)."""
+
+    result: dict | None = None
+    job: Job | None = None
+
+
+def order_import_start(*, actor: Actor, file_name: str, upload) -> ImportStarted:
+    """The one door of the page and the API: refuse an oversized upload before reading it,
+    import a small file now, hand a larger one to a job (the file is kept only until the
+    job has read it). ``upload`` is a Django ``UploadedFile`` (or ``bytes``)."""
+    actor.require(perms.ORDER_MANAGE)
+    actor.require_shop()
+    size = len(upload) if isinstance(upload, bytes) else upload.size
+    if size > MAX_BYTES:
+        raise FileRefused(
+            _("The file is larger than %(limit)s MB; at most %(limit)s MB."),
+            limit=MAX_BYTES // (1024 * 1024),
+        )
+    raw = upload if isinstance(upload, bytes) else upload.read()
+    suffix = Path(file_name or "").suffix.lower()
+    if suffix not in (".csv", ".txt", ".xlsx"):
+        raise FileRefused(_("Choose a .csv or .xlsx file."))
+    if size <= SYNC_MAX_BYTES:
+        return ImportStarted(result=order_import(actor=actor, file_name=file_name, raw=raw))
+    with transaction.atomic():  # the task is sent on commit, once the file is written
+        job = job_create(
+            actor=actor,
+            kind="order_import",
+            params={
+                "file_name": file_name[:100],
+                "by": actor.describe(),
+                "language": translation.get_language() or "zh-hans",
+            },
+        )
+        path = job_file_path(job, f"upload{suffix}")
+        path.write_bytes(raw)
+        job.params["upload"] = str(path)
+        Job.objects.filter(pk=job.pk).update(params=job.params)
+    return ImportStarted(job=job)
+
+
+def order_import_run(job: Job) -> dict:
+    """The job: the same :func:`order_import`, reporting progress; the stored upload (it
+    holds consumer data in clear) is deleted once read to the end, imported or refused."""
+    path = Path(job.params["upload"])
+    raw = path.read_bytes()
+    try:
+        with translation.override(job.params.get("language") or "zh-hans"):
+            return order_import(
+                actor=Actor.system(shop=job.shop),
+                file_name=job.params["file_name"],
+                raw=raw,
+                by=job.params.get("by"),
+                job=job,
+            )
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def order_import(
+    *, actor: Actor, file_name: str, raw: bytes, by: str | None = None, job: Job | None = None
+) -> dict:
+    """Import a file; returns counts, or raises ImportInvalid listing every bad line (line
+    number, field, the file's column title as ``label``, message). ``job``: report progress
+    to it (lines checked)."""
     actor.require(perms.ORDER_MANAGE)
     shop = actor.require_shop()
     rows = read_rows(file_name=file_name, raw=raw)
-    rows = [r for r in rows if any(c.strip() for c in r)]
+    del raw
     if not rows:
-        raise ValidationError.for_fields(file="The file is empty.")
-    if len(rows) - 1 > MAX_LINES:
-        raise ValidationError.for_fields(file=f"At most {MAX_LINES} lines per file.")
-    index, problems = _column_map(rows[0])
+        raise FileRefused(_("The file is empty."))
+    header_line, header = rows[0]
+    index, titles, problems = _column_map(header)
     if problems:
+        for p in problems:
+            p["line"] = header_line
         raise ImportInvalid(count=len(problems), detail={"lines": problems})
+    if job is not None:
+        job_progress(job, done=0, total=len(rows) - 1)
 
     def cell(row, field):
         i = index.get(field)
         return row[i].strip() if i is not None and i < len(row) else ""
 
     groups: dict[str, dict] = {}
-    for line_no, row in enumerate(rows[1:], start=2):
+    for line_no, row in rows[1:]:
         order_no = cell(row, "order_no")
         group = groups.get(order_no)
         if group is None:
@@ -184,6 +267,7 @@ def order_import(*, actor: Actor, file_name: str, raw: bytes) -> dict:
         )
     )
     problems, valid = [], []
+    checked = reported = 0
     for order_no, group in groups.items():
         row = group["row"]
         errors: dict[str, str] = {}
@@ -221,9 +305,15 @@ def order_import(*, actor: Actor, file_name: str, raw: bytes) -> dict:
             line = group["line"]
             if field.startswith("items["):
                 line = group["lines"][int(field[6 : field.index("]")])]
-            problems.append({"line": line, "field": field, "message": message})
+            problems.append(
+                {"line": line, "field": field, "label": _label(field, titles), "message": message}
+            )
         if data is not None and not errors:
             valid.append(data)
+        checked += len(group["lines"])
+        if job is not None and checked >= reported + PROGRESS_EVERY:
+            job_progress(job, done=checked)
+            reported = checked
     if problems:
         problems.sort(key=lambda p: (p["line"], p["field"]))
         raise ImportInvalid(count=len({p["line"] for p in problems}), detail={"lines": problems})
@@ -238,7 +328,7 @@ def order_import(*, actor: Actor, file_name: str, raw: bytes) -> dict:
                 order=o,
                 at=now,
                 kind="created",
-                actor=actor.describe(),
+                actor=by or actor.describe(),
                 data={"status": o.status, "import": file_name[:100]},
             )
             for o in orders
@@ -248,7 +338,7 @@ def order_import(*, actor: Actor, file_name: str, raw: bytes) -> dict:
 
 def template_csv() -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeCsvWriter(out)
     writer.writerow(TEMPLATE_HEADER)
     writer.writerow(
         [

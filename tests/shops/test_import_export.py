@@ -83,7 +83,12 @@ def test_import_refuses_an_existing_order_number(shop_a):
             actor=main_actor(shop_a), file_name="a.csv", raw=_csv([_line("IM-8"), _line("IM-9")])
         )
     assert refused.value.detail["lines"] == [
-        {"line": 3, "field": "order_no", "message": "This order number already exists in the shop."}
+        {
+            "line": 3,
+            "field": "order_no",
+            "label": "订单号",
+            "message": "This order number already exists in the shop.",
+        }
     ]
     assert Order.objects.count() == 1
 

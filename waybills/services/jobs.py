@@ -7,7 +7,6 @@ already holds a live number gets it back instead of a second one.
 
 from __future__ import annotations
 
-import csv
 from datetime import datetime
 
 from django.utils import timezone
@@ -17,6 +16,7 @@ from shops.models import Order
 from waybill_console import permissions as perms
 from waybill_console.crypto import mask_code
 from waybill_console.errors import BatchTooLarge, ValidationError
+from waybill_console.exports import SafeCsvWriter, xlsx_sheet
 from waybill_console.jobs import job_create, job_file_path, job_progress
 from waybill_console.models import Job
 from waybill_console.tenancy import Actor
@@ -183,7 +183,7 @@ def reconciliation_run(job: Job) -> dict:
         rows = reconciliation_rows(actor=actor, filters=filters)
         if file_format == "csv":
             with path.open("w", encoding="utf-8-sig", newline="") as f:
-                writer = csv.writer(f)
+                writer = SafeCsvWriter(f)
                 writer.writerow(header)
                 for row in rows:
                     writer.writerow(row)
@@ -197,14 +197,14 @@ def reconciliation_run(job: Job) -> dict:
             sheet = None
             for row in rows:
                 if done % XLSX_SHEET_ROWS == 0:
-                    sheet = book.create_sheet(f"对账单{done // XLSX_SHEET_ROWS + 1}")
+                    sheet = xlsx_sheet(book, f"对账单{done // XLSX_SHEET_ROWS + 1}")
                     sheet.append(header)
                 sheet.append(row)
                 done += 1
                 if done % PROGRESS_EVERY == 0:
                     job_progress(job, done=done)
             if sheet is None:
-                book.create_sheet("对账单1").append(header)
+                xlsx_sheet(book, "对账单1").append(header)
             book.save(path)
     Job.objects.filter(pk=job.pk).update(file_path=str(path), file_name=name)
     job.file_path, job.file_name = str(path), name
