@@ -35,6 +35,15 @@ class BindingNotActive(AppError):
     message = _("There is no active binding between this merchant and this factory.")
 
 
+class BindingExists(AppError):
+    code = "BINDING_EXISTS"
+    status = 409
+    message = _("This factory is already bound to your shop.")
+    pending_message = _(
+        "A binding request to this factory is already waiting for the factory to confirm it."
+    )
+
+
 class BindingStateConflict(AppError):
     code = "BINDING_STATE_CONFLICT"
     status = 409

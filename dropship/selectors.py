@@ -20,11 +20,28 @@ from dropship.models import (
     Statement,
 )
 from dropship.services.identity import FACTORY, MERCHANT, profile_for, require_identity
-from shops.models import Order, OrderItem
+from shops.models import Order, OrderItem, Shop
 from waybill_console import permissions as perms
 from waybill_console.crypto import mask_code
 from waybill_console.errors import NotFound, ValidationError
 from waybill_console.tenancy import Actor
+
+
+def on_behalf_waybills(shop) -> Q:
+    """The numbers ``shop`` drew as a factory for merchants' orders that it may still act
+    on through any door (registered with ``waybills.selectors.ON_BEHALF_ACCESS``): its
+    factory order still holds the number, the allocation is live, and the binding with
+    the merchant is active. Withdrawn, cancelled (an after-sale or a cancellation request
+    takes the allocation back) or unbound: the number is out of the factory's reach (404),
+    its label included. Printing an order blocked since the draw is refused by the
+    printing rule (ORDER_BLOCKED)."""
+    live_binding = Binding.objects.filter(
+        merchant=OuterRef("merchant"), factory=OuterRef("factory"), status=BindingStatus.ACTIVE
+    )
+    holder = FactoryOrder.objects.filter(
+        waybill=OuterRef("pk"), factory=shop, status=FactoryOrder.Status.ALLOCATED
+    ).filter(Exists(live_binding))
+    return Q(Exists(holder))
 
 
 def binding_list(*, actor: Actor) -> QuerySet[Binding]:
@@ -144,7 +161,8 @@ def factory_order_for_merchant(*, actor: Actor, factory_order_id: int) -> Factor
 
 @dataclass(frozen=True)
 class FactoryFilters:
-    merchant: str = ""  # shop number
+    merchant: str = ""  # the masked merchant id the factory sees (never a shop number)
+    merchant_id: int | None = None  # the factory pages' own choice (from a binding)
     status: str = ""  # allocated / cancelled
     returned: bool | None = None
     after_sale: bool | None = None
@@ -174,6 +192,35 @@ class FactoryFilters:
         )
 
 
+def merchants_by_masked_id(*, factory, masked: str) -> list[int]:
+    """The merchants that asked ``factory`` to bind (whatever became of it) whose masked id
+    (``mask_code`` of the shop number, all a factory ever sees) is ``masked``: the only way
+    a factory names a merchant. A shop number matches nothing, so no filter or request
+    can tell a factory which shop numbers exist."""
+    masked = str(masked or "").strip()
+    if not masked:
+        return []
+    pairs = (
+        Binding.objects.filter(factory=factory)
+        .values_list("merchant_id", "merchant__shop_no")
+        .distinct()
+    )
+    return sorted({pk for pk, shop_no in pairs if mask_code(shop_no) == masked})
+
+
+def merchant_for_masked_id(*, actor: Actor, masked) -> Shop | None:
+    """The one merchant (a :class:`~shops.models.Shop`, for the server's use only) the
+    factory names by its masked id, or None: no such merchant, a shop number, or two of
+    its merchants sharing that masked id (the pages, which name merchants by binding,
+    tell those apart)."""
+    factory = require_identity(actor, FACTORY)
+    found = merchants_by_masked_id(factory=factory, masked=masked)
+    return Shop.objects.get(pk=found[0]) if len(found) == 1 else None
+
+
+MASKED_MERCHANT_HELP = _("The masked ID of a merchant bound to your factory, as shown to you.")
+
+
 def factory_order_list(
     *, actor: Actor, filters: FactoryFilters | None = None
 ) -> QuerySet[FactoryOrder]:
@@ -181,8 +228,10 @@ def factory_order_list(
     factory = require_identity(actor, FACTORY)
     f = filters or FactoryFilters()
     qs = FactoryOrder.objects.filter(factory=factory)
+    if f.merchant_id is not None:
+        qs = qs.filter(merchant_id=f.merchant_id)
     if f.merchant:
-        qs = qs.filter(merchant__shop_no=f.merchant)
+        qs = qs.filter(merchant_id__in=merchants_by_masked_id(factory=factory, masked=f.merchant))
     if f.status:
         qs = qs.filter(status=f.status)
     if f.returned is not None:

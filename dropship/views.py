@@ -11,6 +11,8 @@ take. Doors only: parse the form, call one service or selector, render.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -62,6 +64,17 @@ def _merchants(actor) -> list[dict]:
             "active": b.status == BindingStatus.ACTIVE,
         }
     return list(seen.values())
+
+
+def _merchant_pk(merchants: list[dict], ref) -> int | None:
+    """The merchant behind a posted reference (None for none, NotFound for a stranger)."""
+    ref = int_or_none(ref)
+    if ref is None:
+        return None
+    for m in merchants:
+        if m["ref"] == ref:
+            return m["merchant_id"]
+    raise NotFound()
 
 
 def _merchant_shop_no(merchants: list[dict], ref) -> str:
@@ -156,8 +169,10 @@ def order_list(request: HttpRequest) -> HttpResponse:
     values = {k: request.GET.get(k, "") for k in FILTER_KEYS}
     error = None
     try:
-        params = dict(values, merchant=_merchant_shop_no(merchants, values["merchant"]))
-        filters = selectors.FactoryFilters.from_params(params)
+        filters = replace(
+            selectors.FactoryFilters.from_params(dict(values, merchant="")),
+            merchant_id=_merchant_pk(merchants, values["merchant"]),
+        )
     except AppError as err:
         filters, error = selectors.FactoryFilters(), err.as_dict()
     qs = selectors.factory_order_list(actor=actor, filters=filters).order_by("-allocated_at", "-id")
@@ -280,7 +295,7 @@ def price_list(request: HttpRequest) -> HttpResponse:
     """结算价格: every product merchants handed over, missing prices first; editable."""
     actor = request.actor
     merchants = _merchants(actor)
-    refs = {m["shop_no"]: m for m in merchants}
+    refs = {m["merchant_id"]: m for m in merchants}
     error, status = None, 200
     if request.method == "POST":
         try:
@@ -297,12 +312,12 @@ def price_list(request: HttpRequest) -> HttpResponse:
             return redirect("factory:prices")
     rows = []
     for i, row in enumerate(services.price_sheet(actor=actor)):
-        merchant = refs.get(row["merchant"])
+        merchant = refs.get(row["merchant_id"])
         rows.append(
             {
                 "index": i,
                 "ref": merchant["ref"] if merchant else "",
-                "merchant": merchant["label"] if merchant else row["merchant_masked"],
+                "merchant": merchant["label"] if merchant else row["merchant"],
                 "sku": row["sku"],
                 "product_name": row["product_name"],
                 "price": "" if row["price"] is None else f"{row['price']:.2f}",

@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from shops.models import ApiToken, Membership, Order, OrderItem, Shop
+from shops.services import shop_set_active
 from waybill_console.admin_scoping import ShopScopedAdmin
 
 
@@ -18,6 +20,22 @@ class ShopAdmin(ShopScopedAdmin):
     list_filter = ["shop_type", "no_source_risk", "is_active"]
     search_fields = ["shop_no", "name"]
     inlines = [MembershipInline]
+    actions = ["deactivate", "reactivate"]
+
+    @admin.action(
+        description=_("Deactivate the selected shops (tokens and agents stop)"),
+        permissions=["change"],
+    )
+    def deactivate(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True))
+        changed = shop_set_active(shop_ids=ids, active=False)
+        self.message_user(request, _("%(count)s shops deactivated.") % {"count": changed})
+
+    @admin.action(description=_("Reactivate the selected shops"), permissions=["change"])
+    def reactivate(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True))
+        changed = shop_set_active(shop_ids=ids, active=True)
+        self.message_user(request, _("%(count)s shops reactivated.") % {"count": changed})
 
     def get_queryset(self, request):
         qs = admin.ModelAdmin.get_queryset(self, request)

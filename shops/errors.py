@@ -21,6 +21,10 @@ class LoginLocked(AppError):
     message = _("Too many failed logins for this account; try again in an hour.")
 
 
+class LoginLockedForClient(LoginLocked):
+    message = _("Too many failed logins from this network address; try again in an hour.")
+
+
 class AddressLimit(AppError):
     code = "ADDRESS_LIMIT"
     status = 422

@@ -20,6 +20,7 @@ from shops.models import (
     Shop,
 )
 from shops.services.orders import AT_RISK_WINDOW
+from waybill_console import inputs
 from waybill_console.crypto import blind_index
 from waybill_console.errors import NotFound, ValidationError
 from waybill_console.tenancy import Actor
@@ -47,8 +48,9 @@ _TOKEN_SQL = None
 
 
 def api_token_get_by_digest(*, digest: str) -> ApiToken | None:
-    """The live token whose key hashes to ``digest`` (the SHA-256 stored), with its shop; a
-    branch token also gets its branch and carrier. One fixed statement, no ORM
+    """The live token whose key hashes to ``digest`` (the SHA-256 stored), with its shop;
+    None for a revoked token or one of a deactivated shop. A branch token also gets its
+    branch and carrier. One fixed statement, no ORM
     compilation. (API requests go through ``waybill_console.api_tokens``, which caches
     it per process.)"""
     from waybill_console import rawsql
@@ -59,6 +61,8 @@ def api_token_get_by_digest(*, digest: str) -> ApiToken | None:
             f"SELECT {rawsql.columns(ApiToken, 't')}, {rawsql.columns(Shop, 's')} "  # nosec B608
             "FROM shops_apitoken t LEFT JOIN shops_shop s ON s.id = t.shop_id "
             "WHERE t.key_hash = %s AND t.revoked_at IS NULL"
+            # a deactivated shop's tokens stop with it (a branch token has no shop)
+            " AND (t.shop_id IS NULL OR s.is_active)"
         )
     with connection.cursor() as cur:
         rawsql.execute_prepared(cur, "wbc_token", _TOKEN_SQL, [digest])
@@ -104,9 +108,9 @@ class OrderFilters:
             if not value:
                 return None
             try:
-                return date.fromisoformat(value)
+                return inputs.parse_day(value)
             except ValueError:
-                errors[name] = "A date like 2026-11-23."
+                errors[name] = inputs.day_message()
                 return None
 
         def yes_no(name):

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from shops import selectors, services
+from shops.auth import login_client
 from shops.models import OrderStatus
 from waybill_console.errors import AppError, page_error
 
@@ -21,17 +22,21 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def post(self, request, *args, **kwargs):
+        """A locked account or client gets the 429 page before any password is checked;
+        the backend (``shops.auth.AccountBackend``) counts the failures."""
         username = request.POST.get("username", "")
         try:
-            services.login_check_allowed(username=username)
+            services.login_check_allowed(username=username, client=login_client(request))
         except AppError as err:
             form = self.get_form()
             return page_error(request, err, template=self.template_name, context={"form": form})
         return super().post(request, *args, **kwargs)
 
-    def form_invalid(self, form):
-        services.login_record_failure(username=self.request.POST.get("username", ""))
-        return super().form_invalid(form)
+
+def no_shop(request: HttpRequest) -> HttpResponse:
+    """A signed-in user with no active shop (ops staff, a sub-account of a deactivated
+    shop): a page that says so, with the admin's link for staff; never a 500."""
+    return render(request, "console/shops/no_shop.html", status=403)
 
 
 def shop_required(view):
@@ -39,10 +44,9 @@ def shop_required(view):
 
     @login_required
     def wrapper(request: HttpRequest, *args, **kwargs):
-        if request.membership is None:
-            if request.user.is_staff:
-                return redirect("admin:index")
-            return render(request, "console/shops/no_shop.html", status=403)
+        # request.membership is a lazy object: "is None" is never true, its truth value is
+        if not request.membership:
+            return no_shop(request)
         try:
             return view(request, *args, **kwargs)
         except AppError as err:

@@ -13,6 +13,7 @@ broker's visibility timeout (an hour); the handlers resume from what they record
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
+from waybill_console import permissions as perms
 from waybill_console.errors import AppError, NotFound
 from waybill_console.locks import advisory_lock
 from waybill_console.models import Job
@@ -31,12 +33,25 @@ from waybill_console.tenancy import Actor
 
 logger = logging.getLogger("waybill_console.jobs")
 
-#: kind -> dotted path of the handler
-HANDLERS: dict[str, str] = {
-    "order_export": "shops.services.exports.order_export_run",
-    "waybill_batch": "waybills.services.jobs.waybill_batch_run",
-    "reconciliation": "waybills.services.jobs.reconciliation_run",
-    "dropship_statement": "dropship.services.statements.statement_run",
+
+@dataclass(frozen=True)
+class JobKind:
+    #: dotted path of the handler ``fn(job) -> dict``
+    handler: str
+    #: what an actor (a sub-account's permission, a token's scope) needs to see the job at
+    #: all: its status, its result and its file, through every door (``job_get``)
+    permission: str
+
+
+#: every job kind, in one place: its handler and the permission that sees it
+KINDS: dict[str, JobKind] = {
+    "order_export": JobKind("shops.services.exports.order_export_run", perms.EXPORT),
+    "order_import": JobKind("shops.services.imports.order_import_run", perms.ORDER_MANAGE),
+    "waybill_batch": JobKind("waybills.services.jobs.waybill_batch_run", perms.WAYBILL_ALLOCATE),
+    "reconciliation": JobKind("waybills.services.jobs.reconciliation_run", perms.EXPORT),
+    "dropship_statement": JobKind(
+        "dropship.services.statements.statement_run", perms.DROPSHIP_MANAGE
+    ),
 }
 MAX_ATTEMPTS = 3
 #: jobs sent again per sweep at most (a backlog is worked off over several ticks)
@@ -74,11 +89,32 @@ def task_send(task, job_id: int, *, what: str) -> bool:
     return True
 
 
-def job_get(*, actor: Actor, job_id: int) -> Job:
+def job_get(*, actor: Actor, job_id: int, kind: str | None = None) -> Job:
+    """One of the shop's jobs (of ``kind``, if given) that the actor may see: a job whose
+    kind needs a permission the actor lacks is a 404 like another shop's, on every door
+    (status, progress, result, download)."""
     job = Job.objects.filter(pk=job_id, shop=actor.require_shop()).first()
-    if job is None:
+    if job is None or (kind is not None and job.kind != kind) or not job_visible(actor, job):
+        if job is not None:
+            logger.info("job %s refused to %s (kind %s)", job_id, actor.describe(), job.kind)
         raise NotFound()
     return job
+
+
+def job_list(*, actor: Actor, kind: str):
+    """The shop's jobs of ``kind``, newest first; none for an actor without the
+    permission the kind declares."""
+    qs = Job.objects.filter(shop=actor.require_shop(), kind=kind)
+    if kind not in KINDS or not actor.has(KINDS[kind].permission):
+        return qs.none()
+    return qs.order_by("-created_at", "-id")
+
+
+def job_visible(actor: Actor, job: Job) -> bool:
+    """Whether the actor holds the permission the job's kind declares (an unknown kind:
+    nobody)."""
+    kind = KINDS.get(job.kind)
+    return kind is not None and actor.has(kind.permission)
 
 
 def job_progress(job: Job, *, done: int, total: int | None = None) -> None:
@@ -123,7 +159,7 @@ def _run_claimed(job_id: int) -> str:
         if job.status == Job.Status.RUNNING:  # redelivered too often
             _finish(job, error={"code": "JOB_FAILED", "message": "too many attempts", "detail": {}})
         return job.status
-    handler = import_string(HANDLERS[job.kind])
+    handler = import_string(KINDS[job.kind].handler)
     try:
         result = handler(job)
     except AppError as err:

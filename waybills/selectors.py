@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from carriers.models import Subscription
+from waybill_console import inputs
 from waybill_console.errors import NotFound, ValidationError
 from waybill_console.tenancy import Actor
 from waybills.models import AllocationException, Violation, Waybill, WaybillStatus
+
+if TYPE_CHECKING:  # pragma: no cover
+    from shops.models import Shop
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 366
@@ -47,9 +53,9 @@ class UsageFilters:
             if not value:
                 return None
             try:
-                return date.fromisoformat(value[:10])
+                return inputs.parse_day(value[:10])
             except ValueError:
-                errors[name] = _("A date like 2026-11-23.")
+                errors[name] = inputs.day_message()
                 return None
 
         def whole(name: str, default=None, low=1, high=None):
@@ -116,6 +122,37 @@ def _scoped(actor: Actor) -> QuerySet[Waybill]:
     return Waybill.objects.filter(shop=actor.require_shop())
 
 
+#: Who may still act on a number a shop drew for **another shop's** order (代发: a factory
+#: for its merchant). The app that owns that relationship registers a function
+#: ``(shop) -> Q`` over :class:`Waybill` naming the numbers ``shop`` may act on
+#: (``dropship.apps``: the allocation is live and the binding active); waybills never
+#: imports it. With no rule registered such numbers are out of reach (fail closed).
+ON_BEHALF_ACCESS: list[Callable[[Shop], Q]] = []
+
+
+def waybill_actionable(*, actor: Actor) -> QuerySet[Waybill]:
+    """The numbers ``actor`` may act on: read one, print its label, change, cancel, add
+    packages. The shop's numbers for its own orders, and the numbers it drew for another
+    shop's order only while a rule of :data:`ON_BEHALF_ACCESS` allows it. Every door that
+    names a number goes through here (:func:`waybill_get`, :func:`waybill_check`); a
+    number outside it is the same 404 as a missing one."""
+    shop = actor.require_shop()
+    allowed = Q(order__shop=shop)
+    for rule in ON_BEHALF_ACCESS:
+        allowed |= rule(shop)
+    return Waybill.objects.filter(shop=shop).filter(allowed)
+
+
+def waybill_check(*, actor: Actor, waybill: Waybill) -> Waybill:
+    """``waybill`` as read, if ``actor`` may still act on it (see :func:`waybill_actionable`;
+    re-read each time: an allocation withdrawn or a binding ended meanwhile counts)."""
+    if waybill.shop_id != actor.require_shop().pk:
+        raise NotFound()
+    if not waybill_actionable(actor=actor).filter(pk=waybill.pk).exists():
+        raise NotFound()
+    return waybill
+
+
 def waybill_list(
     *, actor: Actor, filters: UsageFilters | None = None, now: datetime | None = None
 ) -> QuerySet[Waybill]:
@@ -144,7 +181,7 @@ def waybill_get(*, actor: Actor, waybill_no: str, carrier: str = "") -> Waybill:
     """Numbers are unique per carrier: when two carriers issued the same number to this
     shop, the caller must name the carrier (``?carrier=``)."""
     qs = (
-        _scoped(actor)
+        waybill_actionable(actor=actor)
         .filter(waybill_no=(waybill_no or "").strip().upper())
         .select_related("carrier", "branch", "order", "subscription", "subscription__carrier")
     )
@@ -222,9 +259,8 @@ def violation_list(*, actor: Actor) -> QuerySet[Violation]:
 
 
 def reconciliation_list(*, actor: Actor):
-    """The shop's reconciliation statements (jobs of kind ``reconciliation``), newest first."""
-    from waybill_console.models import Job
+    """The shop's reconciliation statements (jobs of kind ``reconciliation``), newest
+    first; none for an actor without the permission the kind declares."""
+    from waybill_console.jobs import job_list
 
-    return Job.objects.filter(shop=actor.require_shop(), kind="reconciliation").order_by(
-        "-created_at", "-id"
-    )
+    return job_list(actor=actor, kind="reconciliation")

@@ -1,9 +1,11 @@
 """Shapes of the dropship API (the factory's never carry plaintext consumer data)."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from dropship.models import Binding, DropshipProfile, Statement
 from waybill_console.crypto import mask_code
+from waybill_console.schema import ErrorSerializer
 
 
 class ProfileSerializer(serializers.ModelSerializer):
@@ -40,6 +42,17 @@ class ProfileWriteSerializer(serializers.Serializer):
     sender_city = serializers.CharField(required=False, allow_blank=True)
     sender_district = serializers.CharField(required=False, allow_blank=True)
     sender_detail = serializers.CharField(required=False, allow_blank=True)
+
+
+class MerchantSenderSerializer(serializers.Serializer):
+    """The merchant's dropship sender (every field absent while it has no profile)."""
+
+    name = serializers.CharField(required=False)
+    phone = serializers.CharField(required=False)
+    province = serializers.CharField(required=False)
+    city = serializers.CharField(required=False)
+    district = serializers.CharField(required=False)
+    detail = serializers.CharField(required=False)
 
 
 class BindingSerializer(serializers.ModelSerializer):
@@ -85,6 +98,7 @@ class BindingSerializer(serializers.ModelSerializer):
         profile = self._profile(obj)
         return profile.display_name if profile else ""
 
+    @extend_schema_field(MerchantSenderSerializer)
     def get_merchant_sender(self, obj) -> dict:
         # visible to the merchant itself and to its factories, nobody else
         profile = self._profile(obj)
@@ -102,12 +116,16 @@ class AllocationRequestSerializer(serializers.Serializer):
 
 
 class AllocationResultSerializer(serializers.Serializer):
-    order_item = serializers.IntegerField(required=False)
-    order = serializers.IntegerField()
+    order_item = serializers.IntegerField(required=False, help_text="when items were asked")
+    order = serializers.IntegerField(allow_null=True, help_text="null for an unknown item")
     ok = serializers.BooleanField()
-    allocation = serializers.IntegerField(required=False)
-    factory_order = serializers.IntegerField(required=False)
-    error = serializers.DictField(required=False)
+    allocation = serializers.IntegerField(required=False, help_text="when ok")
+    factory_order = serializers.IntegerField(required=False, help_text="when ok")
+    error = ErrorSerializer(required=False, help_text="when not ok")
+
+
+class AllocationResultsSerializer(serializers.Serializer):
+    results = AllocationResultSerializer(many=True)
 
 
 class AllocationSerializer(serializers.Serializer):
@@ -170,13 +188,13 @@ class FactoryOrderSerializer(serializers.Serializer):
 
 
 class DrawSerializer(serializers.Serializer):
-    subscription = serializers.IntegerField(required=False)
-    carrier = serializers.CharField(required=False, allow_blank=True)
+    subscription = serializers.IntegerField(required=False, allow_null=True)
+    carrier = serializers.CharField(required=False, allow_blank=True, allow_null=True)
 
 
 class ReturnSerializer(serializers.Serializer):
-    carrier = serializers.CharField(required=False, allow_blank=True)
-    tracking_no = serializers.CharField(required=False, allow_blank=True)
+    carrier = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    tracking_no = serializers.CharField(required=False, allow_blank=True, allow_null=True)
 
 
 class DropshipShipSerializer(serializers.Serializer):
@@ -189,7 +207,7 @@ class DropshipBatchShipSerializer(serializers.Serializer):
 
 
 class PriceSerializer(serializers.Serializer):
-    merchant = serializers.CharField(help_text="the merchant's shop number")
+    merchant = serializers.CharField(help_text="the masked merchant id (as the factory sees it)")
     sku = serializers.CharField()
     product_name = serializers.CharField(required=False, allow_blank=True)
     price = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
@@ -204,6 +222,15 @@ class PriceSheetSerializer(serializers.Serializer):
 
 class PricesWriteSerializer(serializers.Serializer):
     prices = PriceSerializer(many=True)
+
+
+class StatementResultSerializer(serializers.Serializer):
+    """A generated statement, for the side that asked for it (else empty)."""
+
+    rows = serializers.IntegerField(required=False)
+    missing_prices = serializers.IntegerField(required=False)
+    total = serializers.CharField(required=False, help_text="settlement amount, 2 decimals")
+    file_name = serializers.CharField(required=False)
 
 
 class StatementSerializer(serializers.ModelSerializer):
@@ -240,6 +267,7 @@ class StatementSerializer(serializers.ModelSerializer):
     def get_requested_here(self, obj) -> bool:
         return obj.requested_by_id == self.context.get("shop_id")
 
+    @extend_schema_field(StatementResultSerializer)
     def get_result(self, obj) -> dict:
         if not obj.job or obj.requested_by_id != self.context.get("shop_id"):
             return {}
@@ -248,7 +276,7 @@ class StatementSerializer(serializers.ModelSerializer):
 
 class StatementRequestSerializer(serializers.Serializer):
     factory = serializers.CharField(required=False, help_text="merchant side: factory shop no")
-    merchant = serializers.CharField(required=False, help_text="factory side: merchant shop no")
+    merchant = serializers.CharField(required=False, help_text="factory side: masked merchant id")
     date_from = serializers.DateField()
     date_to = serializers.DateField()
     format = serializers.ChoiceField(choices=["csv", "xlsx"], default="csv")
@@ -257,9 +285,20 @@ class StatementRequestSerializer(serializers.Serializer):
 class BatchShipResultSerializer(serializers.Serializer):
     factory_order = serializers.IntegerField()
     ok = serializers.BooleanField()
-    tracking_no = serializers.CharField(required=False)
-    error = serializers.DictField(required=False)
+    tracking_no = serializers.CharField(required=False, help_text="when ok")
+    error = ErrorSerializer(required=False, help_text="when not ok")
 
 
 class BatchShipResponseSerializer(serializers.Serializer):
     results = BatchShipResultSerializer(many=True)
+
+
+class MerchantShipmentSerializer(serializers.Serializer):
+    """What the merchant sees when it ships a dropship order itself."""
+
+    id = serializers.IntegerField()
+    order = serializers.IntegerField()
+    carrier = serializers.CharField()
+    tracking_no = serializers.CharField()
+    shipped_at = serializers.DateTimeField(allow_null=True)
+    shipped_by = serializers.CharField(help_text="merchant / factory")

@@ -7,7 +7,7 @@ token gets 403 on ``factory-orders/``: only a factory token reads dropship order
 from __future__ import annotations
 
 from django.http import FileResponse, HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,7 +16,7 @@ from dropship import selectors, services
 from dropship.api import serializers as s
 from dropship.services import factory as factory_services
 from dropship.services.allocation import BATCH_LIMIT
-from dropship.services.identity import profile_for
+from dropship.services.identity import FACTORY, profile_for
 from waybill_console.api import Pagination, paginated
 from waybill_console.errors import BatchTooLarge, NotFound, ValidationError
 from waybill_console.idempotency import idempotent
@@ -26,6 +26,14 @@ def _body(request) -> dict:
     if not isinstance(request.data, dict):
         raise ValidationError.for_fields(non_field_errors="A JSON object.")
     return request.data
+
+
+def _valid(request, serializer_class) -> dict:
+    """The body, checked against the serializer that documents it: a value of the wrong
+    type is a 400 naming the field, never a service handed a number for a text."""
+    ser = serializer_class(data=_body(request))
+    ser.is_valid(raise_exception=True)
+    return ser.validated_data
 
 
 def _ctx(request) -> dict:
@@ -65,7 +73,8 @@ class BindingListView(APIView):
     @extend_schema(
         request=s.BindingRequestSerializer,
         responses={201: s.BindingSerializer},
-        summary="Merchant: ask a factory to bind, by its shop number (NOT_A_FACTORY)",
+        summary="Merchant: ask a factory to bind, by its shop number (NOT_A_FACTORY; "
+        "BINDING_EXISTS while a request is pending or the factory is bound)",
     )
     def post(self, request):
         binding = services.binding_request(
@@ -117,7 +126,7 @@ class AllocationListView(APIView):
 
     @extend_schema(
         request=s.AllocationRequestSerializer,
-        responses=s.AllocationResultSerializer(many=True),
+        responses=s.AllocationResultsSerializer,
         summary="Merchant: hand items (order_items) or whole orders (orders) to a bound "
         "factory, up to 500; one result per item",
     )
@@ -163,7 +172,7 @@ class FactoryOrderListView(APIView):
     @extend_schema(
         responses=s.FactoryOrderSerializer(many=True),
         parameters=[
-            OpenApiParameter("merchant", str, required=False),
+            OpenApiParameter("merchant", str, required=False, description="the masked merchant id"),
             OpenApiParameter("status", str, required=False, enum=["allocated", "cancelled"]),
             OpenApiParameter("returned", str, required=False, enum=["yes", "no"]),
             OpenApiParameter("after_sale", str, required=False, enum=["yes", "no"]),
@@ -200,7 +209,7 @@ class FactoryOrderWaybillView(APIView):
     )
     @idempotent
     def post(self, request, factory_order_id: int):
-        data = _body(request)
+        data = _valid(request, s.DrawSerializer)
         services.factory_order_draw(
             actor=request.wbc_actor,
             factory_order_id=factory_order_id,
@@ -218,7 +227,7 @@ class FactoryOrderTrackingView(APIView):
         "one from its own system (carrier + tracking_no)",
     )
     def post(self, request, factory_order_id: int):
-        data = _body(request)
+        data = _valid(request, s.ReturnSerializer)
         services.factory_order_return(
             actor=request.wbc_actor,
             factory_order_id=factory_order_id,
@@ -236,7 +245,7 @@ class FactoryOrderLabelView(APIView):
         "number is returned to the merchant with it",
     )
     def post(self, request, factory_order_id: int):
-        data = _body(request)
+        data = _valid(request, s.DrawSerializer)
         pdf, _orders = services.factory_order_print(
             actor=request.wbc_actor,
             factory_order_ids=[factory_order_id],
@@ -252,13 +261,18 @@ class FactoryOrderLabelView(APIView):
 class FactoryOrderShipView(APIView):
     @extend_schema(
         request=s.DropshipShipSerializer,
-        responses=s.FactoryOrderSerializer,
+        responses=PolymorphicProxySerializer(
+            component_name="DropshipShipment",
+            serializers=[s.FactoryOrderSerializer, s.MerchantShipmentSerializer],
+            resource_type_field_name=None,
+            help_text="The factory gets its view of the order, the merchant the shipment",
+        ),
         summary="Either side ships it once (ALREADY_SHIPPED for the second); the merchant "
         "may choose a return address",
     )
     @idempotent
     def post(self, request, factory_order_id: int):
-        data = _body(request)
+        data = _valid(request, s.DropshipShipSerializer)
         fo = services.factory_order_ship(
             actor=request.wbc_actor,
             factory_order_id=factory_order_id,
@@ -303,6 +317,20 @@ class FactoryOrderBatchShipView(APIView):
 # --- prices and statements ---------------------------------------------------------------------
 
 
+def _prices_by_masked_merchant(actor, prices):
+    """The factory names each price's merchant by the masked id it sees; the service
+    gets the merchant's shop number (never shown, never accepted from a factory)."""
+    if not isinstance(prices, list):
+        return prices  # the service refuses it, naming the field
+    resolved = []
+    for entry in prices:
+        if isinstance(entry, dict):
+            merchant = selectors.merchant_for_masked_id(actor=actor, masked=entry.get("merchant"))
+            entry = dict(entry, merchant=merchant.shop_no if merchant else "")  # "": refused
+        resolved.append(entry)
+    return resolved
+
+
 class PriceView(APIView):
     @extend_schema(
         responses=s.PriceSheetSerializer,
@@ -319,7 +347,8 @@ class PriceView(APIView):
         summary="Factory: set prices (upsert; price null removes one); all or nothing",
     )
     def put(self, request):
-        services.prices_set(actor=request.wbc_actor, prices=_body(request).get("prices"))
+        prices = _prices_by_masked_merchant(request.wbc_actor, _body(request).get("prices"))
+        services.prices_set(actor=request.wbc_actor, prices=prices)
         rows = services.price_sheet(actor=request.wbc_actor)
         return Response({"count": len(rows), "results": s.PriceSerializer(rows, many=True).data})
 
@@ -342,9 +371,18 @@ class StatementListView(APIView):
     )
     def post(self, request):
         data = _body(request)
+        actor = request.wbc_actor
+        if actor.shop is not None and profile_for(actor.shop).identity == FACTORY:
+            # a factory names the merchant by its masked id, and only that way
+            merchant = selectors.merchant_for_masked_id(actor=actor, masked=data.get("merchant"))
+            if merchant is None:
+                raise ValidationError.for_fields(merchant=selectors.MASKED_MERCHANT_HELP)
+            counterpart = merchant.shop_no
+        else:
+            counterpart = data.get("factory") or data.get("merchant") or ""
         statement = services.statement_start(
-            actor=request.wbc_actor,
-            counterpart=data.get("factory") or data.get("merchant") or "",
+            actor=actor,
+            counterpart=counterpart,
             date_from=data.get("date_from"),
             date_to=data.get("date_to"),
             file_format=data.get("format") or "csv",

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from dropship.errors import (
+    BindingExists,
     BindingNotActive,
     BindingStateConflict,
     IdentityLocked,
@@ -111,8 +112,8 @@ def profile_update(*, actor: Actor, data: dict) -> DropshipProfile:
 
 
 def binding_request(*, actor: Actor, factory_shop_no: str, now: datetime | None = None) -> Binding:
-    """The merchant asks a factory (by its shop number) to bind; asking again while a request
-    is pending or the binding is active returns that binding."""
+    """The merchant asks a factory (by its shop number) to bind. Asking again while a
+    request is pending or the binding is active is refused (BINDING_EXISTS)."""
     merchant = require_identity(actor, MERCHANT)
     shop_no = str(factory_shop_no or "").strip()
     if not shop_no:
@@ -142,8 +143,16 @@ def binding_request(*, actor: Actor, factory_shop_no: str, now: datetime | None 
                 requested_at=at,
                 actor=actor.describe()[:60],
             )
-    except IntegrityError:  # already pending or active
-        return Binding.objects.get(merchant=merchant, factory=factory, status__in=OPEN_BINDING)
+    except IntegrityError:  # already pending or active: the unique open binding says so
+        status = (
+            Binding.objects.filter(merchant=merchant, factory=factory, status__in=OPEN_BINDING)
+            .values_list("status", flat=True)
+            .first()
+        ) or BindingStatus.ACTIVE
+        pending = status == BindingStatus.PENDING
+        raise BindingExists(
+            BindingExists.pending_message if pending else None, detail={"status": status}
+        ) from None
 
 
 def _binding_for(actor: Actor, binding_id: int, *, side: str) -> Binding:
@@ -218,5 +227,5 @@ def active_binding(*, merchant_id: int, factory_id: int, lock: bool = False) -> 
         qs = qs.select_for_update()
     binding = qs.first()
     if binding is None:
-        raise BindingNotActive(detail={"merchant": merchant_id, "factory": factory_id})
+        raise BindingNotActive()  # no ids in the answer: the factory reads it too
     return binding

@@ -7,8 +7,13 @@ from shops.services.accounts import (  # noqa: F401
     login_record_failure,
     session_switch_shop,
     shop_create,
+    shop_set_active,
     sub_account_create,
     sub_account_update,
+    user_create,
+    user_find_for_login,
+    username_identity,
+    username_normalize,
 )
 from shops.services.addresses import (  # noqa: F401
     ADDRESS_LIMIT,

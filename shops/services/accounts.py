@@ -5,14 +5,17 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import unicodedata
+import zlib
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from shops.errors import LoginLocked, ShopNotAvailable
+from shops.errors import LoginLocked, LoginLockedForClient, ShopNotAvailable
 from shops.models import ApiToken, Membership, Shop, ShopType
 from waybill_console import permissions as perms
 from waybill_console.api_tokens import tokens_changed
@@ -40,26 +43,64 @@ def shop_create(
     return shop
 
 
+def shop_set_active(*, shop_ids: list[int], active: bool) -> int:
+    """Deactivate (or reactivate) shops; the number changed. A deactivated shop's API
+    tokens and print agents are refused (their selectors read ``is_active``) and its
+    users' sessions find no shop; the token generation moves once this commits, so no
+    process keeps serving a token it cached. The admin's actions and edit form, and
+    any code, go through here or ``Shop.save()`` (which moves the generation too)."""
+    with transaction.atomic():
+        changed = (
+            Shop.objects.filter(pk__in=list(shop_ids))
+            .exclude(is_active=active)
+            .update(is_active=active)
+        )
+        tokens_changed()
+    return changed
+
+
+def user_create(*, username: str, password: str):
+    """A new login: the username normalised (``username_normalize``) and refused with a
+    field error naming it when its identity is taken (``Merchant`` while ``merchant``
+    exists, ``ｍerchant``, `` merchant ``). Same-name requests are serialised by a
+    transaction-scoped advisory lock on the identity, so two at once cannot both pass."""
+    username = username_normalize(username)
+    errors = {}
+    if not re.fullmatch(r"[\w.@+-]{3,150}", username):
+        errors["username"] = _("Username: 3 to 150 letters, digits or . @ + - _.")
+    if len(password or "") < 8:
+        errors["password"] = _("Password: at least 8 characters.")
+    if errors:
+        raise ValidationError.for_fields(**errors)
+    identity = username_identity(username)
+    taken = ValidationError.for_fields(username=_("Username: this username is already taken."))
+    with transaction.atomic():
+        lock = zlib.crc32(b"user:" + identity.encode())
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", [lock])
+        names = User.objects.filter(username__iexact=username).values_list("username", flat=True)
+        if any(username_identity(name) == identity for name in names):
+            raise taken
+        try:
+            with transaction.atomic():
+                return User.objects.create_user(username=username, password=password)
+        except IntegrityError:
+            raise taken from None
+
+
 def sub_account_create(
     *, actor: Actor, username: str, password: str, permissions: list[str], display_name: str = ""
 ) -> Membership:
     """The main account adds a sub-account with the given named permissions."""
     actor.require(perms.ACCOUNT_MANAGE)
     shop = actor.require_shop()
-    errors = {}
-    if not re.fullmatch(r"[\w.@+-]{3,150}", username or ""):
-        errors["username"] = "3–150 letters, digits or . @ + - _"
-    elif User.objects.filter(username=username).exists():
-        errors["username"] = "This username is taken."
-    if len(password or "") < 8:
-        errors["password"] = "At least 8 characters."  # nosec B105
     unknown = [p for p in permissions if p not in perms.GRANTABLE]
     if unknown:
-        errors["permissions"] = f"Unknown permissions: {', '.join(unknown)}"
-    if errors:
-        raise ValidationError.for_fields(**errors)
+        raise ValidationError.for_fields(
+            permissions=_("Permissions: some of the chosen permissions cannot be granted.")
+        )
     with transaction.atomic():
-        user = User.objects.create_user(username=username, password=password)
+        user = user_create(username=username, password=password)
         return Membership.objects.create(
             user=user,
             shop=shop,
@@ -80,23 +121,65 @@ def session_switch_shop(*, request, shop_id: int) -> Membership:
     return membership
 
 
+# --- usernames and logins --------------------------------------------------------------------
+
+
+def username_normalize(username: str) -> str:
+    """The username as stored: NFKC (full-width ｍerchant is merchant, as Django's own
+    forms and ``create_user`` normalise it) without surrounding whitespace."""
+    return unicodedata.normalize("NFKC", str(username or "")).strip()
+
+
+def username_identity(username: str) -> str:
+    """The account a username names, whatever its spelling: normalised and case-folded.
+    Logins find the user by it, the lockout counts by it and a new account may not take
+    one that is already in use (``Merchant``, `` merchant `` and ``ｍerchant`` are one)."""
+    return username_normalize(username).casefold()
+
+
+def user_find_for_login(*, username: str):
+    """The one user whose username has this identity, or None (none, or an ambiguous
+    pair left over from before usernames were compared this way)."""
+    identity = username_identity(username)
+    if not identity:
+        return None
+    candidates = [
+        u
+        for u in User.objects.filter(username__iexact=username_normalize(username))
+        if username_identity(u.get_username()) == identity
+    ]
+    return candidates[0] if len(candidates) == 1 else None
+
+
 def _login_key(username: str) -> str:
-    return "login-fail:" + hashlib.sha256(username.lower().encode()).hexdigest()[:32]
+    digest = hashlib.sha256(username_identity(username).encode()).hexdigest()[:32]
+    return "login-fail:" + digest
 
 
-def login_check_allowed(*, username: str) -> None:
-    """At most LOGIN_FAILURE_LIMIT_PER_HOUR failed logins per account per hour."""
-    if (cache.get(_login_key(username)) or 0) >= settings.LOGIN_FAILURE_LIMIT_PER_HOUR:
+def _client_key(client: str) -> str:
+    return "login-fail-client:" + hashlib.sha256(client.encode()).hexdigest()[:32]
+
+
+def login_check_allowed(*, username: str, client: str | None = None) -> None:
+    """At most LOGIN_FAILURE_LIMIT_PER_HOUR failed logins per account (by its identity,
+    so spelling variants share the count) and LOGIN_FAILURE_LIMIT_PER_CLIENT_PER_HOUR per
+    client address (spraying many usernames from one place), per hour. With Redis, where
+    the counters live, unreachable this raises and the login fails closed (503)."""
+    counts = cache.get_many([_login_key(username)] + ([_client_key(client)] if client else []))
+    if (counts.get(_login_key(username)) or 0) >= settings.LOGIN_FAILURE_LIMIT_PER_HOUR:
         raise LoginLocked()
+    limit = settings.LOGIN_FAILURE_LIMIT_PER_CLIENT_PER_HOUR
+    if client and (counts.get(_client_key(client)) or 0) >= limit:
+        raise LoginLockedForClient()
 
 
-def login_record_failure(*, username: str) -> None:
-    key = _login_key(username)
-    cache.add(key, 0, timeout=3600)
-    try:
-        cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=3600)
+def login_record_failure(*, username: str, client: str | None = None) -> None:
+    for key in [_login_key(username)] + ([_client_key(client)] if client else []):
+        cache.add(key, 0, timeout=3600)
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, timeout=3600)
 
 
 # --- API tokens ------------------------------------------------------------------------------

@@ -196,9 +196,15 @@ def test_the_merchant_binds_a_factory_by_its_shop_number(merchant, factory):
         "pending",
     )
     assert binding.requested_at == at and binding.confirmed_at is None
-    # asking again while it is pending returns the same request
-    again = identity.binding_request(actor=main_actor(merchant), factory_shop_no=FACTORY_NO)
-    assert again.pk == binding.pk and Binding.objects.count() == 1
+    # asking again while it is pending is refused (BINDING_EXISTS), nothing is added
+    with pytest.raises(AppError) as err:
+        identity.binding_request(actor=main_actor(merchant), factory_shop_no=FACTORY_NO)
+    assert (err.value.code, err.value.status, err.value.detail) == (
+        "BINDING_EXISTS",
+        409,
+        {"status": "pending"},
+    )
+    assert list(Binding.objects.values_list("pk", "status")) == [(binding.pk, "pending")]
 
 
 @pytest.mark.parametrize("target", ["merchant_shop", "no_profile", "unknown", "itself"])

@@ -148,7 +148,7 @@ def test_the_price_sheet_lists_missing_prices_first(merchant, factory, binding):
 
     sheet = st.price_sheet(actor=main_actor(factory))
 
-    assert [(r["sku"], r["price"], r["merchant_masked"]) for r in sheet] == [
+    assert [(r["sku"], r["price"], r["merchant"]) for r in sheet] == [
         ("LID-2", None, "11**01"),
         ("CUP-1", Decimal("12.50"), "11**01"),
     ]
