@@ -1,11 +1,13 @@
 """Ops: label templates, printers, print agents (revoke) and print jobs with their documents
 and attempts (retry). Actions go through the same services as the pages and the API."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from printing import jobs
 from printing.models import (
+    Connection,
     LabelTemplate,
     PrintAgent,
     PrintAttempt,
@@ -26,8 +28,22 @@ class LabelTemplateAdmin(ShopScopedAdmin):
     raw_id_fields = ["shop"]
 
 
+class PrinterAdminForm(forms.ModelForm):
+    """Ops edit a printer under the shops' rule: a network printer only on an allowed
+    address and port (the admin supplies the model and its fields)."""
+
+    def clean(self):
+        data = super().clean()
+        if data.get("connection") == Connection.NETWORK and data.get("host"):
+            host, port = data["host"], data.get("port") or 9100
+            for field, message in jobs.printer_address_errors(host, port).items():
+                self.add_error(field, message)
+        return data
+
+
 @admin.register(Printer)
 class PrinterAdmin(ShopScopedAdmin):
+    form = PrinterAdminForm
     list_display = [
         "name",
         "shop",

@@ -57,3 +57,12 @@ class PrinterBusy(AppError):
     code = "PRINTER_BUSY"
     status = 409
     message = _("The printer has print jobs in progress; wait for them to finish.")
+
+
+class PrinterAddressNotAllowed(AppError):
+    code = "PRINTER_ADDRESS_NOT_ALLOWED"
+    status = 422
+    message = _(
+        "The printer's %(what)s is not one printers may be on; change the printer's settings "
+        "or ask the operator to allow it."
+    )

@@ -18,7 +18,7 @@ import logging
 import secrets
 from dataclasses import replace
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 from carriers.models import Carrier, Subscription
 from printing import services
 from printing.errors import (
+    PrinterAddressNotAllowed,
     PrinterBusy,
     PrinterOffline,
     PrintFailed,
@@ -49,13 +50,23 @@ from printing.models import (
     PrintJob,
 )
 from printing.renderers import render
-from printing.transports import DROPPED, OFFLINE, UNCONFIRMED, TransportError, network, usb
+from printing.transports import (
+    BLOCKED,
+    DROPPED,
+    OFFLINE,
+    UNCONFIRMED,
+    TransportError,
+    network,
+    usb,
+)
 from printing.transports import agent as agent_wire
+from waybill_console import inputs
 from waybill_console import permissions as perms
 from waybill_console.errors import AppError, NotFound, ValidationError
 from waybill_console.locks import advisory_lock
 from waybill_console.tenancy import Actor
 from waybills.models import LIVE_STATUSES, Waybill
+from waybills.selectors import waybill_actionable
 
 logger = logging.getLogger("printing.jobs")
 
@@ -99,8 +110,8 @@ def _usb_id(value, field: str, errors: dict) -> int | None:
 
 def _number(value, field: str, errors: dict, *, low, high, decimal: bool = False):
     try:
-        number = Decimal(str(value).strip()) if decimal else int(str(value).strip())
-    except (InvalidOperation, ValueError):
+        number = inputs.finite_decimal(value) if decimal else int(str(value).strip())
+    except ValueError:
         errors[field] = f"A number from {low} to {high}."
         return None
     if isinstance(value, bool) or not low <= number <= high:
@@ -185,6 +196,8 @@ def _clean_printer(data: dict, *, shop, instance: Printer | None) -> dict:
     connection = merged("connection")
     if connection == Connection.NETWORK and not merged("host"):
         errors["host"] = "The printer's IP address or host name."
+    elif connection == Connection.NETWORK and {"host", "port", "connection"} & set(out):
+        errors.update(printer_address_errors(merged("host"), merged("port") or 9100))
     if connection == Connection.USB:
         for key in ("usb_vendor_id", "usb_product_id"):
             if not merged(key):
@@ -199,6 +212,32 @@ def _clean_printer(data: dict, *, shop, instance: Printer | None) -> dict:
     if errors:
         raise ValidationError.for_fields(**errors)
     return out
+
+
+def printer_address_errors(host: str, port: int) -> dict:
+    """A network printer must be on an allowed address and port (the transport's rule,
+    :mod:`printing.transports.network`); each one refused is a field error. A name is
+    resolved now and every address it gives must be allowed; a name that does not resolve
+    yet is kept (each connection resolves and checks it again)."""
+    errors = {}
+    if not network.port_allowed(int(port)):
+        errors["port"] = _("Printers are reached on ports %(ports)s.") % {"ports": _ports()}
+    try:
+        network.host_addresses(host, port)
+    except network.AddressRefused as refused:
+        errors["host"] = _(
+            "%(address)s is not on the local network printers may be on (for example "
+            "192.168.1.50); ask the operator to allow it."
+        ) % {"address": refused.address}
+    except (OSError, UnicodeError):
+        pass
+    return errors
+
+
+def _ports() -> str:
+    return ", ".join(
+        str(low) if low == high else f"{low}–{high}" for low, high in network.allowed_ports()
+    )
 
 
 #: what a printer's owner sets (the API and the page take the same fields; the page
@@ -316,9 +355,11 @@ def _test_template(shop, template_id: int | None) -> LabelTemplate:
 
 
 def printer_test(*, actor: Actor, printer: Printer, template_id: int | None = None) -> PrintJob:
-    """A test page: a sample label (made-up data) as a one-document job. A network or USB
-    printer gets it at once (the job comes back printed or failed with its reason); an
-    agent printer's job waits for its agent."""
+    """A test page: a sample label (made-up data) as a one-document job, answered at once
+    as queued. A Celery worker sends a network or USB printer's test page (with short
+    time-outs: :data:`network.TEST_CONNECT_TIMEOUT` …), the job page polls until it is
+    printed or failed with its reason; an agent printer's job waits for its agent. No
+    web request ever waits on a printer."""
     actor.require(perms.PRINT)
     _own(actor, printer)
     _printer_ready(printer)
@@ -334,9 +375,7 @@ def printer_test(*, actor: Actor, printer: Printer, template_id: int | None = No
             actor=actor.describe(),
         )
         PrintDocument.objects.create(job=job, waybill=None, sequence=1)
-    if printer.connection in SERVER_CONNECTIONS:
-        print_job_send(job_id=job.pk)
-        job.refresh_from_db()
+        _enqueue(job)
     return job
 
 
@@ -378,11 +417,14 @@ def agent_revoke(*, actor: Actor, agent: PrintAgent) -> PrintAgent:
 
 
 def agent_authenticate(*, key: str) -> PrintAgent | None:
-    """The agent holding ``key`` (not revoked); notes when it was last seen."""
+    """The agent holding ``key`` (not revoked, of a shop not deactivated); notes when it
+    was last seen."""
     if not key:
         return None
     agent = (
-        PrintAgent.objects.filter(key_hash=PrintAgent.hash_key(key), revoked_at__isnull=True)
+        PrintAgent.objects.filter(
+            key_hash=PrintAgent.hash_key(key), revoked_at__isnull=True, shop__is_active=True
+        )
         .select_related("shop")
         .first()
     )
@@ -407,11 +449,13 @@ def _job_actor(job: PrintJob) -> Actor:
     return Actor(shop=job.shop, user=job.created_by, permissions=frozenset({perms.PRINT}))
 
 
-def _waybills_by_no(shop, numbers: list) -> list[Waybill]:
+def _waybills_by_no(actor: Actor, numbers: list) -> list[Waybill]:
     cleaned = [str(n).strip().upper() for n in numbers if str(n).strip()]
     rows: dict[str, list[Waybill]] = {}
-    for w in Waybill.objects.filter(shop=shop, waybill_no__in=cleaned).select_related(
-        "carrier", "order"
+    for w in (
+        waybill_actionable(actor=actor)
+        .filter(waybill_no__in=cleaned)
+        .select_related("carrier", "order")
     ):
         rows.setdefault(w.waybill_no, []).append(w)
     found, missing, ambiguous = [], [], []
@@ -437,13 +481,14 @@ def _waybills_by_no(shop, numbers: list) -> list[Waybill]:
     return found
 
 
-def _waybills_by_id(shop, ids: list) -> list[Waybill]:
+def _waybills_by_id(actor: Actor, ids: list) -> list[Waybill]:
     try:
         wanted = [int(i) for i in ids]
     except (TypeError, ValueError):
         raise ValidationError.for_fields(waybills="A list of waybill ids.") from None
     rows = {
-        w.pk: w for w in Waybill.objects.filter(shop=shop, pk__in=wanted).select_related("order")
+        w.pk: w
+        for w in waybill_actionable(actor=actor).filter(pk__in=wanted).select_related("order")
     }
     missing = [i for i in wanted if i not in rows]
     if missing:
@@ -472,9 +517,9 @@ def print_job_create(
         raise PrintTooMany(limit=JOB_LIMIT, detail={"count": len(given)})
     _printer_ready(printer)
     if waybill_nos is not None:
-        waybills = _waybills_by_no(shop, list(waybill_nos))
+        waybills = _waybills_by_no(actor, list(waybill_nos))
     else:
-        waybills = _waybills_by_id(shop, list(waybill_ids))
+        waybills = _waybills_by_id(actor, list(waybill_ids))
     waybills = list({w.pk: w for w in waybills}.values())
     for w in waybills:
         if w.status not in LIVE_STATUSES:
@@ -722,6 +767,9 @@ def _transport_error(err: TransportError) -> AppError:
             total=err.total,
             detail={"sent": err.sent, "total": err.total},
         )
+    if err.kind == BLOCKED:
+        what = _("port") if err.detail == "port" else _("address")
+        return PrinterAddressNotAllowed(what=what, detail={"reason": err.detail})
     return PrintFailed(reason=cause, detail={"reason": err.detail})
 
 
@@ -820,9 +868,17 @@ def _send_attempt(job: PrintJob, attempt: PrintAttempt) -> PrintJob:
                     data = document_render(job, document)
                     _confirm(attempt, document, usb.send(device, data))
         else:
+            timeouts = {}
+            if job.is_test:
+                timeouts = {
+                    "connect_timeout": network.TEST_CONNECT_TIMEOUT,
+                    "send_timeout": network.TEST_SEND_TIMEOUT,
+                    "confirm_timeout": network.TEST_CONFIRM_TIMEOUT,
+                }
             for document in documents:
                 data = document_render(job, document)
-                _confirm(attempt, document, network.send(printer.host, printer.port, data))
+                sent = network.send(printer.host, printer.port, data, **timeouts)
+                _confirm(attempt, document, sent)
     except TransportError as err:
         return _finish(
             job, attempt, error=_transport_error(err), document=document, extra_bytes=err.sent

@@ -15,6 +15,7 @@ from printing.models import (
 from waybill_console.errors import NotFound
 from waybill_console.tenancy import Actor
 from waybills.models import LIVE_STATUSES, Waybill
+from waybills.selectors import waybill_actionable
 
 # --- label templates (面单模板, the designer) ---------------------------------------------
 
@@ -112,13 +113,8 @@ def print_job_get(*, actor: Actor, job_id: int) -> PrintJob:
 def waybills_to_print(*, actor: Actor, order_ids: list[int]) -> list[Waybill]:
     """The live parent waybill of each order (in the orders' order), for batch printing
     from the order list; orders without one are left out."""
-    rows = {
-        w.order_id: w
-        for w in Waybill.objects.filter(
-            shop=actor.require_shop(),
-            order_id__in=order_ids,
-            parent__isnull=True,
-            status__in=LIVE_STATUSES,
-        ).select_related("carrier", "order", "shop")
-    }
+    live = waybill_actionable(actor=actor).filter(
+        order_id__in=order_ids, parent__isnull=True, status__in=LIVE_STATUSES
+    )
+    rows = {w.order_id: w for w in live.select_related("carrier", "order", "shop")}
     return [rows[i] for i in order_ids if i in rows]

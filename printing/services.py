@@ -26,6 +26,7 @@ from waybill_console.crypto import mask_code, reveal
 from waybill_console.errors import NotFound, ValidationError
 from waybill_console.tenancy import Actor
 from waybills.models import LIVE_STATUSES, Waybill
+from waybills.selectors import waybill_check
 
 SERVICE_MARKS = {"standard": "标快", "insured": "保价", "cod": "代收货款", "fresh": "生鲜"}
 DPIS = (203, 300)
@@ -190,7 +191,12 @@ def label_data(
     now: datetime | None = None,
     purpose: str = "print_label",
 ) -> L.LabelData:
-    """What the label shows, with the receiver decrypted (and the decryption audited)."""
+    """What the label shows, with the receiver decrypted (and the decryption audited).
+
+    Every label, whatever its door (the label API, print jobs and their retries, the
+    print agent, PDFs), is made here: the number must still be one ``actor`` may act on
+    (a factory's number for a withdrawn or unbound dropship order is not: 404)."""
+    waybill_check(actor=actor, waybill=waybill)
     plain = reveal(
         waybill,
         ("receiver_name", "receiver_phone", "receiver_detail"),
@@ -288,7 +294,9 @@ def check_paper(template: LabelTemplate, printer: Printer) -> None:
 
 def printable(waybill: Waybill) -> None:
     """Only a live number prints; an order in after-sale, or whose receiver changed after
-    the number was drawn (the label would carry the old address), is blocked."""
+    the number was drawn (the label would carry the old address), is blocked. A receiver
+    changed on the waybill itself is written to the order at the same moment
+    (``receiver_changed_at``): its label carries the new address and prints."""
     if waybill.status not in LIVE_STATUSES:
         raise WaybillNotPrintable(status=waybill.get_status_display())
     order = waybill.order
@@ -297,7 +305,8 @@ def printable(waybill: Waybill) -> None:
             reason=str(AfterSaleStatus.IN_PROGRESS.label),
             detail={"after_sale_status": order.after_sale_status},
         )
-    if order.address_changed_at is not None and order.address_changed_at > waybill.allocated_at:
+    snapshot_at = waybill.receiver_changed_at or waybill.allocated_at
+    if order.address_changed_at is not None and order.address_changed_at > snapshot_at:
         raise OrderBlocked(
             reason=str(_("the receiver changed after the number was drawn")),
             detail={"address_changed_at": order.address_changed_at.isoformat()},

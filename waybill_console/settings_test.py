@@ -13,3 +13,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES["default"]["TEST"] = {  # noqa: F405
     "NAME": "test_waybill_console" + os.environ.get("WBC_TEST_DB_SUFFIX", "")
 }
+
+# The stand-in network printers (tests/printing/doubles.py) listen on 127.0.0.1 at a port
+# the system picks: the tests allow loopback and the unprivileged ports on top of the
+# defaults (tests/printing/test_printer_address.py checks the defaults themselves).
+PRINTER_ALLOWED_NETWORKS = [*PRINTER_ALLOWED_NETWORKS, "127.0.0.0/8"]  # noqa: F405
+PRINTER_ALLOWED_PORTS = [*PRINTER_ALLOWED_PORTS, "1024-65535"]  # noqa: F405

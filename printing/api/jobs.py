@@ -11,7 +11,6 @@ import time
 
 from django.urls import path
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import authentication, permissions, status
 from rest_framework.exceptions import AuthenticationFailed
@@ -88,9 +87,9 @@ class PrinterTestView(APIView):
     @extend_schema(
         request=s.PrinterTestSerializer,
         responses={201: s.PrintJobSerializer},
-        summary="Print a test label (sample data): a network or USB printer gets it at once "
-        "and the job answers printed or failed with the reason; an agent's printer queues "
-        "it for its agent",
+        summary="Print a test label (sample data): the job is answered at once as queued; a "
+        "worker sends it to a network or USB printer, an agent's printer gets it from its "
+        "agent. Poll GET print-jobs/{id}/ until it is printed or failed with the reason",
     )
     @idempotent
     def post(self, request, printer_id: int):
@@ -309,7 +308,7 @@ class AgentNextJobView(AgentView):
 class AgentJobResultView(AgentView):
     @extend_schema(
         request=s.AgentResultSerializer,
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: s.AgentResultAnswerSerializer},
         summary="Print agent: the result of each document it tried in this attempt",
     )
     def post(self, request, job_id: int):

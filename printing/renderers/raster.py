@@ -8,7 +8,11 @@ encoder) drawn with a whole number of pixels per module and a quiet zone of at l
 from __future__ import annotations
 
 import io
-from functools import lru_cache
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from functools import lru_cache, wraps
 
 from barcode import Code128
 from PIL import Image, ImageDraw, ImageFont
@@ -18,6 +22,95 @@ from waybill_console.fonts import cjk_font_path
 
 WATERMARK_GREY = 110  # prints black when thresholded, grey when dithered
 QUIET_MODULES = 10
+
+#: what the text caches may hold, in bytes (keys and values): line breaks of label texts,
+#: and the rendered ink of lines. Bounded by memory, not by entries: a cache of entries
+#: grows with the texts' length (a 900 KB product name is one entry).
+TEXT_CACHE_BYTES = 4 * 1024 * 1024
+GLYPH_CACHE_BYTES = 32 * 1024 * 1024
+
+
+class SizedCache:
+    """A least-recently-used cache bounded by the bytes its entries take (``size`` of each
+    key and value, estimated from what they hold): the oldest entries go once the total
+    passes ``max_bytes``, and one entry larger than ``max_entry_bytes`` is computed but
+    never kept. Thread-safe."""
+
+    def __init__(self, max_bytes: int, *, max_entry_bytes: int | None = None):
+        self.max_bytes = max_bytes
+        self.max_entry_bytes = max_entry_bytes or max_bytes // 16
+        self.bytes = 0
+        self._entries: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key):
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key, value, size: int) -> None:
+        if size > self.max_entry_bytes:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.bytes -= old[1]
+            self._entries[key] = (value, size)
+            self.bytes += size
+            while self.bytes > self.max_bytes:
+                _key, (_value, freed) = self._entries.popitem(last=False)
+                self.bytes -= freed
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.bytes = 0
+
+
+def sized_cache(max_bytes: int, size: Callable[[tuple, object], int]):
+    """Memoize a function of hashable arguments in a :class:`SizedCache` of ``max_bytes``;
+    ``size(args, result)`` estimates an entry's bytes. The cache is ``function.cache``."""
+
+    def decorate(function):
+        cache = SizedCache(max_bytes)
+
+        @wraps(function)
+        def wrapper(*args):
+            found = cache.get(args)
+            if found is not None:
+                return found[0]
+            result = function(*args)
+            cache.put(args, result, size(args, result))
+            return result
+
+        wrapper.cache = cache
+        wrapper.cache_clear = cache.clear
+        return wrapper
+
+    return decorate
+
+
+def _text_bytes(value) -> int:
+    return sys.getsizeof(value) if isinstance(value, str) else 64
+
+
+def _lines_size(args: tuple, lines: tuple[str, ...]) -> int:
+    return (
+        sum(map(_text_bytes, args))
+        + sys.getsizeof(lines)
+        + sum(sys.getsizeof(line) for line in lines)
+        + 200  # the entry's own bookkeeping
+    )
+
+
+def _glyphs_size(args: tuple, result: tuple) -> int:
+    mask = result[0]
+    return sum(map(_text_bytes, args)) + mask.width * mask.height + 400
 
 
 def px(mm: float, dpi: int) -> int:
@@ -44,7 +137,7 @@ def text_width(text: str, size_px: int) -> float:
     return sum(_char_width(size_px, ch) for ch in text)
 
 
-@lru_cache(maxsize=4096)
+@sized_cache(TEXT_CACHE_BYTES, _lines_size)
 def fit_lines(text: str, size_px: int, width: int, max_lines: int) -> tuple[str, ...]:
     """Greedy line breaks by character (CJK has no spaces) within ``width`` pixels."""
     lines, current, current_w = [], "", 0.0
@@ -62,7 +155,7 @@ def fit_lines(text: str, size_px: int, width: int, max_lines: int) -> tuple[str,
     return tuple(lines)
 
 
-@lru_cache(maxsize=2048)
+@sized_cache(GLYPH_CACHE_BYTES, _glyphs_size)
 def _glyphs(line: str, size_px: int, bold: bool) -> tuple[Image.Image, int]:
     """The line's ink as an 8-bit mask (cached: captions, names and addresses repeat
     across a batch) and the offset of its top from the line's origin."""

@@ -16,8 +16,11 @@ DROPPED = "dropped"
 UNCONFIRMED = "unconfirmed"
 #: the device or spooler refused the data
 FAILED = "failed"
+#: the printer's address or port is not one printers may be on (nothing was sent); the
+#: detail says which: ``host`` or ``port``
+BLOCKED = "blocked"
 
-KINDS = (OFFLINE, DROPPED, UNCONFIRMED, FAILED)
+KINDS = (OFFLINE, DROPPED, UNCONFIRMED, FAILED, BLOCKED)
 
 
 class TransportError(Exception):

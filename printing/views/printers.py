@@ -148,22 +148,21 @@ def printer_default(request: HttpRequest, printer_id: int) -> HttpResponse:
 @shop_required
 @require_POST
 def printer_test(request: HttpRequest, printer_id: int) -> HttpResponse:
-    """测试打印: a network or USB printer prints at once; an agent's printer waits for its
-    agent. Either way the test job's page shows what happened."""
+    """测试打印: the test page is queued at once (a worker sends a network or USB printer's,
+    the print agent an agent printer's); the job's page follows it until it is printed or
+    failed with the reason. The request never waits on the printer."""
     printer = selectors.printer_get(actor=request.actor, printer_id=printer_id)
     try:
         job = jobs.printer_test(actor=request.actor, printer=printer)
     except AppError as err:
         messages.error(request, f"{printer.name}: {_error_text(err)}")
         return redirect("console:printer_list")
-    if job.status == PrintJob.Status.PRINTED:
-        messages.success(
-            request, _("The test label was printed on %(name)s.") % {"name": printer.name}
-        )
-    elif job.status == PrintJob.Status.FAILED:
-        messages.error(request, f"{printer.name}: {(job.error or {}).get('message', '')}")
-    else:
+    if printer.connection == Connection.AGENT:
         messages.success(request, _("The test label waits for the print agent."))
+    else:
+        messages.success(
+            request, _("The test label is on its way to %(name)s.") % {"name": printer.name}
+        )
     return redirect("console:print_job_detail", job_id=job.pk)
 
 

@@ -218,6 +218,9 @@ class App:
             MEDIA_ROOT=str(root / "media"),
             PYTHONUNBUFFERED="1",
             LOG_LEVEL="INFO",
+            # the stand-in network printers listen on 127.0.0.1 at a port the system picks
+            PRINTER_ALLOWED_NETWORKS="127.0.0.0/8",
+            PRINTER_ALLOWED_PORTS="1024-65535",
         )
         env.update(extra_env)
         self.env = env

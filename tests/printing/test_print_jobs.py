@@ -459,13 +459,18 @@ def test_printer_with_a_job_in_progress_cannot_be_deleted(shop_a, sub):
 
 
 @pytest.mark.django_db
-def test_test_print_sends_a_sample_label_at_once(shop_a):
+def test_test_print_is_queued_at_once_and_the_worker_sends_a_sample_label(shop_a):
+    api = token_client(shop_a)
     with PrinterListener(PRINT) as listener:
         printer = network_printer(shop_a, listener.port)
-        response = token_client(shop_a).post(f"{PRINTERS}{printer.pk}/test/")
-    assert response.status_code == 201
-    body = response.json()
-    assert body["is_test"] is True and body["status"] == "printed"
+        response = api.post(f"{PRINTERS}{printer.pk}/test/")
+        assert response.status_code == 201
+        body = response.json()
+        assert body["is_test"] is True and body["status"] == "queued"
+        assert body["attempts"] == [] and listener.connections == 0  # the request sent nothing
+        assert jobs.print_job_send(job_id=body["id"]) == "printed"  # the worker's task
+    body = api.get(f"{JOBS}{body['id']}/").json()
+    assert body["status"] == "printed"
     assert body["documents"] == [
         {"sequence": 1, "waybill_no": None, "carrier": None, "is_reprint": False,
          "confirmed": True, "confirmed_at": body["documents"][0]["confirmed_at"]}
@@ -477,7 +482,10 @@ def test_test_print_sends_a_sample_label_at_once(shop_a):
 @pytest.mark.django_db
 def test_test_print_to_an_offline_printer_says_why(shop_a):
     printer = network_printer(shop_a, closed_port())
-    body = token_client(shop_a).post(f"{PRINTERS}{printer.pk}/test/").json()
+    api = token_client(shop_a)
+    job_id = api.post(f"{PRINTERS}{printer.pk}/test/").json()["id"]
+    assert jobs.print_job_send(job_id=job_id) == "failed"
+    body = api.get(f"{JOBS}{job_id}/").json()
     assert body["status"] == "failed" and body["error"]["code"] == "PRINTER_OFFLINE"
     assert body["attempts"][0]["reason"]
 

@@ -132,18 +132,25 @@ def test_edit_clears_a_checkbox_and_delete_removes_the_printer(shop_a):
     assert deleted.status_code == 302 and not Printer.objects.exists()
 
 
-def test_test_print_button_prints_and_shows_the_job(shop_a):
+def test_test_print_button_queues_the_job_and_its_page_follows_it(shop_a):
+    """The button answers at once (the request never talks to the printer); the job's page
+    polls while the worker sends it, then shows it printed."""
     with PrinterListener(PRINT) as listener:
         printer = network_printer(shop_a, listener.port)
         client = logged_in(shop_a)
         response = csrf_post(client, f"{PRINTERS}{printer.pk}/test/", page=PRINTERS)
-    job = PrintJob.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"{PRINT_JOBS}{job.pk}/"
-    assert job.is_test and job.status == "printed" and len(listener.documents) == 1
-    page = client.get(response["Location"])
-    html = text(page)
+        job = PrintJob.objects.get()
+        assert response.status_code == 302 and response["Location"] == f"{PRINT_JOBS}{job.pk}/"
+        assert job.is_test and job.status == "queued" and listener.connections == 0
+        page = client.get(response["Location"])
+        html = text(page)
+        assert 'data-status="queued"' in html and 'hx-trigger="every 1s"' in html
+        assert "The test label is on its way to 打包台 1." in " ".join(messages_of(page))
+        assert jobs.print_job_send(job_id=job.pk) == "printed"  # the worker's task
+    assert len(listener.documents) == 1
+    html = text(client.get(response["Location"]))
     assert 'data-status="printed"' in html and 'data-confirmed="1"' in html
-    assert "The test label was printed" in " ".join(messages_of(page))
+    assert 'hx-trigger="every 1s"' not in html
 
 
 def test_another_shops_printer_and_job_pages_are_not_found(shop_a, shop_b):

@@ -73,6 +73,7 @@ def test_numbers_with_tracking_are_never_recycled(shop_a):
         actor=branch_actor(sub),
         waybill_no=shipped.waybill_no,
         occurred_at=T0 + timedelta(hours=3),
+        now=T0 + timedelta(hours=3),
         status="picked_up",
     )
     cancelled_tracked = _draw(shop_a, sub)
@@ -116,6 +117,7 @@ def test_late_tracking_on_a_recycled_number_deducts_again_and_records_a_violatio
         actor=branch_actor(sub),
         waybill_no=waybill.waybill_no,
         occurred_at=T0 + timedelta(days=17),
+        now=T0 + timedelta(days=17),
         status="in_transit",
     )
     assert _sub(sub).balance == 9
@@ -130,6 +132,7 @@ def test_late_tracking_on_a_recycled_number_deducts_again_and_records_a_violatio
         actor=branch_actor(sub),
         waybill_no=waybill.waybill_no,
         occurred_at=T0 + timedelta(days=18),
+        now=T0 + timedelta(days=18),
         status="delivered",
     )
     assert _sub(sub).balance == 9 and Violation.objects.count() == 1
@@ -147,6 +150,7 @@ def test_a_rededuction_owed_on_an_empty_balance_is_settled_by_the_next_sweep(sho
         actor=branch_actor(sub),
         waybill_no=waybill.waybill_no,
         occurred_at=T0 + timedelta(days=17),
+        now=T0 + timedelta(days=17),
         status="picked_up",
     )
     violation = Violation.objects.get(waybill=waybill)

@@ -16,9 +16,11 @@ from waybills.models import TrackingEvent, Waybill
 pytestmark = pytest.mark.django_db
 
 
-def _allocated(shop, sub):
+def _allocated(shop, sub, at=None):
     order = make_order(shop)
-    return services.waybill_allocate(actor=main_actor(shop), order=order, subscription=sub).parent
+    return services.waybill_allocate(
+        actor=main_actor(shop), order=order, subscription=sub, now=at
+    ).parent
 
 
 def _event(api, waybill_no, status, at):
@@ -37,9 +39,9 @@ def _event(api, waybill_no, status, at):
 
 def test_tracking_events_move_the_waybill_and_the_order(shop_a):
     sub = open_service(shop_a, balance=5)
-    waybill = _allocated(shop_a, sub)
+    now = timezone.now() - timedelta(days=3)  # drawn three days ago, events since
+    waybill = _allocated(shop_a, sub, at=now)
     branch_api = token_client(branch=sub.branch)
-    now = timezone.now()
     assert _event(branch_api, waybill.waybill_no, "picked_up", now).status_code == 201
     waybill.refresh_from_db()
     order = Order.objects.get(pk=waybill.order_id)
@@ -58,9 +60,9 @@ def test_tracking_events_move_the_waybill_and_the_order(shop_a):
 
 def test_failed_delivery_is_followed(shop_a):
     sub = open_service(shop_a, balance=5)
-    waybill = _allocated(shop_a, sub)
+    now = timezone.now() - timedelta(days=2)
+    waybill = _allocated(shop_a, sub, at=now)
     api = token_client(branch=sub.branch)
-    now = timezone.now()
     _event(api, waybill.waybill_no, "picked_up", now)
     _event(api, waybill.waybill_no, "failed", now + timedelta(days=1))
     assert Waybill.objects.get(pk=waybill.pk).status == "failed"
