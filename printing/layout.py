@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 from django.utils.translation import gettext_lazy as _
 
+from waybill_console import inputs
 from waybill_console.errors import ValidationError
 
 #: size code -> (width, height) in mm
@@ -161,8 +162,8 @@ def clean_custom_fields(size: str, fields: list) -> list[dict]:
             errors[where] = _("key: one of %(values)s.") % {"values": ", ".join(CUSTOM_FIELDS)}
             continue
         try:
-            x, y, w, h = (round(float(raw[k]), 1) for k in ("x", "y", "w", "h"))
-            font = round(float(raw.get("font_size", 9)), 1)
+            x, y, w, h = (round(inputs.finite_float(raw[k]), 1) for k in ("x", "y", "w", "h"))
+            font = round(inputs.finite_float(raw.get("font_size", 9)), 1)
         except (KeyError, TypeError, ValueError):
             errors[where] = _("x, y, w, h (mm) and font_size (pt) are numbers.")
             continue

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions as drf_exceptions
 
@@ -102,10 +102,31 @@ class RateLimited(AppError):
     message = _("Too many requests, please try again later (操作过快,请稍后重试).")
 
 
+class UnsupportedMediaType(AppError):
+    """A request body the operation does not read: the API reads JSON, and multipart only
+    where a file is uploaded (``parser_classes`` of that view)."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+    message = _(
+        "This request body format is not accepted. Send JSON (application/json); "
+        "file uploads use multipart/form-data."
+    )
+
+
 class BatchTooLarge(AppError):
     code = "BATCH_TOO_LARGE"
     status = 400
     message = _("At most %(limit)s items can be handled in one batch.")
+
+
+class RequestTooLarge(AppError):
+    """A body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, or more fields or files than
+    ``DATA_UPLOAD_MAX_NUMBER_FIELDS`` / ``…_FILES`` (Django refuses it before any view)."""
+
+    code = "REQUEST_TOO_LARGE"
+    status = 413
+    message = _("The request is too large: send at most %(limit)s at a time.")
 
 
 class IdempotencyConflict(AppError):
@@ -134,7 +155,13 @@ def _from_drf(exc: drf_exceptions.APIException) -> AppError:
     if isinstance(exc, drf_exceptions.NotFound):
         return NotFound()
     if isinstance(exc, drf_exceptions.ParseError):
-        return ValidationError(gettext("Malformed request body."))
+        from waybill_console.parsers import BodyRefused
+
+        malformed = gettext("Malformed request body.")
+        said = str(exc.detail) if isinstance(exc, BodyRefused) else malformed
+        return ValidationError(malformed, detail={"body": [said]})
+    if isinstance(exc, drf_exceptions.UnsupportedMediaType):
+        return UnsupportedMediaType()
     err = AppError(str(exc.detail))
     err.code = str(getattr(exc, "default_code", "error")).upper()
     err.status = exc.status_code
@@ -161,9 +188,33 @@ def _unavailable() -> tuple[type[Exception], ...]:
     return (OperationalError, InterfaceError, RedisConnectionError, RedisTimeout, BrokerUnavailable)
 
 
+def _too_large(exc: Exception) -> RequestTooLarge | None:
+    """Django's refusals of a request's size (raised wherever the body is first read: a
+    middleware, the CSRF check, a parser), as the error object."""
+    from django.conf import settings
+    from django.core import exceptions as django_exceptions
+
+    if isinstance(exc, django_exceptions.RequestDataTooBig):
+        size = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+        limit = gettext("%(mb)s MB") % {"mb": f"{size / 1024 / 1024:g}"}
+        return RequestTooLarge(limit=limit, detail={"max_bytes": size})
+    if isinstance(exc, django_exceptions.TooManyFieldsSent):
+        count = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS or 0
+        limit = ngettext("%(n)s field", "%(n)s fields", count) % {"n": count}
+        return RequestTooLarge(limit=limit, detail={"max_fields": count})
+    if isinstance(exc, django_exceptions.TooManyFilesSent):
+        count = settings.DATA_UPLOAD_MAX_NUMBER_FILES or 0
+        limit = ngettext("%(n)s file", "%(n)s files", count) % {"n": count}
+        return RequestTooLarge(limit=limit, detail={"max_files": count})
+    return None
+
+
 def to_app_error(exc: Exception) -> AppError | None:
     if isinstance(exc, AppError):
         return exc
+    too_large = _too_large(exc)
+    if too_large is not None:
+        return too_large
     if isinstance(exc, _unavailable()):
         logger.error("service unavailable: %s: %s", type(exc).__name__, exc)
         return ServiceUnavailable()

@@ -5,6 +5,13 @@ two concurrent requests with the same key cannot both run: the second one gets t
 stored answer once the first has finished, or ``IDEMPOTENCY_CONFLICT`` meanwhile.
 A refused or failed request leaves no record, so the caller may retry it.
 Domain services keep their own natural keys as well (an order package has one number).
+
+A stored answer belongs to the **credential** that got it (the token, or the user in
+the shop it acts for), never to the whole shop: another token or user of the same shop
+sending the same key makes its own request, with its own permission checks. And the
+answer remembers the permissions its request needed (every ``Actor.require`` made while
+it ran): a replay is checked against the caller's permissions of the moment first, so a
+scope or permission taken away since is refused (403) before anything is returned.
 """
 
 from __future__ import annotations
@@ -18,21 +25,39 @@ from rest_framework.response import Response
 
 from waybill_console.errors import IdempotencyConflict, IdempotencyKeyReused, ValidationError
 from waybill_console.models import IdempotencyRecord
+from waybill_console.tenancy import permissions_noted
 
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
 
 
 def _scope(request) -> str:
+    """The credential a stored answer belongs to: the token (bound to one shop or branch),
+    or the signed-in user in the shop it acts for."""
     token = getattr(request, "auth", None)
     if token is not None and getattr(token, "pk", None):
-        if token.shop_id:
-            return f"shop:{token.shop_id}"
-        return f"branch:{token.branch_id}"
+        return f"token:{token.pk}"
     shop = getattr(request, "shop", None)
-    if shop:
-        return f"shop:{shop.pk}"
-    return f"user:{request.user.pk}"
+    return f"user:{request.user.pk}:shop:{shop.pk if shop else '-'}"
+
+
+def _actor(request):
+    actor = getattr(request, "wbc_actor", None)
+    if actor is None:
+        from waybill_console.api import get_actor
+
+        actor = get_actor(request)
+    return actor
+
+
+def _replay(request, record: IdempotencyRecord) -> Response:
+    """The stored answer, once the caller still holds every permission it needed."""
+    actor = _actor(request)
+    for permission in sorted(record.permissions or ()):
+        actor.require(permission)
+    response = Response(record.response_body, status=record.status_code)
+    response[REPLAY_HEADER] = "true"
+    return response
 
 
 def _request_hash(request) -> str:
@@ -69,12 +94,11 @@ def idempotent(view_method):
             if existing.request_hash != digest:
                 raise IdempotencyKeyReused() from None
             if existing.state == IdempotencyRecord.State.DONE:
-                response = Response(existing.response_body, status=existing.status_code)
-                response[REPLAY_HEADER] = "true"
-                return response
+                return _replay(request, existing)
             raise IdempotencyConflict() from None
         try:
-            response = view_method(self, request, *args, **kwargs)
+            with permissions_noted() as needed:
+                response = view_method(self, request, *args, **kwargs)
         except BaseException:
             IdempotencyRecord.objects.filter(pk=record.pk).delete()
             raise
@@ -83,6 +107,7 @@ def idempotent(view_method):
                 state=IdempotencyRecord.State.DONE,
                 status_code=response.status_code,
                 response_body=json.loads(json.dumps(response.data, default=str)),
+                permissions=sorted(needed),
             )
         else:
             IdempotencyRecord.objects.filter(pk=record.pk).delete()

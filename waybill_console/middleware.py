@@ -8,7 +8,7 @@ for the database that is gone."""
 from __future__ import annotations
 
 from django.contrib.messages.middleware import MessageMiddleware
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -52,27 +52,34 @@ _NUL_MARKERS = {
 
 
 class NulCharacterMiddleware:
-    """400 for any request whose query string or (JSON or form) body contains U+0000."""
+    """404 for any path containing U+0000 (no route, waybill number or id of ours has one:
+    ``/api/v1/waybills/AB%00CD/``), 400 for any request whose query string, header (a
+    server in front may let one through) or (JSON or form) body contains one."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path_info:
+            raise Http404  # handler404: the error object on /api/, the 404 page elsewhere
         where = self._nul_in(request)
         if where is None:
             return self.get_response(request)
-        from waybill_console.errors import ValidationError
+        from waybill_console.errors import ValidationError, page_error
 
         err = ValidationError.for_fields(**{where: _("Text may not contain NUL characters.")})
         if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
             return JsonResponse(err.as_dict(), status=err.status)
-        return HttpResponse(err.render_message() + " " + str(err.detail), status=err.status)
+        return page_error(request, err)
 
     @staticmethod
     def _nul_in(request: HttpRequest) -> str | None:
         query = request.META.get("QUERY_STRING", "")
         if "%00" in query or "\x00" in query:
             return "query"
+        for key, value in request.META.items():  # a header we store: Idempotency-Key, …
+            if key.startswith("HTTP_") and isinstance(value, str) and "\x00" in value:
+                return key[5:].replace("_", "-").title()
         content_type = request.content_type or ""
         markers = _NUL_MARKERS.get(content_type)
         if markers and request.method in ("POST", "PUT", "PATCH"):

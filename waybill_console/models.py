@@ -40,7 +40,7 @@ class IdempotencyRecord(models.Model):
         IN_PROGRESS = "in_progress"
         DONE = "done"
 
-    scope = models.CharField(max_length=40)  # "shop:12", "branch:3", "user:5"
+    scope = models.CharField(max_length=40)  # the credential: "token:12", "user:5:shop:3"
     key = models.CharField(max_length=128)
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=255)
@@ -48,6 +48,8 @@ class IdempotencyRecord(models.Model):
     state = models.CharField(max_length=12, choices=State.choices, default=State.IN_PROGRESS)
     status_code = models.PositiveSmallIntegerField(null=True)
     response_body = models.JSONField(null=True)
+    #: the permissions the first answer needed, checked again before it is replayed
+    permissions = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

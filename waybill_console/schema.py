@@ -3,6 +3,8 @@ one error object documented on every operation (a postprocessing hook)."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.utils import extend_schema_serializer
+from rest_framework import serializers
 
 
 class TokenAuthScheme(OpenApiAuthenticationExtension):
@@ -53,6 +55,7 @@ ERROR_STATUSES = {
     "404": "Not found, or not yours (NOT_FOUND).",
     "409": "State conflict (ALREADY_SHIPPED, CANCEL_LIMIT_REACHED, …).",
     "422": "Business refusal (QUOTA_INSUFFICIENT, screening codes, …).",
+    "413": "Request body over the size limit, or too many fields (REQUEST_TOO_LARGE).",
     "415": "A request body in a media type the operation does not read.",
     "429": "Rate limited (RATE_LIMITED); see `Retry-After`.",
     "503": "Carrier gateway failure.",
@@ -78,6 +81,26 @@ ERROR_COMPONENT = {
 }
 
 
+@extend_schema_serializer(component_name="Error")
+class ErrorSerializer(serializers.Serializer):
+    """The error object where an answer carries one inside (a batch's failed item, a failed
+    job): ``{"error": {"code", "message", "detail"}}``. The same ``Error`` component as every
+    non-2xx answer (:data:`ERROR_COMPONENT` is its full description)."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+    detail = serializers.DictField()
+
+
+#: an error object, or null while there is none (a job that has not failed). Not ``allOf``
+#: with ``nullable``: OpenAPI 3.0 applies ``nullable`` only next to ``type``, so strict
+#: validators refuse the null there.
+NULLABLE_ERROR = {
+    "oneOf": [{"$ref": "#/components/schemas/Error"}, {"enum": [None]}],
+    "readOnly": True,
+}
+
+
 def add_error_responses(result, generator, request, public):
     """Postprocessing hook: document the one error object on every operation, once, here,
     rather than on each view (an answer the schema does not list is a contract bug)."""
@@ -89,7 +112,7 @@ def add_error_responses(result, generator, request, public):
                 continue
             statuses = READ_ONLY_ERROR_STATUSES if method in ("get", "head") else ERROR_STATUSES
             if "requestBody" not in operation:
-                statuses = [s for s in statuses if s != "415"]
+                statuses = [s for s in statuses if s not in ("413", "415")]
             responses = operation.setdefault("responses", {})
             for status in statuses:
                 responses.setdefault(

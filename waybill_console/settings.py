@@ -166,6 +166,7 @@ CACHES = {
 }
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+AUTHENTICATION_BACKENDS = ["shops.auth.AccountBackend"]  # usernames by identity, lockout
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "console:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -214,6 +215,10 @@ REST_FRAMEWORK = {
         "waybill_console.api.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["waybill_console.api.IsShopActor"],
+    # JSON only: the schema then offers one request body per operation, the one generated
+    # clients send. A view that takes a file upload sets its own ``parser_classes``.
+    "DEFAULT_PARSER_CLASSES": ["waybill_console.parsers.JSONParser"],  # nesting capped
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_THROTTLE_CLASSES": ["waybill_console.api.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"token": env("API_RATE_LIMIT", "600/min")},
     "EXCEPTION_HANDLER": "waybill_console.api_errors.api_exception_handler",
@@ -234,6 +239,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # a choice set used by several components keeps one stable name (generated clients name
+    # their enum classes after these)
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "waybill_console.models.Job.Status",
+        "PrintJobStatusEnum": "printing.models.PrintJob.Status",
+        "PrinterKindEnum": "printing.models.PrinterKind",
+        "TrackingEventStatusEnum": "waybills.models.TrackingStatus",
+        "WaybillStatusEnum": "waybills.models.WaybillStatus",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "waybill_console.schema.add_error_responses",
@@ -286,6 +300,14 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- security -------------------------------------------------------------------------
 LOGIN_FAILURE_LIMIT_PER_HOUR = int(env("LOGIN_FAILURE_LIMIT_PER_HOUR", "100"))
+#: failed logins per client address per hour, whatever usernames it tries (spraying)
+LOGIN_FAILURE_LIMIT_PER_CLIENT_PER_HOUR = int(env("LOGIN_FAILURE_LIMIT_PER_CLIENT_PER_HOUR", "300"))
+# where the server may connect to a network printer (printing/transports/network.py):
+# comma-separated CIDRs (the private LAN ranges by default) and ports or ranges
+PRINTER_ALLOWED_NETWORKS = env_list(
+    "PRINTER_ALLOWED_NETWORKS", "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+)
+PRINTER_ALLOWED_PORTS = env_list("PRINTER_ALLOWED_PORTS", "9100-9109")
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEV_DEFAULTS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)

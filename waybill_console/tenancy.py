@@ -7,6 +7,9 @@ carrier branch) it is bound to, with its scopes as permissions.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +29,23 @@ class MissingPermission(PermissionDenied):
     message = _(
         "You do not have the “%(permission)s” permission; ask the main account to grant it."
     )
+
+
+#: the permissions checked so far inside :func:`permissions_noted` (None outside it)
+_noted: ContextVar[set[str] | None] = ContextVar("wbc_permissions_noted", default=None)
+
+
+@contextmanager
+def permissions_noted() -> Iterator[set[str]]:
+    """Collect every permission :meth:`Actor.require` checks inside the block, whoever the
+    actor: a stored idempotent answer remembers what it needed, so that a replay is
+    checked again against the caller's permissions of the moment."""
+    noted: set[str] = set()
+    reset = _noted.set(noted)
+    try:
+        yield noted
+    finally:
+        _noted.reset(reset)
 
 
 @dataclass(frozen=True)
@@ -52,6 +72,9 @@ class Actor:
         return permission in self.permissions
 
     def require(self, permission: str) -> None:
+        noted = _noted.get()
+        if noted is not None:
+            noted.add(permission)
         if not self.has(permission):
             raise MissingPermission(
                 permission=perms.label(permission), detail={"permission": permission}

@@ -42,6 +42,7 @@ urlpatterns = [
 ]
 
 handler404 = "waybill_console.views.not_found"
+handler400 = "waybill_console.views.bad_request"
 handler500 = "waybill_console.views.server_error"
 
 admin.site.site_header = "Waybill Console 运营后台"

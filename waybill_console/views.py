@@ -2,9 +2,17 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext
 from django.views import defaults
 
-from waybill_console.errors import NotFound, ServerError
+from waybill_console.errors import (
+    NotFound,
+    RequestTooLarge,
+    ServerError,
+    ValidationError,
+    page_error,
+    to_app_error,
+)
 from waybill_console.tasks import HEARTBEAT_KEY
 
 API_PREFIX = "/api/"
@@ -43,6 +51,22 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith(API_PREFIX):
         return JsonResponse(NotFound().as_dict(), status=404)
     return defaults.page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400: what Django refuses before a view runs (a ``SuspiciousOperation``: a
+    body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, too many fields or files, …). A size refusal
+    is 413 ``REQUEST_TOO_LARGE``; the rest a 400. The error object on API paths and for
+    JSON clients, a page naming the limit elsewhere."""
+    err = to_app_error(exception)
+    if request.path.startswith(API_PREFIX):
+        err = err or ValidationError(gettext("Malformed request."))
+        return JsonResponse(err.as_dict(), status=err.status)
+    if isinstance(err, RequestTooLarge):
+        return page_error(request, err)
+    # anything else (a disallowed Host header, …): Django's bare page, which reads nothing
+    # of the request that could raise the same refusal again
+    return defaults.bad_request(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

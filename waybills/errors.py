@@ -51,3 +51,12 @@ class WaybillOrderMismatch(AppError):
     code = "WAYBILL_ORDER_MISMATCH"
     status = 409
     message = _("This waybill number does not belong to the order, or is no longer valid.")
+
+
+class WaybillReceiverNotEditable(AppError):
+    """A factory's number for a merchant's order (代发): the order, and so its receiver,
+    is the merchant's."""
+
+    code = "WAYBILL_RECEIVER_NOT_EDITABLE"
+    status = 403
+    message = _("Only the shop that owns the order can change its receiver.")

@@ -72,6 +72,9 @@ class Waybill(models.Model):
     receiver_district = models.CharField(max_length=30, blank=True)
     weight_grams = models.PositiveIntegerField(_("weight (g)"), null=True, blank=True)
     items = models.JSONField(default=list, blank=True)
+    #: when the receiver snapshot last followed the order (a receiver change made on the
+    #: waybill, written to both): an order address change after it blocks printing
+    receiver_changed_at = models.DateTimeField(null=True, blank=True)
 
     allocated_at = models.DateTimeField(_("allocated at"), db_index=False)
     last_changed_at = models.DateTimeField(_("last changed at"))

@@ -183,8 +183,16 @@ def waybill_usage(request: HttpRequest) -> HttpResponse:
     if filters is not None:
         qs = selectors.waybill_list(actor=actor, filters=filters)
         page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-        for w in page.object_list:
-            w.cancellable = waybill_cancellable(w)
+        rows = list(page.object_list)
+        # a factory's number for an ended dropship order is listed (its account was
+        # charged) but no longer acted on: no cancel button
+        actionable = set(
+            selectors.waybill_actionable(actor=actor)
+            .filter(pk__in=[w.pk for w in rows])
+            .values_list("pk", flat=True)
+        )
+        for w in rows:
+            w.cancellable = w.pk in actionable and waybill_cancellable(w)
         values = {k: str(v) for k, v in filters.as_params().items()}
     else:
         values = {k: request.GET.get(k, "") for k in FILTER_KEYS}

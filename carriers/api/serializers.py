@@ -5,6 +5,9 @@ from carriers.selectors import cancellable_now
 
 
 class CarrierSerializer(serializers.ModelSerializer):
+    services = serializers.ListField(child=serializers.CharField(), help_text="e.g. insured")
+    label_sizes = serializers.ListField(child=serializers.CharField(), help_text="e.g. 100x150")
+
     class Meta:
         model = Carrier
         fields = [

@@ -3,11 +3,12 @@ same rules the pages use; the write serializers document the fields)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_serializer
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from printing.models import Connection, PrintAgent, PrintAttempt, PrintDocument, Printer, PrintJob
 from printing.models import PrinterKind as Kind
+from waybill_console.schema import NULLABLE_ERROR
 
 
 def usb_hex(value: int | None) -> str | None:
@@ -114,6 +115,13 @@ class PrintDocumentSerializer(serializers.ModelSerializer):
 
 
 class PrintAttemptSerializer(serializers.ModelSerializer):
+    documents = serializers.ListField(
+        child=serializers.IntegerField(), help_text="sequences of the documents attempted"
+    )
+    confirmed = serializers.ListField(
+        child=serializers.IntegerField(), help_text="sequences the printer confirmed"
+    )
+
     class Meta:
         model = PrintAttempt
         fields = [
@@ -129,6 +137,17 @@ class PrintAttemptSerializer(serializers.ModelSerializer):
         ]
 
 
+class PrintJobPrinterSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=Kind.choices)
+
+
+class PrintedCountSerializer(serializers.Serializer):
+    confirmed = serializers.IntegerField(help_text="documents the printer confirmed")
+    total = serializers.IntegerField()
+
+
 class PrintJobSerializer(serializers.ModelSerializer):
     printer = serializers.SerializerMethodField()
     template = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
@@ -136,6 +155,7 @@ class PrintJobSerializer(serializers.ModelSerializer):
     documents = PrintDocumentSerializer(many=True, read_only=True)
     attempts = PrintAttemptSerializer(many=True, read_only=True)
     printed = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
 
     class Meta:
         model = PrintJob
@@ -155,15 +175,21 @@ class PrintJobSerializer(serializers.ModelSerializer):
             "attempts",
         ]
 
+    @extend_schema_field(PrintJobPrinterSerializer)
     def get_printer(self, obj) -> dict:
         return {"id": obj.printer_id, "name": obj.printer.name, "kind": obj.printer.kind}
 
+    @extend_schema_field(PrintedCountSerializer)
     def get_printed(self, obj) -> dict:
         docs = list(obj.documents.all())
         return {
             "confirmed": sum(1 for d in docs if d.confirmed_at),
             "total": len(docs),
         }
+
+    @extend_schema_field(NULLABLE_ERROR)
+    def get_error(self, obj) -> dict | None:
+        return obj.error
 
 
 class PrintJobSummarySerializer(serializers.ModelSerializer):
@@ -172,6 +198,7 @@ class PrintJobSummarySerializer(serializers.ModelSerializer):
     documents = serializers.IntegerField(source="document_count")
     confirmed = serializers.IntegerField(source="confirmed_count")
     attempts = serializers.IntegerField(source="attempt_count")
+    error = serializers.SerializerMethodField()
 
     class Meta:
         model = PrintJob
@@ -187,6 +214,10 @@ class PrintJobSummarySerializer(serializers.ModelSerializer):
             "created_at",
             "finished_at",
         ]
+
+    @extend_schema_field(NULLABLE_ERROR)
+    def get_error(self, obj) -> dict | None:
+        return obj.error
 
 
 class PrintJobCreateSerializer(serializers.Serializer):
@@ -213,6 +244,11 @@ class AgentDocumentResultSerializer(serializers.Serializer):
 class AgentResultSerializer(serializers.Serializer):
     attempt = serializers.IntegerField()
     documents = AgentDocumentResultSerializer(many=True)
+
+
+class AgentResultAnswerSerializer(serializers.Serializer):
+    job = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=PrintJob.Status.choices)
 
 
 class AgentJobDocumentSerializer(serializers.Serializer):

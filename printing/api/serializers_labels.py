@@ -6,8 +6,6 @@ custom area, names) are the services', whose errors name the field: ``custom_fie
 
 from __future__ import annotations
 
-import json
-
 from django.urls import reverse
 from rest_framework import serializers
 
@@ -15,6 +13,7 @@ from printing import layout as L
 from printing.models import LabelTemplate
 from printing.renderers import FORMATS
 from printing.services import DPIS
+from waybill_console import parsers
 from waybill_console.errors import ValidationError
 
 
@@ -106,7 +105,7 @@ class LabelTemplateWriteSerializer(serializers.Serializer):
     def validate_custom_fields(self, value):
         if isinstance(value, str):
             try:
-                value = json.loads(value)
+                value = parsers.loads(value)
             except ValueError:
                 raise serializers.ValidationError("A JSON list of fields.") from None
         return value

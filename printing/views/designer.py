@@ -30,6 +30,7 @@ from printing import selectors, services
 from printing.api.serializers_labels import LabelTemplateSerializer, dpi_param
 from printing.models import LabelSize, LabelTemplate
 from shops.views import shop_required
+from waybill_console import parsers
 from waybill_console.errors import AppError, ValidationError
 
 #: screen pixels per millimetre on the designer's stage: at most 4, less for a tall label
@@ -280,7 +281,7 @@ def _posted(request: HttpRequest) -> dict:
     data: dict = {}
     if "custom_fields" in request.POST:
         try:
-            data["custom_fields"] = json.loads(request.POST["custom_fields"] or "[]")
+            data["custom_fields"] = parsers.loads(request.POST["custom_fields"] or "[]")
         except ValueError:
             raise ValidationError.for_fields(custom_fields="A JSON list of fields.") from None
     for key in ("name", "free_text", "watermark"):
@@ -332,7 +333,7 @@ def designer_preview(request: HttpRequest, template_id: int) -> HttpResponse:
         dpi = dpi_param(request.GET.get("dpi"))
         if "fields" in request.GET:
             try:
-                raw = json.loads(request.GET["fields"])
+                raw = parsers.loads(request.GET["fields"])
             except ValueError:
                 raise ValidationError.for_fields(custom_fields="A JSON list of fields.") from None
             template = LabelTemplate(

@@ -1,6 +1,10 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from shops.models import Order, OrderItem, OrderStatus
+from waybill_console import inputs
+from waybill_console.models import Job
+from waybill_console.schema import NULLABLE_ERROR, ErrorSerializer
 
 
 class OrderItemSerializer(serializers.ModelSerializer):
@@ -61,7 +65,7 @@ class OrderCreateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(
         choices=[OrderStatus.UNPAID, OrderStatus.PAID], default=OrderStatus.PAID
     )
-    paid_at = serializers.DateTimeField(required=False, allow_null=True)
+    paid_at = inputs.DateTimeField(required=False, allow_null=True)
     items = OrderItemSerializer(many=True)
     receiver = ReceiverInputSerializer()
 
@@ -110,15 +114,67 @@ class ExportSerializer(serializers.Serializer):
     filters = serializers.DictField(
         child=serializers.CharField(allow_blank=True), required=False, default=dict
     )
+    orders = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        max_length=15_000,
+        help_text="order ids: export exactly these (the filters are then not used)",
+    )
+
+
+class JobItemResultSerializer(serializers.Serializer):
+    """One order of a batch allocation job."""
+
+    order = serializers.IntegerField()
+    ok = serializers.BooleanField()
+    waybill_no = serializers.CharField(required=False, help_text="when ok")
+    sort_code = serializers.CharField(required=False, help_text="when ok")
+    created = serializers.BooleanField(required=False, help_text="when ok")
+    error = ErrorSerializer(required=False, help_text="when not ok")
+
+
+class JobResultSerializer(serializers.Serializer):
+    """What a job left, by kind (empty while it runs, but for a batch's results so far):
+    an export or a statement its ``rows`` and ``file_name``; a batch allocation one
+    ``results`` entry per order with the ``ok`` and ``failed`` counts; a dropship
+    statement also its ``total`` and ``missing_prices``."""
+
+    rows = serializers.IntegerField(required=False)
+    file_name = serializers.CharField(required=False)
+    results = JobItemResultSerializer(many=True, required=False)
+    ok = serializers.IntegerField(required=False, help_text="orders that got their number")
+    failed = serializers.IntegerField(required=False)
+    total = serializers.CharField(required=False, help_text="settlement amount, 2 decimals")
+    missing_prices = serializers.IntegerField(required=False)
 
 
 class JobSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=Job.Status.choices)
     progress = serializers.IntegerField(source="percent")
     done = serializers.IntegerField()
     total = serializers.IntegerField()
-    result = serializers.JSONField()
-    error = serializers.JSONField()
+    result = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
     file_name = serializers.CharField()
+
+    @extend_schema_field(JobResultSerializer)
+    def get_result(self, job) -> dict:
+        return job.result
+
+    @extend_schema_field(NULLABLE_ERROR)
+    def get_error(self, job) -> dict | None:
+        return job.error
+
+
+class OrderImportSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="CSV (UTF-8 or GB18030) or XLSX, at most 10 MB and 10,000 lines; the "
+        "columns of the import template (Chinese titles or the API's field names)."
+    )
+
+
+class OrderImportResultSerializer(serializers.Serializer):
+    orders = serializers.IntegerField(help_text="orders created")
+    items = serializers.IntegerField(help_text="order items created")

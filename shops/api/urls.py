@@ -10,6 +10,7 @@ urlpatterns = [
     ),
     path("orders/", views.OrderListView.as_view(), name="api-order-list"),
     path("orders/export/", views.OrderExportView.as_view(), name="api-order-export"),
+    path("orders/import/", views.OrderImportView.as_view(), name="api-order-import"),
     path("orders/<int:order_id>/", views.OrderDetailView.as_view(), name="api-order-detail"),
     path("orders/<int:order_id>/reveal/", views.OrderRevealView.as_view(), name="api-order-reveal"),
     path(

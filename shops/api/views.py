@@ -2,6 +2,7 @@ from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -14,10 +15,12 @@ from shops.api.serializers import (
     JobSerializer,
     MeSerializer,
     OrderCreateSerializer,
+    OrderImportResultSerializer,
+    OrderImportSerializer,
     OrderSerializer,
     ReasonSerializer,
 )
-from shops.services import exports
+from shops.services import exports, imports
 from waybill_console.api import Pagination
 from waybill_console.errors import ValidationError
 from waybill_console.idempotency import idempotent
@@ -199,8 +202,43 @@ class OrderExportView(APIView):
             actor=request.wbc_actor,
             params=ser.validated_data["filters"],
             file_format=ser.validated_data["format"],
+            order_ids=ser.validated_data.get("orders") or None,
         )
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class OrderImportView(APIView):
+    """The import page's rules through the API: one service, the same limits and report."""
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": OrderImportSerializer},
+        responses={200: OrderImportResultSerializer, 202: JobSerializer},
+        summary="Import orders from a CSV or XLSX file (all or nothing)",
+        description=(
+            "Multipart form with one field, `file` (.csv in UTF-8 or GB18030, or .xlsx): one "
+            "line per order item, the columns of the import page's template. Limits: 10 MB, "
+            "10,000 lines, 50 columns (further columns are ignored); an XLSX file unpacks "
+            "to at most 40 MB, no part more than 100 times its packed size. Every line is "
+            "checked first; if any is wrong nothing is imported and the answer is 400 "
+            "`IMPORT_INVALID` with `detail.lines`: `line`, `field`, `label` (the file's "
+            "column title) and `message` for each problem. A file of at most 64 KB is "
+            "imported at once (200, the counts); a larger one is imported by a job (202): "
+            "poll `GET /api/v1/jobs/{id}/`, whose `result` holds the counts or whose "
+            "`error` holds the same report. Needs the `order.manage` scope."
+        ),
+    )
+    def post(self, request):
+        ser = OrderImportSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        upload = ser.validated_data["file"]
+        started = imports.order_import_start(
+            actor=request.wbc_actor, file_name=upload.name, upload=upload
+        )
+        if started.job is not None:
+            return Response(JobSerializer(started.job).data, status=status.HTTP_202_ACCEPTED)
+        return Response(OrderImportResultSerializer(started.result).data)
 
 
 class JobDetailView(APIView):

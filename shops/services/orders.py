@@ -17,10 +17,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from shops.errors import (
     AlreadyShipped,
@@ -39,6 +40,7 @@ from shops.models import (
     OrderStatus,
     Product,
 )
+from waybill_console import inputs
 from waybill_console import permissions as perms
 from waybill_console.crypto import blind_index, mask_name, mask_phone, reveal
 from waybill_console.errors import BatchTooLarge, ValidationError
@@ -142,6 +144,10 @@ def _locked(order: Order) -> Order:
 
 # --- intake ---------------------------------------------------------------------------------
 
+UNKNOWN_PROVINCE = _("Not a province in the administrative-division list.")
+UNKNOWN_CITY = _("Not a city of %(province)s in the administrative-division list.")
+UNKNOWN_DISTRICT = _("Not a district or county of %(city)s in the administrative-division list.")
+
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 LANDLINE_RE = re.compile(r"^0\d{2,3}\d{7,8}$")
 
@@ -156,8 +162,12 @@ class ReceiverInput:
     detail: str
 
 
-def clean_receiver(data: dict, errors: dict, prefix: str = "receiver.") -> ReceiverInput | None:
-    """Validate a receiver; problems go into ``errors`` keyed by field."""
+def clean_receiver(
+    data: dict, errors: dict, prefix: str = "receiver.", *, check_region: bool = True
+) -> ReceiverInput | None:
+    """Validate a receiver; problems go into ``errors`` keyed by field. ``check_region=False``
+    leaves the region to the carrier (address screening answers 1014 for a place it cannot
+    parse); everywhere an order is taken in, the region must be in the division list."""
     if not isinstance(data, dict):
         errors[prefix.rstrip(".")] = "An object with name, phone, province, city, district, detail."
         return None
@@ -178,13 +188,72 @@ def clean_receiver(data: dict, errors: dict, prefix: str = "receiver.") -> Recei
     if len(values["detail"]) > 200:
         errors[f"{prefix}detail"] = "At most 200 characters."
     values["phone"] = phone
+    if check_region:
+        _clean_region(values, errors, prefix)
     return ReceiverInput(**values)
 
 
-def clean_items(items, errors: dict, prefix: str = "items") -> list[dict]:
+def _clean_region(values: dict, errors: dict, prefix: str) -> None:
+    """Province, city and district must be divisions of each other in the division list
+    (names, short names or codes); they are stored by their full names. An order to a place
+    that does not exist (火星省) is refused here, at intake, not at screening."""
+    from shops import regions
+
+    if not values["province"]:
+        return
+    province, city, district = regions.resolve(
+        values["province"], values["city"], values["district"]
+    )
+    if province is None:
+        errors[f"{prefix}province"] = str(UNKNOWN_PROVINCE)
+        return
+    values["province"] = province.name
+    if not values["city"]:
+        return
+    if city is None:
+        errors[f"{prefix}city"] = str(UNKNOWN_CITY) % {"province": province.name}
+        return
+    values["city"] = city.name
+    if values["district"]:
+        if district is None:
+            errors[f"{prefix}district"] = str(UNKNOWN_DISTRICT) % {"city": city.name}
+            return
+        values["district"] = district.name
+
+
+#: the bounds of an order item's fields, wherever items come in (the order API, the import,
+#: a waybill's items, the dropship price sheet): ``OrderItem``'s column sizes, a sane
+#: quantity and a sane number of items per order (a label lists them all)
+ITEM_TEXT_MAX = {"sku": 64, "product_name": 200, "spec": 200}
+ITEMS_MAX = 100
+QUANTITY_MAX = 99_999
+#: the buyer's note, printed as the label's remark
+REMARK_MAX = 200
+
+
+def item_text_error(field: str, value: str) -> str | None:
+    """Why ``value`` cannot be an item's ``field`` (sku, product_name, spec), or None."""
+    if len(value) > ITEM_TEXT_MAX[field]:
+        return str(_("At most %(n)s characters.") % {"n": ITEM_TEXT_MAX[field]})
+    return None
+
+
+def clean_items(
+    items, errors: dict, prefix: str = "items", *, require_sku: bool = True
+) -> list[dict]:
+    """The one validator of order items (:data:`ITEM_TEXT_MAX`, :data:`ITEMS_MAX`,
+    :data:`QUANTITY_MAX`); every problem goes into ``errors`` keyed by field
+    (``items[0].product_name``). Nothing is cut short: a value over its bound is refused.
+    ``require_sku=False`` for what only a label lists (a waybill's own items)."""
     clean = []
     if not items:
         errors[prefix] = "At least one item."
+        return clean
+    if not isinstance(items, list | tuple):
+        errors[prefix] = "A list of items."
+        return clean
+    if len(items) > ITEMS_MAX:
+        errors[prefix] = str(_("At most %(n)s items per order.") % {"n": ITEMS_MAX})
         return clean
     for i, item in enumerate(items):
         key = f"{prefix}[{i}]"
@@ -193,29 +262,27 @@ def clean_items(items, errors: dict, prefix: str = "items") -> list[dict]:
             continue
         try:
             quantity = int(item.get("quantity", 1))
-            price = Decimal(str(item.get("unit_price", "0") or "0"))
-        except (TypeError, ValueError, InvalidOperation):
+            price = inputs.finite_decimal(item.get("unit_price", "0") or "0")
+        except (TypeError, ValueError):
             errors[key] = "quantity must be an integer, unit_price a number."
             continue
         if quantity < 1:
             errors[f"{key}.quantity"] = "At least 1."
-        if price < 0 or price.as_tuple().exponent < -2:
+        elif quantity > QUANTITY_MAX:
+            errors[f"{key}.quantity"] = str(_("At most %(n)s.") % {"n": QUANTITY_MAX})
+        if price < 0 or price > inputs.MONEY_MAX or price.as_tuple().exponent < -2:
             errors[f"{key}.unit_price"] = "A non-negative amount with at most 2 decimals."
-        sku = str(item.get("sku") or "").strip()
-        name = str(item.get("product_name") or "").strip()
-        if not sku:
-            errors[f"{key}.sku"] = "This field is required."
-        if not name:
-            errors[f"{key}.product_name"] = "This field is required."
-        clean.append(
-            {
-                "sku": sku[:64],
-                "product_name": name[:200],
-                "spec": str(item.get("spec") or "").strip()[:200],
-                "quantity": quantity,
-                "unit_price": price,
-            }
-        )
+        texts = {f: str(item.get(f) or "").strip() for f in ITEM_TEXT_MAX}
+        for field, value in texts.items():
+            if not value and (field == "product_name" or field == "sku" and require_sku):
+                errors[f"{key}.{field}"] = "This field is required."
+            elif problem := item_text_error(field, value):
+                errors[f"{key}.{field}"] = problem
+        clean.append({**texts, "quantity": quantity, "unit_price": price})
+    if not errors.keys() & {prefix} and not any(k.startswith(f"{prefix}[") for k in errors):
+        total = sum((it["unit_price"] * it["quantity"] for it in clean), Decimal("0"))
+        if total > inputs.MONEY_MAX:
+            errors[prefix] = str(_("The order's total amount is too large."))
     return clean
 
 
@@ -250,8 +317,12 @@ def clean_order(
         errors[f"{prefix}order_no"] = "1–64 characters."
     if status not in (S.UNPAID, S.PAID):
         errors[f"{prefix}status"] = "unpaid or paid."
+    if paid_at is not None and not inputs.moment_in_range(paid_at):
+        errors[f"{prefix}paid_at"] = inputs.moment_message()
     rec = clean_receiver(receiver, errors, prefix=f"{prefix}receiver.")
     clean = clean_items(items, errors, prefix=f"{prefix}items")
+    if len(str(buyer_note or "")) > REMARK_MAX:
+        errors[f"{prefix}buyer_note"] = str(_("At most %(n)s characters.") % {"n": REMARK_MAX})
     if len(errors) > before:
         return None
     return OrderInput(order_no, clean, rec, status, paid_at, created_at, buyer_note or "")
@@ -453,9 +524,20 @@ def order_close_after_sale(*, actor: Actor, order: Order, now: datetime | None =
 
 
 def order_change_address(
-    *, actor: Actor, order: Order, receiver: dict, now: datetime | None = None
+    *,
+    actor: Actor,
+    order: Order,
+    receiver: dict,
+    now: datetime | None = None,
+    waybill_no: str = "",
 ) -> Order:
-    """The buyer's new address replaces the old one (re-encrypted) before shipping."""
+    """The buyer's new address replaces the old one (re-encrypted) before shipping.
+
+    ``waybill_no``: the change is made on that number of the order (``waybill_update``,
+    which holds the number's lock and writes the same receiver to its snapshot). A number
+    may change its receiver until the carrier picks the parcel up, so an order already
+    marked shipped with that very number follows too while it was not picked up. The
+    event names the number, never the receiver."""
     actor.require(perms.ORDER_MANAGE)
     errors: dict[str, str] = {}
     rec = clean_receiver(receiver, errors)
@@ -464,7 +546,13 @@ def order_change_address(
     at = _now(now)
     with transaction.atomic():
         order = _locked(order)
-        if order.status not in NOT_YET_SHIPPED:
+        shipped_with_it = (
+            bool(waybill_no)
+            and order.status == S.SHIPPED
+            and order.tracking_no == waybill_no
+            and order.picked_up_at is None
+        )
+        if order.status not in NOT_YET_SHIPPED and not shipped_with_it:
             raise OrderStateConflict(status=order.get_status_display())
         order.receiver_name, order.receiver_phone = rec.name, rec.phone
         order.receiver_detail = rec.detail
@@ -475,7 +563,13 @@ def order_change_address(
         order.receiver_district = rec.district
         order.address_changed_at = at
         order.save()
-        _event(order, "address_changed", actor=actor, at=at)
+        _event(
+            order,
+            "address_changed",
+            actor=actor,
+            at=at,
+            **({"waybill_no": waybill_no} if waybill_no else {}),
+        )
     return order
 
 

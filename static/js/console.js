@@ -1,8 +1,9 @@
-// Refusals (400/403/404/409/422/429) come back as an error fragment: show it in place,
-// next to what caused it, instead of htmx's default of ignoring error responses.
+// Refusals come back as an error fragment: show it in place, next to what caused it,
+// instead of htmx's default of ignoring error responses. Every 4xx and 5xx: a carrier
+// gateway's refusal is a 503 (failure) or a 504 (timeout), a server in trouble a 503.
 document.addEventListener("htmx:beforeSwap", function (evt) {
   var status = evt.detail.xhr.status;
-  if ([400, 403, 404, 409, 422, 429].indexOf(status) === -1) return;
+  if (status < 400) return;
   evt.detail.shouldSwap = true;
   evt.detail.isError = false;
   var source = evt.detail.elt;

@@ -283,25 +283,26 @@ def test_create_errors_name_their_fields(shop_a):
     assert taken.status_code == 400 and list(taken.json()["detail"]) == ["name"]
     bad_json = client.post(
         TEMPLATES,
-        {"carrier": "ZTO", "size": "100x150", "name": "表单", "custom_fields": "[{"},
-        format="multipart",
+        {"carrier": "ZTO", "size": "100x150", "name": "文本", "custom_fields": "[{"},
+        format="json",
     )
     assert bad_json.status_code == 400 and list(bad_json.json()["detail"]) == ["custom_fields"]
     assert LabelTemplate.objects.filter(shop=shop_a).count() == 1
 
 
-def test_a_form_body_with_custom_fields_as_json_text(shop_a):
+def test_a_form_body_is_refused_the_api_reads_json(shop_a):
     import json
 
     fields = [{"key": "remark", "x": 0, "y": 0, "w": 30, "h": 5, "font_size": 8}]
-    response = token_client(shop_a).post(
-        TEMPLATES,
-        {"carrier": "ZTO", "size": "76x130", "name": "表单", "custom_fields": json.dumps(fields)},
-        format="multipart",
-    )
-    assert response.status_code == 201, response.json()
-    assert response.json()["custom_fields"][0]["key"] == "remark"
-    assert response.json()["grayscale"] is False
+    body = {"carrier": "ZTO", "size": "76x130", "name": "表单", "custom_fields": json.dumps(fields)}
+    response = token_client(shop_a).post(TEMPLATES, body, format="multipart")
+    assert response.status_code == 415
+    assert response.json()["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert not LabelTemplate.objects.filter(shop=shop_a).exists()
+    created = token_client(shop_a).post(TEMPLATES, {**body, "custom_fields": fields})
+    assert created.status_code == 201, created.json()
+    assert created.json()["custom_fields"][0]["key"] == "remark"
+    assert created.json()["grayscale"] is False
 
 
 def test_another_shops_template_is_404(shop_a, shop_b):

@@ -80,7 +80,7 @@ def world():
     printer = print_jobs.printer_create(
         actor=owner,
         data={"name": "VictimPrinter", "kind": "escpos", "connection": "network",
-              "host": "127.0.0.1", "port": 9},
+              "host": "127.0.0.1", "port": 9100},
     )  # fmt: skip
     agent, _key = print_jobs.agent_create(actor=owner, name="受害打包台")
     print_job = print_jobs.print_job_create(actor=owner, printer=printer, waybill_ids=[waybill.pk])

@@ -128,7 +128,7 @@ def build_world() -> dict:
     printer = print_jobs.printer_create(
         actor=owner,
         data={"name": "FuzzPrinter", "kind": "escpos", "connection": "network",
-              "host": "127.0.0.1", "port": 9},
+              "host": "127.0.0.1", "port": 9100},
     )  # fmt: skip
     agent, agent_key = print_jobs.agent_create(actor=owner, name="模糊打包台")
     print_job = print_jobs.print_job_create(actor=owner, printer=printer, waybill_ids=[waybill.pk])
@@ -415,3 +415,34 @@ def test_batch_ship_refuses_ids_that_are_not_integers(fuzz_world, factory_header
     assert response.json()["code"] == "VALIDATION_ERROR"
     assert "factory_orders" in response.json()["detail"]
     assert FactoryOrder.objects.get(pk=factory_order_id).shipped_at is None
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "field"),
+    [
+        ("tracking", {"carrier": {"code": "ZTO"}, "tracking_no": "7"}, "carrier"),
+        ("tracking", {"tracking_no": ["73100000000001"]}, "tracking_no"),
+        ("waybill", {"subscription": "first"}, "subscription"),
+        ("label", {"carrier": ["ZTO"]}, "carrier"),
+        ("ship", {"return_address": "home"}, "return_address"),
+    ],
+)
+def test_factory_order_bodies_of_the_wrong_type_are_a_400(
+    fuzz_world, factory_headers, operation, body, field
+):
+    """Was a 500 (``'int' object has no attribute 'strip'``), found once the bodies were JSON
+    only: each value is checked against the documented body before the service runs."""
+    factory_order_id = fuzz_world["ids"]["factory_order_id"][0]
+    before = FactoryOrder.objects.filter(pk=factory_order_id).values().get()
+    response = explicit(
+        f"/api/v1/dropship/factory-orders/{{factory_order_id}}/{operation}/",
+        "POST",
+        factory_headers,
+        path_parameters={"factory_order_id": factory_order_id},
+        body=body,
+        media_type="application/json",
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "VALIDATION_ERROR"
+    assert list(response.json()["detail"]) == [field]
+    assert FactoryOrder.objects.filter(pk=factory_order_id).values().get() == before

@@ -113,10 +113,18 @@ def test_refused_request_does_not_burn_its_key(shop_a):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_requests_with_one_key_create_one_order(shop_a):
-    """Eight parallel connections on PostgreSQL, one Idempotency-Key: exactly one order."""
+    """Eight parallel connections on PostgreSQL, one credential, one Idempotency-Key:
+    exactly one order."""
+    from rest_framework.test import APIClient
+
+    from shops.services import api_token_create
+
     results = []
     barrier = threading.Barrier(8)
-    clients = [token_client(shop_a) for _ in range(8)]
+    _token, key = api_token_create(shop=shop_a)
+    clients = [APIClient() for _ in range(8)]
+    for client in clients:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
 
     def call(api):
         try:

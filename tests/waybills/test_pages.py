@@ -127,7 +127,7 @@ def test_bad_filter_values_are_shown_next_to_their_fields(merchant, shop_a):
     days = re.search(r'data-testid="field-error-days">([^<]*)<', html)
     assert days and days.group(1) == "请填写整数。"
     start = re.search(r'data-testid="field-error-from">([^<]*)<', html)
-    assert start and start.group(1) == "日期格式如 2026-11-23。"
+    assert start and start.group(1) == "请填写 2000-01-01 至 2099-12-31 之间的日期，如 2026-11-23。"
     assert 'data-testid="field-error-status"' in html
     # what was typed stays in the form, and no list is shown for a bad query
     assert 'value="abc"' in html
@@ -506,3 +506,31 @@ def test_another_shops_order_waybills_are_404(merchant, shop_a, shop_b):
     )
     assert response.status_code == 404
     assert Order.objects.get(pk=theirs.order_id).status == "paid"
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_a_gateway_timeout_on_the_order_page_is_shown_where_the_user_acted(merchant, shop_a, htmx):
+    """504 from the carrier's gateway: the htmx answer is the error fragment (the console
+    swaps every 4xx/5xx in place, tests/browser/test_order_refusals.py); without htmx the
+    order page shows the message after the redirect. Nothing is drawn."""
+    from carriers.models import Branch
+
+    sub = open_service(shop_a, balance=10)
+    order = make_order(shop_a)
+    Branch.objects.filter(pk=sub.branch_id).update(fault="timeout")
+    url = f"/console/waybills/orders/{order.pk}/allocate/"
+    extra = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+
+    response = merchant.post(url, {"subscription": sub.pk}, **extra)
+
+    if htmx:
+        assert response.status_code == 504
+        body = text(response)
+        assert 'data-error-code="ALLOCATION_TIMEOUT"' in body and "获取单号超时" in body
+    else:
+        assert response.status_code == 302
+        assert response["Location"] == f"/console/orders/{order.pk}/"
+        page = text(merchant.get(response["Location"]))
+        assert "获取单号超时,请稍后重试" in page
+    assert not Waybill.objects.filter(order=order).exists()
+    assert Subscription.objects.get(pk=sub.pk).balance == 10

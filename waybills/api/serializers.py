@@ -1,7 +1,10 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from shops.api.serializers import ReceiverInputSerializer
-from waybills.models import AllocationException, TrackingStatus, Violation, Waybill
+from shops.api.serializers import MaskedReceiverSerializer, ReceiverInputSerializer
+from waybill_console import inputs
+from waybill_console.schema import NULLABLE_ERROR, ErrorSerializer
+from waybills.models import AllocationException, TrackingStatus, Violation, Waybill, WaybillStatus
 
 
 class PlaceSerializer(serializers.Serializer):
@@ -19,6 +22,8 @@ class WaybillSerializer(serializers.ModelSerializer):
     package_center = serializers.SerializerMethodField()
     short_address = serializers.SerializerMethodField()
     receiver = serializers.SerializerMethodField()
+    services = serializers.SerializerMethodField()
+    items = serializers.SerializerMethodField()
 
     class Meta:
         model = Waybill
@@ -50,12 +55,22 @@ class WaybillSerializer(serializers.ModelSerializer):
     def get_parent_waybill_no(self, obj) -> str | None:
         return obj.parent.waybill_no if obj.parent_id else None
 
+    @extend_schema_field(PlaceSerializer)
     def get_package_center(self, obj) -> dict:
         return {"code": obj.package_center_code, "name": obj.package_center_name}
 
+    @extend_schema_field(PlaceSerializer)
     def get_short_address(self, obj) -> dict:
         return {"code": obj.short_address_code, "name": obj.short_address_name}
 
+    def get_services(self, obj) -> list[str]:
+        return obj.services
+
+    def get_items(self, obj) -> list[dict]:
+        """The items as the shop last set them (free-form objects, kept as sent)."""
+        return obj.items
+
+    @extend_schema_field(MaskedReceiverSerializer)
     def get_receiver(self, obj) -> dict:
         return {
             "name": obj.receiver_name_masked,
@@ -65,6 +80,114 @@ class WaybillSerializer(serializers.ModelSerializer):
             "district": obj.receiver_district,
             "detail": "****",
         }
+
+
+class SenderSerializer(serializers.Serializer):
+    """The sender snapshot taken at allocation (the shipping address)."""
+
+    name = serializers.CharField()
+    phone = serializers.CharField()
+    province = serializers.CharField()
+    city = serializers.CharField()
+    district = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class PrintDataPackageSerializer(serializers.Serializer):
+    no = serializers.IntegerField()
+    count = serializers.IntegerField()
+
+
+class PrintDataReceiverSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="masked")
+    phone = serializers.CharField(help_text="masked")
+    address = serializers.CharField(help_text="masked below the district")
+
+
+class PrintDataSerializer(serializers.Serializer):
+    """What :func:`print_data` answers (documentation of the hand-built dict)."""
+
+    waybill_no = serializers.CharField()
+    carrier = serializers.CharField()
+    sort_code = serializers.CharField()
+    package_center = PlaceSerializer()
+    short_address = PlaceSerializer()
+    package = PrintDataPackageSerializer()
+    services = serializers.ListField(child=serializers.CharField())
+    sender = SenderSerializer()
+    receiver = PrintDataReceiverSerializer()
+
+
+class WaybillPackageSerializer(serializers.Serializer):
+    package_no = serializers.IntegerField()
+    waybill_no = serializers.CharField()
+
+
+class WaybillAllocationSerializer(WaybillSerializer):
+    """The answer to 取号 (:func:`allocation_body`, built by hand on the hot path): the
+    parent number's fields, whether it was drawn now (201) or already the order's (200),
+    the label's print data and every package (子母件)."""
+
+    created = serializers.BooleanField()
+    print_data = PrintDataSerializer()
+    packages = WaybillPackageSerializer(many=True)
+
+    class Meta(WaybillSerializer.Meta):
+        fields = [*WaybillSerializer.Meta.fields, "created", "print_data", "packages"]
+
+
+class WaybillPackagesSerializer(serializers.Serializer):
+    packages = WaybillPackageSerializer(many=True)
+
+
+class ScreenResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    sort_code = serializers.CharField()
+    package_center = PlaceSerializer()
+    short_address = PlaceSerializer()
+
+
+class UsageDaySerializer(serializers.Serializer):
+    day = serializers.DateField()
+    allocated = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    recycled = serializers.IntegerField()
+
+
+class UsageDailySerializer(serializers.Serializer):
+    subscription = serializers.IntegerField()
+    days = UsageDaySerializer(many=True)
+
+
+class ExceptionRetryResultSerializer(serializers.Serializer):
+    exception = serializers.IntegerField()
+    order = serializers.IntegerField()
+    ok = serializers.BooleanField()
+    waybill_no = serializers.CharField(required=False, help_text="when ok")
+    error = ErrorSerializer(required=False, help_text="when not ok")
+
+
+class ExceptionRetryResultsSerializer(serializers.Serializer):
+    results = ExceptionRetryResultSerializer(many=True)
+
+
+class TrackingEventRecordedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    waybill_no = serializers.CharField()
+    status = serializers.ChoiceField(choices=TrackingStatus.choices)
+
+
+class OrderShipResultSerializer(serializers.Serializer):
+    order = serializers.IntegerField()
+    ok = serializers.BooleanField()
+    waybill_no = serializers.CharField(
+        required=False, help_text="when ok and shipped with a platform waybill"
+    )
+    error = ErrorSerializer(required=False, help_text="when not ok")
+
+
+class OrderBatchShipResponseSerializer(serializers.Serializer):
+    results = OrderShipResultSerializer(many=True)
 
 
 def print_data(waybill: Waybill, packages: int) -> dict:
@@ -193,7 +316,7 @@ class AppendSerializer(serializers.Serializer):
 
 class TrackingEventSerializer(serializers.Serializer):
     waybill_no = serializers.CharField(max_length=40)
-    occurred_at = serializers.DateTimeField()
+    occurred_at = inputs.DateTimeField()
     status = serializers.ChoiceField(choices=TrackingStatus.choices)
     description = serializers.CharField(required=False, allow_blank=True, max_length=200)
     location = serializers.CharField(required=False, allow_blank=True, max_length=80)
@@ -201,6 +324,7 @@ class TrackingEventSerializer(serializers.Serializer):
 
 class ExceptionSerializer(serializers.ModelSerializer):
     order_no = serializers.CharField(source="order.order_no")
+    detail = serializers.SerializerMethodField()
 
     class Meta:
         model = AllocationException
@@ -218,6 +342,10 @@ class ExceptionSerializer(serializers.ModelSerializer):
             "updated_at",
             "resolved_at",
         ]
+
+    def get_detail(self, obj) -> dict:
+        """The refusal's parameters, as the error object's ``detail``."""
+        return obj.detail
 
 
 class ViolationSerializer(serializers.ModelSerializer):
@@ -252,6 +380,25 @@ class ReconciliationSerializer(serializers.Serializer):
     conditions = serializers.DictField(required=False, default=dict)
 
 
+class ReconciliationConditionsSerializer(serializers.Serializer):
+    """The usage-details filters a statement was asked for (only those given)."""
+
+    _from = serializers.DateField(required=False)
+    to = serializers.DateField(required=False)
+    days = serializers.IntegerField(required=False)
+    carrier = serializers.CharField(required=False)
+    branch = serializers.CharField(required=False)
+    subscription = serializers.IntegerField(required=False)
+    status = serializers.ChoiceField(choices=WaybillStatus.choices, required=False)
+    order = serializers.CharField(required=False)
+    waybill_no = serializers.CharField(required=False)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = fields.pop("_from")  # a Python keyword
+        return fields
+
+
 class ReconciliationStatusSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.SerializerMethodField()
@@ -261,7 +408,7 @@ class ReconciliationStatusSerializer(serializers.Serializer):
     conditions = serializers.SerializerMethodField()
     format = serializers.SerializerMethodField()
     file_name = serializers.CharField()
-    error = serializers.JSONField()
+    error = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
 
@@ -270,8 +417,13 @@ class ReconciliationStatusSerializer(serializers.Serializer):
 
         return RECONCILIATION_STATUS[job.status]
 
+    @extend_schema_field(ReconciliationConditionsSerializer)
     def get_conditions(self, job) -> dict:
         return job.params.get("filters", {})
+
+    @extend_schema_field(NULLABLE_ERROR)
+    def get_error(self, job) -> dict | None:
+        return job.error
 
     def get_format(self, job) -> str:
         return job.params.get("format", "csv")

@@ -66,7 +66,7 @@ class WaybillListView(APIView):
 
     @extend_schema(
         request=s.AllocateSerializer,
-        responses={201: dict, 200: dict},
+        responses={201: s.WaybillAllocationSerializer, 200: s.WaybillAllocationSerializer},
         summary="Allocate (取号) for one order: honours Idempotency-Key; an order that "
         "already has its number gets it back (200)",
     )
@@ -112,7 +112,7 @@ class WaybillBatchView(APIView):
 class ScreenView(APIView):
     @extend_schema(
         request=s.ScreenSerializer,
-        responses=dict,
+        responses=s.ScreenResultSerializer,
         summary="Address screening only (筛单 / getOutRange): ok with the sort code, or the "
         "screening error",
     )
@@ -177,7 +177,7 @@ class WaybillCancelView(APIView):
 class WaybillPackagesView(APIView):
     @extend_schema(
         request=s.AppendSerializer,
-        responses={201: dict},
+        responses={201: s.WaybillPackagesSerializer},
         summary="Append sub numbers (子母件) to the order of this parent number",
     )
     @idempotent
@@ -200,7 +200,7 @@ class UsageDailyView(APIView):
             OpenApiParameter("subscription", int, required=True),
             OpenApiParameter("days", int, required=False),
         ],
-        responses=dict,
+        responses=s.UsageDailySerializer,
         summary="Per day: numbers allocated, cancelled and recycled for one subscription",
     )
     def get(self, request):
@@ -229,14 +229,22 @@ class ExceptionListView(APIView):
 
 
 class ExceptionRetryView(APIView):
-    @extend_schema(request=None, responses=dict, summary="Retry one failed allocation")
+    @extend_schema(
+        request=None,
+        responses=s.ExceptionRetryResultSerializer,
+        summary="Retry one failed allocation",
+    )
     def post(self, request, exception_id: int):
         row = selectors.exception_get(actor=request.wbc_actor, exception_id=exception_id)
         return Response(services.exception_retry(actor=request.wbc_actor, exception=row))
 
 
 class ExceptionRetryAllView(APIView):
-    @extend_schema(request=None, responses=dict, summary="Retry every open exception")
+    @extend_schema(
+        request=None,
+        responses=s.ExceptionRetryResultsSerializer,
+        summary="Retry every open exception",
+    )
     def post(self, request):
         return Response({"results": services.exception_retry_all(actor=request.wbc_actor)})
 
@@ -256,7 +264,7 @@ class TrackingEventView(APIView):
 
     @extend_schema(
         request=s.TrackingEventSerializer,
-        responses={201: dict},
+        responses={201: s.TrackingEventRecordedSerializer},
         summary="Carrier branch: a tracking event for one of its numbers",
     )
     def post(self, request):
@@ -303,7 +311,7 @@ class OrderShipView(APIView):
 class OrderBatchShipView(APIView):
     @extend_schema(
         request=s.BatchShipSerializer,
-        responses={200: dict},
+        responses={200: s.OrderBatchShipResponseSerializer},
         summary="Ship up to 500 orders (each with its platform waybill, or by hand); one "
         "result per order",
     )

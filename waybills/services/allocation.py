@@ -929,7 +929,7 @@ def waybill_screen(*, actor: Actor, subscription: int | None, receiver: dict, se
     from shops.services.orders import clean_receiver
 
     errors: dict = {}
-    cleaned = clean_receiver(receiver, errors)
+    cleaned = clean_receiver(receiver, errors, check_region=False)
     if errors:
         raise ValidationError.for_fields(**errors)
     sub = resolve_subscription(actor=actor, subscription=subscription)

@@ -10,11 +10,13 @@ refusal without an error round trip.
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from carriers.gateways import gateway_for
 from carriers.gateways.base import Receiver
@@ -31,6 +33,7 @@ from waybills.errors import (
     WaybillNotCancellable,
     WaybillNotUpdatable,
     WaybillOrderMismatch,
+    WaybillReceiverNotEditable,
 )
 from waybills.models import (
     LIVE_STATUSES,
@@ -40,6 +43,7 @@ from waybills.models import (
     Waybill,
     WaybillStatus,
 )
+from waybills.selectors import waybill_check
 
 W = WaybillStatus
 CAP_FREE_UP_TO = 50
@@ -76,8 +80,7 @@ def waybill_cancellable(waybill: Waybill) -> bool:
 def waybill_cancel(*, actor: Actor, waybill: Waybill, now: datetime | None = None) -> Waybill:
     """Cancel an unused number, within the cap (≤ 50 allocated: always; above: ≤ 20 %)."""
     actor.require(perms.WAYBILL_CANCEL)
-    if waybill.shop_id != actor.require_shop().pk:
-        raise NotFound()
+    waybill_check(actor=actor, waybill=waybill)
     _refuse_cancel(waybill)
     at = now or timezone.now()
     # reserve (cap and state, committed), then tell the carrier, then undo if it refused:
@@ -160,18 +163,32 @@ def waybill_update(
     items: list | None = None,
     now: datetime | None = None,
 ) -> Waybill:
-    """Change the receiver (screened again), weight or items until the parcel is picked up."""
+    """Change the receiver (screened again), weight or items until the parcel is picked up.
+
+    A receiver change redirects the parcel, so it is an order change: it needs the order
+    permission too (``order.manage``, the one that guards an order's address), only the
+    shop whose order it is may make it (a factory's number for a merchant's order: 403),
+    and it is written to the order (``order_change_address``, with its
+    ``address_changed`` event naming the number, no consumer data) and to the order's
+    other numbers of the same service not yet picked up (子母件), in one transaction: the
+    order's receiver and the snapshots stay equal. Locks: the numbers by id, then the
+    order (as a cancel takes them)."""
+    from shops.services.orders import order_change_address
+
     actor.require(perms.WAYBILL_ALLOCATE)
-    if waybill.shop_id != actor.require_shop().pk:
-        raise NotFound()
+    if receiver is not None:
+        actor.require(perms.ORDER_MANAGE)
+    waybill_check(actor=actor, waybill=waybill)
+    if receiver is not None and waybill.order.shop_id != waybill.shop_id:
+        raise WaybillReceiverNotEditable()
     errors: dict = {}
     cleaned = clean_receiver(receiver, errors) if receiver is not None else None
     if weight_grams is not None and (
         not isinstance(weight_grams, int) or not 1 <= weight_grams <= 100_000_000
     ):
         errors["weight_grams"] = "Grams, a whole number from 1."
-    if items is not None and not isinstance(items, list):
-        errors["items"] = "A list of items."
+    if items is not None:
+        items = waybill_items_clean(items, errors)
     if errors:
         raise ValidationError.for_fields(**errors)
     if waybill.status != W.ALLOCATED or waybill.picked_up_at:
@@ -183,31 +200,93 @@ def waybill_update(
             receiver=Receiver(cleaned.province, cleaned.city, cleaned.district, cleaned.detail),
             services=waybill.services or None,
         )
+    at = now or timezone.now()
     with transaction.atomic():
-        waybill = _locked(waybill)
+        if cleaned is None:
+            group = [_locked(waybill)]
+        else:
+            group = list(
+                Waybill.objects.select_for_update()
+                .filter(
+                    Q(pk=waybill.pk)
+                    | Q(
+                        order_id=waybill.order_id,
+                        shop_id=waybill.shop_id,
+                        subscription_id=waybill.subscription_id,
+                        status=W.ALLOCATED,
+                        picked_up_at__isnull=True,
+                    )
+                )
+                .order_by("pk")
+            )
+        waybill = next(w for w in group if w.pk == waybill.pk)
         if waybill.status != W.ALLOCATED or waybill.picked_up_at:
             raise WaybillNotUpdatable()
         if cleaned is not None:
-            waybill.receiver_name = cleaned.name
-            waybill.receiver_phone = cleaned.phone
-            waybill.receiver_detail = cleaned.detail
-            waybill.receiver_name_masked = mask_name(cleaned.name)
-            waybill.receiver_phone_masked = mask_phone(cleaned.phone)
-            waybill.receiver_province = cleaned.province
-            waybill.receiver_city = cleaned.city
-            waybill.receiver_district = cleaned.district
-            waybill.sort_code = screen.sort_code
-            waybill.package_center_code = screen.package_center_code
-            waybill.package_center_name = screen.package_center_name
-            waybill.short_address_code = screen.short_address_code
-            waybill.short_address_name = screen.short_address_name
+            order_change_address(
+                actor=actor,
+                order=waybill.order,
+                receiver=receiver,
+                now=at,
+                waybill_no=waybill.waybill_no,
+            )
+            for row in group:
+                _set_receiver(row, cleaned, screen, at)
+                if row.pk != waybill.pk:
+                    row.save()
         if weight_grams is not None:
             waybill.weight_grams = weight_grams
         if items is not None:
             waybill.items = items
-        waybill.last_changed_at = now or timezone.now()
+        waybill.last_changed_at = at
         waybill.save()
     return waybill
+
+
+def _set_receiver(waybill: Waybill, cleaned, screen, at: datetime) -> None:
+    """The receiver snapshot (ciphertext and masks) and the screening result that goes
+    with the address."""
+    waybill.receiver_name = cleaned.name
+    waybill.receiver_phone = cleaned.phone
+    waybill.receiver_detail = cleaned.detail
+    waybill.receiver_name_masked = mask_name(cleaned.name)
+    waybill.receiver_phone_masked = mask_phone(cleaned.phone)
+    waybill.receiver_province = cleaned.province
+    waybill.receiver_city = cleaned.city
+    waybill.receiver_district = cleaned.district
+    waybill.sort_code = screen.sort_code
+    waybill.package_center_code = screen.package_center_code
+    waybill.package_center_name = screen.package_center_name
+    waybill.short_address_code = screen.short_address_code
+    waybill.short_address_name = screen.short_address_name
+    waybill.receiver_changed_at = at
+    waybill.last_changed_at = at
+
+
+def waybill_items_clean(items, errors: dict) -> list[dict]:
+    """A waybill's own items (what its label lists), under the order items' rule
+    (:func:`shops.services.orders.clean_items`: the same bounds for every door), stored as
+    the label reads them (``name``, ``quantity``, and ``sku`` and ``spec`` when given).
+    ``name`` is taken for ``product_name``, as the number's answer shows it; an empty list
+    clears them (the label lists the order's items again)."""
+    if isinstance(items, list) and not items:
+        return []
+    if isinstance(items, list):
+        items = [
+            {**i, "product_name": i.get("product_name", i.get("name"))}
+            if isinstance(i, dict)
+            else i
+            for i in items
+        ]
+    clean = order_services.clean_items(items, errors, prefix="items", require_sku=False)
+    return [
+        {
+            **{k: i[k] for k in ("sku", "spec") if i[k]},
+            "name": i["product_name"],
+            "quantity": i["quantity"],
+        }
+        for i in clean
+    ]
 
 
 # --- tracking ---------------------------------------------------------------------------------
@@ -222,6 +301,30 @@ TRACKING_TO_STATUS = {
 }
 
 
+#: when a reported tracking event may have happened, the one place for these bounds: at
+#: most ``TRACKING_CLOCK_SKEW`` after now or before the number was drawn (the carrier's
+#: clock and ours differ a little), and at most ``TRACKING_MAX_AGE`` ago (an event older
+#: than that is a replay or a wrong number, not news)
+TRACKING_CLOCK_SKEW = timedelta(minutes=10)
+TRACKING_MAX_AGE = timedelta(days=60)
+
+logger = logging.getLogger("waybills.tracking")
+
+
+def _tracking_time_error(occurred_at: datetime, now: datetime) -> str | None:
+    if timezone.is_naive(occurred_at):
+        return str(_("A date and time with its time zone (ISO-8601)."))
+    if occurred_at > now + TRACKING_CLOCK_SKEW:
+        return str(_("The event cannot be more than %(minutes)s minutes in the future.")) % {
+            "minutes": int(TRACKING_CLOCK_SKEW.total_seconds() // 60)
+        }
+    if occurred_at < now - TRACKING_MAX_AGE:
+        return str(_("The event cannot be more than %(days)s days old.")) % {
+            "days": TRACKING_MAX_AGE.days
+        }
+    return None
+
+
 def tracking_record(
     *,
     actor: Actor,
@@ -230,27 +333,44 @@ def tracking_record(
     status: str,
     description: str = "",
     location: str = "",
+    now: datetime | None = None,
 ) -> TrackingEvent:
     """A carrier reports progress on one of its numbers; the waybill and the order follow.
+
+    A branch reports only on numbers drawn on a subscription of that branch: any other
+    number, even one of the same carrier, is not found and nothing changes. The event's
+    time must fall within the bounds above (:data:`TRACKING_CLOCK_SKEW`,
+    :data:`TRACKING_MAX_AGE`, and not before the number was drawn).
 
     Tracking on a recycled number means the parcel was handed over after all: the count is
     deducted again and a violation is recorded (owed if the balance is empty)."""
     if actor.branch is None and not actor.is_staff:
         raise NotFound()
+    at = now or timezone.now()
     errors = {}
     if status not in TrackingStatus.values:
         errors["status"] = f"One of {', '.join(TrackingStatus.values)}."
     if not isinstance(occurred_at, datetime):
         errors["occurred_at"] = "An ISO-8601 date and time."
+    elif problem := _tracking_time_error(occurred_at, at):
+        errors["occurred_at"] = problem
     if errors:
         raise ValidationError.for_fields(**errors)
     qs = Waybill.objects.filter(waybill_no=(waybill_no or "").strip())
     if actor.branch is not None:
-        qs = qs.filter(carrier_id=actor.branch.carrier_id)
+        qs = qs.filter(carrier_id=actor.branch.carrier_id, subscription__branch_id=actor.branch.pk)
     waybill = qs.first()
     if waybill is None:
+        if actor.branch is not None:
+            logger.warning(
+                "tracking refused: %s reported a number not of its branch", actor.describe()
+            )
         raise NotFound()
-    at = timezone.now()
+    if occurred_at < waybill.allocated_at - TRACKING_CLOCK_SKEW:
+        raise ValidationError.for_fields(
+            occurred_at=str(_("The event cannot be before the number was drawn (%(at)s)."))
+            % {"at": timezone.localtime(waybill.allocated_at).isoformat(timespec="seconds")}
+        )
     with transaction.atomic():
         waybill = _locked(waybill)
         event = TrackingEvent.objects.create(
