@@ -1,6 +1,6 @@
 from django.utils.translation import gettext_lazy as _
 
-from waybill_console.errors import AppError
+from waybill_console.errors import AppError, PermissionDenied
 
 
 class BranchPerAddressLimit(AppError):
@@ -18,7 +18,10 @@ class BranchPerCarrierLimit(AppError):
 class MonthlyAccountInvalid(AppError):
     code = "MONTHLY_ACCOUNT_INVALID"
     status = 422
-    message = _("The merchant code does not exist or the monthly account is invalid.")
+    message = _(
+        "The merchant code does not exist or the monthly account is invalid; check with the "
+        "logistics company."
+    )
 
 
 class SecretKeyMissing(AppError):
@@ -54,7 +57,7 @@ class QuotaInsufficient(AppError):
 class AddressUnparseable(AppError):
     code = "ADDRESS_UNPARSEABLE"
     status = 422
-    message = _("Screening error (1014): the address cannot be parsed.")
+    message = _("Screening error (1014): GIS address parsing failed.")
 
 
 class ScreenNoAttribute(AppError):
@@ -90,7 +93,7 @@ class ServiceOutOfRange(AppError):
 class ServiceNotOpened(AppError):
     code = "SERVICE_NOT_OPENED"
     status = 422
-    message = _("(8057) The account has not opened this service; ask the branch to open it.")
+    message = _("(8057) The express type is empty or not configured.")
 
 
 class GatewayRateLimited(AppError):
@@ -117,3 +120,34 @@ class BranchCustomerMismatch(AppError):
     message = _(
         "The branch and the customer name do not match; check with the branch and try again."
     )
+
+
+class CarrierConfigurationRequired(AppError):
+    """Yunda: the number can be drawn but the label cannot, until the branch sets the account
+    up for system access (系统接入)."""
+
+    code = "CARRIER_CONFIGURATION_REQUIRED"
+    status = 422
+    message = _("Contact Yunda headquarters for the related configuration.")
+
+
+class MerchantCodeMismatch(AppError):
+    """JD: the merchant code does not match the account's JosPin value point."""
+
+    code = "MERCHANT_CODE_MISMATCH"
+    status = 422
+    message = _("The merchant code does not match the JosPin value point.")
+
+
+class ServiceProviderCreationFailed(AppError):
+    """STO: the monthly account, its password or the branch name is wrong at the carrier."""
+
+    code = "SERVICE_PROVIDER_CREATION_FAILED"
+    status = 422
+    message = _("Creating the service provider failed.")
+
+
+class ShareMainAccountOnly(PermissionDenied):
+    """共享多店发货 is the owner's decision: the main account (or a token it gave that right)."""
+
+    message = _("Only the shop's main account can share a service with other shops.")

@@ -53,6 +53,12 @@ class Branch(models.Model):
             ("failure", _("Failure")),
             ("mismatch", _("Branch/customer mismatch")),
             ("monthly_account_invalid", _("Monthly account invalid")),
+            ("address_unparseable", _("Address cannot be parsed (1014)")),
+            ("service_not_opened", _("Express type not configured (8057)")),
+            ("secret_key_missing", _("Secret key missing (Yunda)")),
+            ("configuration_required", _("Configuration required (Yunda)")),
+            ("merchant_code_mismatch", _("Merchant code mismatch (JD)")),
+            ("provider_creation_failed", _("Service provider creation failed (STO)")),
         ],
         help_text=_(
             "For demos and tests: the built-in gateway answers every call with this fault."

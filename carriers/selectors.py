@@ -6,6 +6,7 @@ from django.db.models import Q, QuerySet
 
 from carriers.models import Branch, Carrier, LedgerEntry, Subscription
 from shops import regions
+from shops.models import Membership, Shop
 from waybill_console.errors import NotFound
 from waybill_console.tenancy import Actor
 
@@ -61,6 +62,24 @@ def subscription_get_for_branch(*, actor: Actor, subscription_id: int) -> Subscr
     if sub is None:
         raise NotFound()
     return sub
+
+
+def share_candidates(*, subscription: Subscription) -> QuerySet[Shop]:
+    """共享多店发货: the shops ``subscription`` may be shared with, the owner's other active
+    shops (those whose main account is the main account of the subscription's shop)."""
+    owners = Membership.objects.filter(
+        shop_id=subscription.shop_id, role=Membership.Role.MAIN
+    ).values("user_id")
+    return (
+        Shop.objects.filter(
+            is_active=True,
+            memberships__role=Membership.Role.MAIN,
+            memberships__user_id__in=owners,
+        )
+        .exclude(pk=subscription.shop_id)
+        .distinct()
+        .order_by("shop_no")
+    )
 
 
 def ledger_list(*, subscription: Subscription) -> QuerySet[LedgerEntry]:

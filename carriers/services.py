@@ -19,14 +19,16 @@ from carriers.errors import (
     MonthlyAccountInvalid,
     QuotaInsufficient,
     SecretKeyMissing,
+    ShareMainAccountOnly,
     SubscriptionExpiring,
     SubscriptionNotActive,
 )
 from carriers.models import Branch, Carrier, LedgerEntry, Subscription
 from carriers.models import SubscriptionStatus as St
-from shops.models import Address, Membership, Shop
+from carriers.selectors import share_candidates
+from shops.models import Address, Shop
 from waybill_console import permissions as perms
-from waybill_console.errors import PermissionDenied, ValidationError
+from waybill_console.errors import NotFound, PermissionDenied, ValidationError
 from waybill_console.tenancy import Actor
 
 BRANCH_PER_CARRIER_LIMIT = 100
@@ -192,25 +194,35 @@ def subscription_set_default(*, actor: Actor, subscription: Subscription) -> Sub
     return sub
 
 
+def subscription_share_check(*, actor: Actor, subscription: Subscription) -> None:
+    """Refuse unless ``actor`` may share ``subscription``: the main account of the shop
+    that opened it (a shop it is shared with cannot pass it on)."""
+    actor.require(perms.WAYBILL_OPEN)
+    if not actor.has(perms.ACCOUNT_MANAGE):
+        raise ShareMainAccountOnly()
+    _own(actor, subscription)
+
+
 def subscription_share(
     *, actor: Actor, subscription: Subscription, shop_nos: list[str]
 ) -> Subscription:
-    """共享多店发货: share with other shops whose main account is this shop's main account."""
-    actor.require(perms.WAYBILL_OPEN)
-    _own(actor, subscription)
-    owner = Membership.objects.get(shop_id=subscription.shop_id, role=Membership.Role.MAIN).user
-    owned = set(
-        Membership.objects.filter(user=owner, role=Membership.Role.MAIN).values_list(
-            "shop__shop_no", flat=True
-        )
-    )
-    foreign = [n for n in shop_nos if n not in owned]
-    if foreign:
-        raise ValidationError.for_fields(shops=f"Not shops of the same owner: {', '.join(foreign)}")
-    subscription.shared_with.set(
-        Shop.objects.filter(shop_no__in=shop_nos).exclude(pk=subscription.shop_id)
-    )
-    return subscription
+    """共享多店发货: share ``subscription`` with exactly ``shop_nos`` (an empty list unshares
+    every shop), each one of the owner's other shops (:func:`share_candidates`).
+
+    Main account only (:data:`~waybill_console.permissions.ACCOUNT_MANAGE`, which a
+    sub-account can never be granted). A shop number that is not one of the owner's
+    shops, whether it exists or not, is ``NOT_FOUND`` and nothing changes. The
+    subscription row is locked while its shops are replaced."""
+    subscription_share_check(actor=actor, subscription=subscription)
+    wanted = {str(n).strip() for n in shop_nos} - {subscription.shop.shop_no}
+    with transaction.atomic():
+        sub = _locked(subscription)
+        shops = list(share_candidates(subscription=sub).filter(shop_no__in=wanted))
+        missing = wanted - {s.shop_no for s in shops}
+        if missing:
+            raise NotFound(detail={"shops": sorted(missing)})
+        sub.shared_with.set(shops)
+    return sub
 
 
 def _own(actor: Actor, sub: Subscription) -> None:

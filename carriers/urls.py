@@ -6,6 +6,11 @@ urlpatterns = [
     path("waybill-service/", carrier_views.subscription_list, name="subscription_list"),
     path("waybill-service/apply/", carrier_views.subscription_apply, name="subscription_apply"),
     path(
+        "waybill-service/<int:subscription_id>/share/",
+        carrier_views.subscription_share,
+        name="subscription_share",
+    ),
+    path(
         "waybill-service/<int:subscription_id>/<slug:action>/",
         carrier_views.subscription_action,
         name="subscription_action",

@@ -13,7 +13,7 @@ from carriers import selectors, services
 from shops import regions
 from shops.selectors import address_list
 from shops.views import shop_required
-from waybill_console.errors import AppError
+from waybill_console.errors import AppError, page_error
 
 LOW_BALANCE = 100
 
@@ -55,6 +55,30 @@ def subscription_action(request: HttpRequest, subscription_id: int, action: str)
     except AppError as err:
         messages.error(request, err.render_message())
     return redirect("console:subscription_list")
+
+
+@shop_required
+def subscription_share(request: HttpRequest, subscription_id: int) -> HttpResponse:
+    """共享给其他店铺: tick the owner's other shops that may draw on this service."""
+    sub = selectors.subscription_get(actor=request.actor, subscription_id=subscription_id)
+    try:
+        services.subscription_share_check(actor=request.actor, subscription=sub)
+    except AppError as err:
+        return page_error(request, err)
+    context = {"subscription": sub, "candidates": selectors.share_candidates(subscription=sub)}
+    if request.method == "POST":
+        try:
+            services.subscription_share(
+                actor=request.actor, subscription=sub, shop_nos=request.POST.getlist("shops")
+            )
+        except AppError as err:
+            context["error"] = err.as_dict()
+            context["shared"] = set(request.POST.getlist("shops"))
+            return render(request, "console/carriers/share.html", context, status=err.status)
+        messages.success(request, _("Sharing saved."))
+        return redirect("console:subscription_list")
+    context["shared"] = set(sub.shared_with.values_list("shop_no", flat=True))
+    return render(request, "console/carriers/share.html", context)
 
 
 @shop_required

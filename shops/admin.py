@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from shops.models import ApiToken, Membership, Order, OrderItem, Shop
+from shops.models import ApiToken, Membership, Order, OrderItem, Product, Shop
 from shops.services import shop_set_active
 from waybill_console.admin_scoping import ShopScopedAdmin
 
@@ -81,3 +81,24 @@ class OrderAdmin(ShopScopedAdmin):
     exclude = ["receiver_name", "receiver_phone", "receiver_detail", "receiver_phone_index"]
     readonly_fields = ["receiver_name_masked", "receiver_phone_masked"]
     inlines = [OrderItemInline]
+
+
+@admin.register(Product)
+class ProductAdmin(ShopScopedAdmin):
+    """The shop's SKUs; the bin location (库位) is edited here, right in the list."""
+
+    list_display = ["sku", "name", "shop", "bin_location", "stock", "is_listed"]
+    list_editable = ["bin_location"]
+    list_filter = ["is_listed"]
+    search_fields = ["sku", "name", "bin_location"]
+    fields = ["shop", "sku", "name", "bin_location", "stock", "is_listed", "delisted_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # a product stays in its shop under its SKU (order items find it by the pair)
+        return ["shop", "sku", "delisted_at"] if obj else ["delisted_at"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "shop" and not request.user.is_superuser:
+            shop = getattr(request, "shop", None)
+            kwargs["queryset"] = Shop.objects.filter(pk=shop.pk if shop else None)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -79,6 +79,27 @@ class RerouteNotAllowed(AppError):
     message = _("A failed delivery can be re-routed once, within 12 days.")
 
 
+class RerouteAlreadyUsed(RerouteNotAllowed):
+    code = "REROUTE_ALREADY_USED"
+    message = _("This order has already been re-routed once; it cannot be re-routed again.")
+
+
+class RerouteWindowClosed(RerouteNotAllowed):
+    code = "REROUTE_WINDOW_CLOSED"
+    message = _(
+        "A failed delivery can be re-routed only within 12 days of the failure; "
+        "that time has passed."
+    )
+
+
+class PaymentWindowClosed(AppError):
+    code = "PAYMENT_WINDOW_CLOSED"
+    status = 409
+    message = _(
+        "An unpaid order is cancelled 48 hours after it was placed; it can no longer be paid."
+    )
+
+
 class ExportTooLarge(AppError):
     code = "EXPORT_TOO_LARGE"
     status = 422

@@ -184,6 +184,9 @@ class Product(models.Model):
     stock = models.IntegerField(_("stock"), default=0)
     is_listed = models.BooleanField(_("listed"), default=True)
     delisted_at = models.DateTimeField(null=True, blank=True)
+    #: where the SKU sits in the warehouse (库位, e.g. A-03-02); the pick list is walked in
+    #: this order
+    bin_location = models.CharField(_("bin location"), max_length=32, blank=True, default="")
 
     class Meta:
         ordering = ["sku"]
@@ -238,6 +241,9 @@ class Order(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    #: a pre-sale order (预售) ships from this date on: its logistics deadlines count from
+    #: it instead of the payment when it is later (``shops.services.orders.sla_clock_start``)
+    promised_ship_at = models.DateTimeField(_("promised ship date"), null=True, blank=True)
     total_amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2, default=0)
     buyer_note = models.CharField(_("buyer note"), max_length=200, blank=True)
 
@@ -250,6 +256,8 @@ class Order(models.Model):
     receiver_province = models.CharField(_("province"), max_length=20)
     receiver_city = models.CharField(_("city"), max_length=30)
     receiver_district = models.CharField(_("district"), max_length=30, blank=True)
+    #: given with a re-routed failed delivery's new receiver (area-level, like the district)
+    receiver_postcode = models.CharField(_("postcode"), max_length=6, blank=True)
 
     # events that block printing and dropship allocation
     after_sale_status = models.CharField(

@@ -16,6 +16,7 @@ from carriers.models import Carrier
 from shops import selectors, services
 from shops.models import OrderStatus
 from shops.services import exports, imports
+from shops.services.orders import AT_RISK_WINDOW
 from shops.views import shop_required
 from waybill_console.errors import AppError, ValidationError, page_error
 from waybill_console.jobs import job_get
@@ -91,7 +92,7 @@ def _countdown(due, now) -> dict | None:
         "overdue": seconds < 0,
         "hours": hours,
         "minutes": rest // 60,
-        "at_risk": seconds < 12 * 3600,
+        "at_risk": seconds < AT_RISK_WINDOW.total_seconds(),
     }
 
 
@@ -161,9 +162,7 @@ def order_batch(request: HttpRequest) -> HttpResponse:
     raise ValidationError.for_fields(action="pick_list, export or ship.")
 
 
-@shop_required
-def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
-    order = selectors.order_get(actor=request.actor, order_id=order_id)
+def _render_detail(request: HttpRequest, order, *, status: int = 200, **extra) -> HttpResponse:
     return render(
         request,
         "console/shops/order_detail.html",
@@ -173,6 +172,50 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
             "countdown": _countdown(order.sla_due_at, timezone.now()),
             "carriers": Carrier.objects.order_by("code"),
             "addresses": selectors.address_list(actor=request.actor),
+            **extra,
+        },
+        status=status,
+    )
+
+
+@shop_required
+def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
+    order = selectors.order_get(actor=request.actor, order_id=order_id)
+    return _render_detail(request, order)
+
+
+#: the re-route form's fields: the receiver's (as in ``clean_receiver``) and the postcode
+REROUTE_RECEIVER_FIELDS = ("name", "phone", "province", "city", "district", "detail")
+
+
+def _reroute(request: HttpRequest, order):
+    return services.order_reroute(
+        actor=request.actor,
+        order=order,
+        receiver={f: request.POST.get(f, "") for f in REROUTE_RECEIVER_FIELDS},
+        postcode=request.POST.get("postcode", ""),
+    )
+
+
+def _reroute_refused(request: HttpRequest, order, err: AppError) -> HttpResponse:
+    """The detail page again, the re-route form keeping what was typed, each field's problem
+    next to it (``receiver.phone`` → the phone field) and any other refusal above the form."""
+    field_errors: dict[str, list[str]] = {}
+    if isinstance(err, ValidationError):
+        for field, problems in (err.detail or {}).items():
+            name = field.removeprefix("receiver.")
+            if not isinstance(problems, list | tuple):
+                problems = [problems]
+            field_errors[name] = [_(str(p)) for p in problems]
+    values = {f: request.POST.get(f, "") for f in (*REROUTE_RECEIVER_FIELDS, "postcode")}
+    return _render_detail(
+        request,
+        order,
+        status=err.status,
+        reroute={
+            "values": values,
+            "errors": field_errors,
+            "error": None if field_errors else err.render_message(),
         },
     )
 
@@ -206,7 +249,8 @@ ACTIONS = {
     ),
     "after_sale": lambda r, o: services.order_start_after_sale(actor=r.actor, order=o),
     "close_after_sale": lambda r, o: services.order_close_after_sale(actor=r.actor, order=o),
-    "reroute": lambda r, o: services.order_reroute(actor=r.actor, order=o),
+    "pay": lambda r, o: services.order_pay(actor=r.actor, order=o),
+    "reroute": _reroute,
 }
 
 
@@ -219,6 +263,8 @@ def order_action(request: HttpRequest, order_id: int, action: str) -> HttpRespon
     try:
         ACTIONS[action](request, order)
     except AppError as err:
+        if action == "reroute" and not request.htmx:
+            return _reroute_refused(request, order, err)
         if request.htmx:
             return page_error(request, err)
         messages.error(request, err.render_message())

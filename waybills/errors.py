@@ -1,6 +1,6 @@
 from django.utils.translation import gettext_lazy as _
 
-from waybill_console.errors import AppError
+from waybill_console.errors import AppError, BatchTooLarge
 
 
 class CancelLimitReached(AppError):
@@ -60,3 +60,12 @@ class WaybillReceiverNotEditable(AppError):
     code = "WAYBILL_RECEIVER_NOT_EDITABLE"
     status = 403
     message = _("Only the shop that owns the order can change its receiver.")
+
+
+class BatchShipTooLarge(BatchTooLarge):
+    """批量发货 of more orders than one batch takes, named with how many were selected (the
+    page's "select all N matching orders" may select thousands)."""
+
+    message = _(
+        "Batch shipping handles at most %(limit)s orders at a time; %(count)s are selected."
+    )

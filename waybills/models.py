@@ -162,6 +162,10 @@ class TrackingEvent(models.Model):
         return f"{self.waybill_id} {self.status} {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
+#: the count a violation takes again from the balance (one number came back when recycled)
+REDEDUCTION_COUNT = 1
+
+
 class Violation(models.Model):
     """A recycled number that later showed tracking: its count is deducted again.
 

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -16,7 +16,13 @@ from carriers.models import Subscription
 from waybill_console import inputs
 from waybill_console.errors import NotFound, ValidationError
 from waybill_console.tenancy import Actor
-from waybills.models import AllocationException, Violation, Waybill, WaybillStatus
+from waybills.models import (
+    REDEDUCTION_COUNT,
+    AllocationException,
+    Violation,
+    Waybill,
+    WaybillStatus,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from shops.models import Shop
@@ -252,9 +258,35 @@ def exception_get(*, actor: Actor, exception_id: int) -> AllocationException:
     return row
 
 
-def violation_list(*, actor: Actor) -> QuerySet[Violation]:
-    return Violation.objects.filter(shop=actor.require_shop()).select_related(
-        "waybill", "subscription__carrier"
+def violation_list(*, actor: Actor, filters: UsageFilters | None = None) -> QuerySet[Violation]:
+    """违规记录: the shop's recycled numbers that later showed tracking, newest first.
+
+    Reached by whoever may read the shop's usage details (any member or token of the shop,
+    the same scope as :func:`waybill_list`); another shop's rows are never included.
+    ``filters`` narrows by the day the tracking was detected (``from``/``to``, both
+    optional, local days, inclusive) and by carrier code. ``deducted`` is the count taken
+    again (:data:`~waybills.models.REDEDUCTION_COUNT` once settled, 0 while
+    owed)."""
+    f = filters or UsageFilters()
+    tz = timezone.get_current_timezone()
+    qs = Violation.objects.filter(shop=actor.require_shop())
+    if f.date_from:
+        qs = qs.filter(detected_at__gte=datetime.combine(f.date_from, time.min, tzinfo=tz))
+    if f.date_to:
+        end = datetime.combine(f.date_to + timedelta(days=1), time.min, tzinfo=tz)
+        qs = qs.filter(detected_at__lt=end)
+    if f.carrier:
+        qs = qs.filter(subscription__carrier__code=f.carrier)
+    return (
+        qs.annotate(
+            deducted=Case(
+                When(deducted_at__isnull=False, then=Value(REDEDUCTION_COUNT)),
+                default=Value(0),
+                output_field=IntegerField(),
+            )
+        )
+        .select_related("waybill", "subscription__carrier", "subscription__branch")
+        .order_by("-detected_at", "-id")
     )
 
 

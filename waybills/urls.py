@@ -8,6 +8,7 @@ urlpatterns = [
     path("waybills/", views.waybill_usage, name="waybill_usage"),
     path("waybills/reconciliation/", views.reconciliation_start, name="waybill_reconciliation"),
     path("waybills/exceptions/", views.exception_list, name="waybill_exceptions"),
+    path("waybills/violations/", views.violation_list, name="waybill_violations"),
     path(
         "waybills/exceptions/retry-all/",
         views.exception_retry_all,

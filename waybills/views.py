@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from carriers.selectors import cancellable_now, carrier_list, subscription_list
 from shops import selectors as shop_selectors
+from shops.services.orders import BATCH_SHIP_LIMIT
 from shops.views import shop_required
 from waybill_console.errors import AppError, NotFound, ValidationError, page_error
 from waybill_console.jobs import job_get
@@ -268,6 +269,32 @@ def exception_list(request: HttpRequest) -> HttpResponse:
 
 
 @shop_required
+def violation_list(request: HttpRequest) -> HttpResponse:
+    """违规记录: recycled numbers that later showed tracking, by detection day and carrier."""
+    error, field_errors, page = None, {}, None
+    try:
+        filters = selectors.UsageFilters.from_params(request.GET)
+    except ValidationError as err:
+        error, field_errors = err, _field_errors(err)
+    else:
+        qs = selectors.violation_list(actor=request.actor, filters=filters)
+        page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "values": {k: request.GET.get(k, "") for k in ("from", "to", "carrier")},
+        "error": error and error.as_dict(),
+        "field_errors": field_errors,
+        "carriers": carrier_list(),
+    }
+    return render(
+        request,
+        "console/waybills/violations.html",
+        context,
+        status=error.status if error else 200,
+    )
+
+
+@shop_required
 @require_POST
 def exception_retry(request: HttpRequest, exception_id: int) -> HttpResponse:
     row = selectors.exception_get(actor=request.actor, exception_id=exception_id)
@@ -330,9 +357,21 @@ def waybill_batch_controls(request: HttpRequest) -> HttpResponse:
 @shop_required
 @require_POST
 def waybill_batch_ship(request: HttpRequest) -> HttpResponse:
-    """批量发货 of the ticked orders with their own platform numbers (≤ 500), choosing a
-    return address; one message per refused order."""
-    ids = [i for i in (_int_or_none(v) for v in request.POST.getlist("ids")) if i]
+    """批量发货 of the ticked orders, or of all N orders matching the filters ("select all",
+    across pages), with their own platform numbers, choosing a return address; one message
+    per refused order. More than 500 selected: refused before anything is shipped."""
+    if request.POST.get("all_matching") == "1":
+        try:
+            filters = shop_selectors.OrderFilters.from_params(request.POST)
+        except AppError as err:
+            messages.error(request, _error_text(err))
+            return redirect(_order_list_url(request))
+        qs = shop_selectors.order_list(actor=request.actor, filters=filters).order_by("pk")
+        ids = list(qs.values_list("pk", flat=True)[: BATCH_SHIP_LIMIT + 1])
+        selected = qs.count() if len(ids) > BATCH_SHIP_LIMIT else len(ids)
+    else:
+        ids = [i for i in (_int_or_none(v) for v in request.POST.getlist("ids")) if i]
+        selected = len(ids)
     if not ids:
         messages.error(request, _("Select the orders to ship."))
         return redirect(_order_list_url(request))
@@ -341,6 +380,7 @@ def waybill_batch_ship(request: HttpRequest) -> HttpResponse:
             actor=request.actor,
             shipments=[{"order": i} for i in ids],
             return_address_id=_int_or_none(request.POST.get("return_address")),
+            selected=selected,
         )
     except AppError as err:
         messages.error(request, _error_text(err))

@@ -49,6 +49,13 @@ FAULTS = {
     "failure": errors.AllocationFailed,
     "mismatch": errors.BranchCustomerMismatch,
     "monthly_account_invalid": errors.MonthlyAccountInvalid,
+    # the carriers' own refusals, word for word (seed 000): screening, SF, Yunda, JD, STO
+    "address_unparseable": errors.AddressUnparseable,
+    "service_not_opened": errors.ServiceNotOpened,
+    "secret_key_missing": errors.SecretKeyMissing,
+    "configuration_required": errors.CarrierConfigurationRequired,
+    "merchant_code_mismatch": errors.MerchantCodeMismatch,
+    "provider_creation_failed": errors.ServiceProviderCreationFailed,
 }
 
 

@@ -1,7 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from shops.models import Order, OrderItem, OrderStatus
+from shops.models import Order, OrderItem, OrderStatus, ShopType
 from waybill_console import inputs
 from waybill_console.models import Job
 from waybill_console.schema import NULLABLE_ERROR, ErrorSerializer
@@ -37,6 +37,7 @@ class OrderSerializer(serializers.ModelSerializer):
             "order_no",
             "status",
             "paid_at",
+            "promised_ship_at",
             "created_at",
             "items",
             "receiver",
@@ -66,6 +67,12 @@ class OrderCreateSerializer(serializers.Serializer):
         choices=[OrderStatus.UNPAID, OrderStatus.PAID], default=OrderStatus.PAID
     )
     paid_at = inputs.DateTimeField(required=False, allow_null=True)
+    promised_ship_at = inputs.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="pre-sale (预售) ship date, at most 90 days ahead: the deadlines count from "
+        "it instead of the payment when it is later",
+    )
     items = OrderItemSerializer(many=True)
     receiver = ReceiverInputSerializer()
 
@@ -82,6 +89,8 @@ class FullReceiverSerializer(serializers.Serializer):
 class MeSerializer(serializers.Serializer):
     shop_no = serializers.CharField()
     shop_name = serializers.CharField()
+    shop_type = serializers.ChoiceField(choices=ShopType.choices)
+    shop_type_label = serializers.CharField(help_text="The shop type in the request's language.")
     permissions = serializers.ListField(child=serializers.CharField())
 
 
@@ -91,6 +100,20 @@ class ReasonSerializer(serializers.Serializer):
 
 class ChangeAddressSerializer(serializers.Serializer):
     receiver = ReceiverInputSerializer()
+
+
+class PaySerializer(serializers.Serializer):
+    paid_at = inputs.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="when the buyer paid; default now; not in the future, not before the order",
+    )
+
+
+class RerouteSerializer(serializers.Serializer):
+    receiver = ReceiverInputSerializer(help_text="the new receiver")
+    postcode = serializers.CharField(max_length=10, help_text="6 digits")
 
 
 class AddressSerializer(serializers.Serializer):

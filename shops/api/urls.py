@@ -34,6 +34,10 @@ urlpatterns = [
         name="api-order-cancel-request",
     ),
     path("orders/<int:order_id>/cancel/", views.OrderCancelView.as_view(), name="api-order-cancel"),
+    path("orders/<int:order_id>/pay/", views.OrderPayView.as_view(), name="api-order-pay"),
+    path(
+        "orders/<int:order_id>/reroute/", views.OrderRerouteView.as_view(), name="api-order-reroute"
+    ),
     path("jobs/<int:job_id>/", views.JobDetailView.as_view(), name="api-job-detail"),
     path("jobs/<int:job_id>/download/", views.JobDownloadView.as_view(), name="api-job-download"),
 ]

@@ -18,7 +18,9 @@ from shops.api.serializers import (
     OrderImportResultSerializer,
     OrderImportSerializer,
     OrderSerializer,
+    PaySerializer,
     ReasonSerializer,
+    RerouteSerializer,
 )
 from shops.services import exports, imports
 from waybill_console.api import Pagination
@@ -35,6 +37,8 @@ class MeView(APIView):
             {
                 "shop_no": actor.shop.shop_no,
                 "shop_name": actor.shop.name,
+                "shop_type": actor.shop.shop_type,
+                "shop_type_label": actor.shop.get_shop_type_display(),
                 "permissions": sorted(actor.permissions),
             }
         )
@@ -143,6 +147,21 @@ OrderCancelView = _event_view(
     "OrderCancelView",
     lambda a, o, d: services.order_cancel_by_seller(actor=a, order=o, reason=d["reason"]),
     summary="The seller cancels (the items' products are delisted: stock to zero)",
+)
+
+OrderPayView = _event_view(
+    "OrderPayView",
+    lambda a, o, d: services.order_pay(actor=a, order=o, paid_at=d["paid_at"]),
+    serializer=PaySerializer,
+    summary="An unpaid order is paid (deadlines count from paid_at; no 48 h auto-cancel)",
+)
+OrderRerouteView = _event_view(
+    "OrderRerouteView",
+    lambda a, o, d: services.order_reroute(
+        actor=a, order=o, receiver=d["receiver"], postcode=d["postcode"]
+    ),
+    serializer=RerouteSerializer,
+    summary="A failed delivery goes to a new receiver (once, within 12 days of the failure)",
 )
 
 

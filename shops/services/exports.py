@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import io
-from collections import OrderedDict
+import re
 from datetime import timedelta
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from shops.errors import ExportTooLarge
-from shops.models import Order
+from shops.models import Order, Product
 from waybill_console import permissions as perms
 from waybill_console.errors import BatchTooLarge, ValidationError
 from waybill_console.exports import SafeCsvWriter, xlsx_sheet
@@ -169,16 +169,21 @@ def order_export_run(job: Job) -> dict:
     return {"rows": done, "file_name": name}
 
 
-def pick_list_pdf(*, actor: Actor, order_ids: list[int]) -> bytes:
-    """拣货单: the selected orders' items grouped by SKU and spec, with the orders of each."""
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.units import mm
-    from reportlab.pdfgen import canvas
+def _shelf_key(bin_location: str) -> tuple:
+    """Bins in walking order: numbers compared as numbers (A-2 before A-10), SKUs without a
+    bin last."""
+    parts = re.split(r"(\d+)", bin_location.upper())
+    return (not bin_location, [int(p) if i % 2 else p for i, p in enumerate(parts)])
 
+
+def pick_list_lines(*, actor: Actor, order_ids: list[int]) -> tuple[list[Order], list[dict]]:
+    """拣货单's content: the selected orders (of the actor's shop only) and one line per SKU
+    and spec with its bin location (库位, from the shop's product), the total quantity and
+    the orders, sorted by bin location then SKU: the order pickers walk the shelves in."""
     from shops.selectors import order_list
-    from waybill_console.fonts import register_reportlab_cjk
 
     actor.require(perms.PRINT)
+    shop = actor.require_shop()
     if not order_ids:
         raise ValidationError.for_fields(orders="Select at least one order.")
     if len(order_ids) > PICK_LIST_MAX_ORDERS:
@@ -189,14 +194,43 @@ def pick_list_pdf(*, actor: Actor, order_ids: list[int]) -> bytes:
         .prefetch_related("items")
         .order_by("created_at", "id")
     )
-    groups: OrderedDict[tuple[str, str], dict] = OrderedDict()
+    groups: dict[tuple[str, str], dict] = {}
     for order in orders:
         for item in order.items.all():
             g = groups.setdefault(
-                (item.sku, item.spec), {"name": item.product_name, "quantity": 0, "orders": []}
+                (item.sku, item.spec),
+                {
+                    "sku": item.sku,
+                    "spec": item.spec,
+                    "name": item.product_name,
+                    "quantity": 0,
+                    "orders": [],
+                },
             )
             g["quantity"] += item.quantity
             g["orders"].append(f"{order.order_no}×{item.quantity}")
+    bins = dict(
+        Product.objects.filter(shop=shop, sku__in={sku for sku, _spec in groups}).values_list(
+            "sku", "bin_location"
+        )
+    )
+    for g in groups.values():
+        g["bin_location"] = bins.get(g["sku"], "")
+    lines = sorted(
+        groups.values(), key=lambda g: (_shelf_key(g["bin_location"]), g["sku"], g["spec"])
+    )
+    return orders, lines
+
+
+def pick_list_pdf(*, actor: Actor, order_ids: list[int]) -> bytes:
+    """拣货单 as a PDF: :func:`pick_list_lines`, one row per line with its 库位."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.pdfgen import canvas
+
+    from waybill_console.fonts import register_reportlab_cjk
+
+    orders, lines = pick_list_lines(actor=actor, order_ids=order_ids)
     font = register_reportlab_cjk()
     buf = io.BytesIO()
     pdf = canvas.Canvas(buf, pagesize=A4, pageCompression=1)
@@ -211,19 +245,19 @@ def pick_list_pdf(*, actor: Actor, order_ids: list[int]) -> bytes:
         pdf.drawString(
             margin,
             height - margin - 6 * mm,
-            f"{len(orders)} 个订单 · {len(groups)} 种商品 · "
-            f"{sum(g['quantity'] for g in groups.values())} 件 · "
+            f"{len(orders)} 个订单 · {len(lines)} 种商品 · "
+            f"{sum(g['quantity'] for g in lines)} 件 · "
             f"{timezone.localtime():%Y-%m-%d %H:%M}",
         )
         pdf.setFont(font, 10)
         y = height - margin - 16 * mm
-        for x, text in ((0, "SKU"), (45, "商品"), (110, "规格"), (150, "数量")):
+        for x, text in ((0, "库位"), (25, "SKU"), (65, "商品"), (120, "规格"), (160, "数量")):
             pdf.drawString(margin + x * mm, y, text)
         pdf.line(margin, y - 2 * mm, width - margin, y - 2 * mm)
         return y - 7 * mm
 
     y = header()
-    for (sku, spec), g in groups.items():
+    for g in lines:
         order_lines = []
         line = ""
         for ref in g["orders"]:
@@ -238,11 +272,12 @@ def pick_list_pdf(*, actor: Actor, order_ids: list[int]) -> bytes:
             pdf.showPage()
             y = header()
         pdf.setFont(font, 10)
-        pdf.drawString(margin, y, sku[:24])
-        pdf.drawString(margin + 45 * mm, y, g["name"][:28])
-        pdf.drawString(margin + 110 * mm, y, spec[:18])
+        pdf.drawString(margin, y, g["bin_location"][:12] or "—")
+        pdf.drawString(margin + 25 * mm, y, g["sku"][:22])
+        pdf.drawString(margin + 65 * mm, y, g["name"][:28])
+        pdf.drawString(margin + 120 * mm, y, g["spec"][:20])
         pdf.setFont(font, 12)
-        pdf.drawString(margin + 150 * mm, y, str(g["quantity"]))
+        pdf.drawString(margin + 160 * mm, y, str(g["quantity"]))
         pdf.setFont(font, 8)
         for text in order_lines:
             y -= 4 * mm

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from datetime import datetime, time
 from pathlib import Path
 
 from django.db import transaction
 from django.utils import timezone, translation
-from django.utils.dateparse import parse_datetime
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from shops.errors import ImportInvalid
@@ -35,7 +36,7 @@ from waybill_console.tenancy import Actor
 
 MAX_LINES = 10_000
 MAX_BYTES = MAX_UPLOAD_BYTES
-#: columns read from a file; anything right of them is ignored (the template has 15)
+#: columns read from a file; anything right of them is ignored (the template has 16)
 MAX_COLUMNS = 50
 #: files up to this size are imported at once; larger ones by a job (202 on the API)
 SYNC_MAX_BYTES = 64 * 1024
@@ -57,6 +58,7 @@ HEADERS = {
     "district": ("区", "区县", "district"),
     "detail": ("详细地址", "detail"),
     "buyer_note": ("买家留言", "buyer_note"),
+    "promised_ship_at": ("预售发货时间", "promised_ship_at"),
 }
 #: the field names of the order services -> the import's columns (for the report's labels)
 SERVICE_FIELDS = {
@@ -103,6 +105,7 @@ TEMPLATE_HEADER = [
     "区",
     "详细地址",
     "买家留言",
+    "预售发货时间",
 ]
 
 
@@ -149,6 +152,24 @@ def _label(field: str, titles: dict[str, str]) -> str:
     if field in HEADERS:
         return titles.get(field, HEADERS[field][0])
     return field
+
+
+def _moment(value: str):
+    """(an aware time or None, a problem or None) from a cell such as 2026-11-23 10:30:00 or
+    a bare day 2026-12-01 (its start, in the shop's time zone)."""
+    if not value:
+        return None, None
+    try:
+        moment = parse_datetime(value)
+        if moment is None and (day := parse_date(value)) is not None:
+            moment = datetime.combine(day, time.min)
+    except ValueError:  # well formed but no such time (2026-02-30)
+        moment = None
+    if moment is None:
+        return None, "A time like 2026-11-23 10:30:00."
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment, None
 
 
 def _number(value: str) -> str:
@@ -276,13 +297,12 @@ def order_import(
         if status is None:
             errors["status"] = "paid/unpaid (已付款/待付款)."
             status = OrderStatus.PAID
-        paid_at = None
-        if cell(row, "paid_at"):
-            paid_at = parse_datetime(cell(row, "paid_at"))
-            if paid_at is None:
-                errors["paid_at"] = "A time like 2026-11-23 10:30:00."
-            elif timezone.is_naive(paid_at):
-                paid_at = timezone.make_aware(paid_at)
+        paid_at, problem = _moment(cell(row, "paid_at"))
+        if problem:
+            errors["paid_at"] = problem
+        promised_ship_at, problem = _moment(cell(row, "promised_ship_at"))
+        if problem:
+            errors["promised_ship_at"] = problem
         if order_no in existing:
             errors["order_no"] = "This order number already exists in the shop."
         data = clean_order(
@@ -291,6 +311,7 @@ def order_import(
             status=status,
             paid_at=paid_at,
             buyer_note=cell(row, "buyer_note"),
+            promised_ship_at=promised_ship_at,
             errors=errors,
             receiver={
                 "name": cell(row, "receiver_name"),
@@ -357,6 +378,7 @@ def template_csv() -> bytes:
             "西湖区",
             "文三路 90 号 3 幢 501",
             "请尽快发货",
+            "",
         ]
     )
     return ("\ufeff" + out.getvalue()).encode("utf-8")

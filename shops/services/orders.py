@@ -5,6 +5,8 @@ Time rules (DESIGN.md, Orders):
 * unpaid: payment reminders at 15 min and 16 h after creation, cancelled at 48 h;
 * paid: ready to ship within 48 h of payment, picked up within 72 h after that,
   in transit within 120 h of payment (``sla_due_at`` is the next of these still open);
+  a pre-sale order (预售) counts them from its promised ship date when that is later
+  (:func:`sla_clock_start`);
 * a buyer's cancellation request is answered within 48 h or the order is cancelled;
 * a failed delivery may be re-routed once, within 12 days; after that it is returned.
 
@@ -28,8 +30,10 @@ from shops.errors import (
     OrderBlocked,
     OrderNoTaken,
     OrderStateConflict,
+    PaymentWindowClosed,
     PlatformWaybillRequired,
-    RerouteNotAllowed,
+    RerouteAlreadyUsed,
+    RerouteWindowClosed,
 )
 from shops.models import (
     AfterSaleStatus,
@@ -55,6 +59,8 @@ READY_TO_SHIP_WITHIN = timedelta(hours=48)
 PICKUP_WITHIN = timedelta(hours=72)
 IN_TRANSIT_WITHIN = timedelta(hours=120)
 REROUTE_WITHIN = timedelta(days=12)
+#: a pre-sale order's promised ship date is at most this long after the order is created
+PRESALE_MAX_AHEAD = timedelta(days=90)
 AT_RISK_WINDOW = timedelta(hours=12)
 BATCH_SHIP_LIMIT = 500
 
@@ -83,17 +89,33 @@ def _event(order: Order, kind: str, *, actor: Actor | None, at: datetime, **data
     )
 
 
+def sla_clock_start(order: Order) -> datetime | None:
+    """When the logistics clocks start: the payment, or a pre-sale order's promised ship
+    date (预售发货时间) when that is later. Every deadline counts from here (the one rule)."""
+    if order.paid_at is None:
+        return None
+    promised = order.promised_ship_at
+    return promised if promised is not None and promised > order.paid_at else order.paid_at
+
+
+def _pickup_due(order: Order, start: datetime) -> datetime:
+    """Picked up within 72 h of being ready (or shipped), never counted from before the
+    clock start (a pre-sale parcel labelled early is due 72 h after the promised date)."""
+    base = max(order.ready_to_ship_at or order.shipped_at or start, start)
+    return base + PICKUP_WITHIN
+
+
 def sla_next_due(order: Order) -> datetime | None:
     """The earliest logistics deadline the order still has to meet, if any."""
-    if order.paid_at is None or order.status in (S.UNPAID, S.CANCELLED):
+    start = sla_clock_start(order)
+    if start is None or order.status in (S.UNPAID, S.CANCELLED):
         return None
     if order.status == S.PAID:
-        return order.paid_at + READY_TO_SHIP_WITHIN
+        return start + READY_TO_SHIP_WITHIN
     if order.status in (S.READY_TO_SHIP, S.SHIPPED) and order.picked_up_at is None:
-        base = order.ready_to_ship_at or order.shipped_at or order.paid_at
-        return min(base + PICKUP_WITHIN, order.paid_at + IN_TRANSIT_WITHIN)
+        return min(_pickup_due(order, start), start + IN_TRANSIT_WITHIN)
     if order.status in (S.READY_TO_SHIP, S.SHIPPED):
-        return order.paid_at + IN_TRANSIT_WITHIN
+        return start + IN_TRANSIT_WITHIN
     return None
 
 
@@ -295,6 +317,10 @@ class OrderInput:
     paid_at: datetime | None
     created_at: datetime | None
     buyer_note: str
+    promised_ship_at: datetime | None = None
+
+
+PRESALE_TOO_FAR = _("At most %(days)s days after the order was created.")
 
 
 def clean_order(
@@ -306,6 +332,7 @@ def clean_order(
     paid_at: datetime | None = None,
     created_at: datetime | None = None,
     buyer_note: str = "",
+    promised_ship_at: datetime | None = None,
     errors: dict | None = None,
     prefix: str = "",
 ) -> OrderInput | None:
@@ -319,13 +346,22 @@ def clean_order(
         errors[f"{prefix}status"] = "unpaid or paid."
     if paid_at is not None and not inputs.moment_in_range(paid_at):
         errors[f"{prefix}paid_at"] = inputs.moment_message()
+    if promised_ship_at is not None:
+        if not inputs.moment_in_range(promised_ship_at):
+            errors[f"{prefix}promised_ship_at"] = inputs.moment_message()
+        elif promised_ship_at > (created_at or timezone.now()) + PRESALE_MAX_AHEAD:
+            errors[f"{prefix}promised_ship_at"] = str(
+                PRESALE_TOO_FAR % {"days": PRESALE_MAX_AHEAD.days}
+            )
     rec = clean_receiver(receiver, errors, prefix=f"{prefix}receiver.")
     clean = clean_items(items, errors, prefix=f"{prefix}items")
     if len(str(buyer_note or "")) > REMARK_MAX:
         errors[f"{prefix}buyer_note"] = str(_("At most %(n)s characters.") % {"n": REMARK_MAX})
     if len(errors) > before:
         return None
-    return OrderInput(order_no, clean, rec, status, paid_at, created_at, buyer_note or "")
+    return OrderInput(
+        order_no, clean, rec, status, paid_at, created_at, buyer_note or "", promised_ship_at
+    )
 
 
 def order_build(*, shop, data: OrderInput, now: datetime) -> Order:
@@ -339,6 +375,7 @@ def order_build(*, shop, data: OrderInput, now: datetime) -> Order:
         status=data.status,
         created_at=created,
         paid_at=paid_at,
+        promised_ship_at=data.promised_ship_at,
         buyer_note=data.buyer_note[:200],
         total_amount=sum((i["unit_price"] * i["quantity"] for i in data.items), Decimal("0")),
         receiver_name=rec.name,
@@ -365,8 +402,10 @@ def order_create(
     paid_at: datetime | None = None,
     created_at: datetime | None = None,
     buyer_note: str = "",
+    promised_ship_at: datetime | None = None,
 ) -> Order:
-    """Create an order with its items; refuses the whole order on any bad field."""
+    """Create an order with its items; refuses the whole order on any bad field.
+    ``promised_ship_at`` makes it a pre-sale order (预售)."""
     actor.require(perms.ORDER_MANAGE)
     shop = actor.require_shop()
     errors: dict[str, str] = {}
@@ -378,6 +417,7 @@ def order_create(
         paid_at=paid_at,
         created_at=created_at,
         buyer_note=buyer_note,
+        promised_ship_at=promised_ship_at,
         errors=errors,
     )
     if data is None:
@@ -413,10 +453,45 @@ def order_reveal_receiver(*, actor: Actor, order: Order, purpose: str = "view") 
 # --- lifecycle actions -------------------------------------------------------------------------
 
 
-def order_pay(*, actor: Actor, order: Order, now: datetime | None = None) -> Order:
+PAID_AT_IN_FUTURE = _("The payment time cannot be in the future.")
+PAID_AT_BEFORE_ORDER = _("The payment time cannot be before the order was placed.")
+
+
+def order_pay(
+    *,
+    actor: Actor,
+    order: Order,
+    paid_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Order:
+    """An unpaid order is paid (``paid_at``, default now): it is no longer swept at 48 h and
+    its deadlines (ready to ship 48 h, in transit 120 h) count from ``paid_at``.
+
+    Refused: a ``paid_at`` in the future or before the order was placed (400), an order that
+    is not unpaid (``ORDER_STATE_CONFLICT``), a payment later than the 48 h after which an
+    unpaid order is cancelled (``PAYMENT_WINDOW_CLOSED``, even if the sweep has not run yet).
+    Locks the order row."""
     actor.require(perms.ORDER_MANAGE)
+    at = _now(now)
+    paid = paid_at or at
+    if paid_at is not None:
+        if not inputs.moment_in_range(paid_at):
+            raise ValidationError.for_fields(paid_at=inputs.moment_message())
+        if paid_at > at:
+            raise ValidationError.for_fields(paid_at=str(PAID_AT_IN_FUTURE))
     with transaction.atomic():
-        return _transition(_locked(order), "pay", actor=actor, at=_now(now))
+        order = _locked(order)
+        if order.status != S.UNPAID:
+            raise OrderStateConflict(
+                status=order.get_status_display(), detail={"status": order.status}
+            )
+        if paid < order.created_at:
+            raise ValidationError.for_fields(paid_at=str(PAID_AT_BEFORE_ORDER))
+        if paid > order.created_at + UNPAID_CANCEL_AFTER:
+            raise PaymentWindowClosed(detail={"created_at": order.created_at.isoformat()})
+        # an unpaid order may carry a stale payment time (an import line): the payment wins
+        order.paid_at = paid
+        return _transition(order, "pay", actor=actor, at=at, paid_at=paid.isoformat())
 
 
 def order_mark_ready(*, actor: Actor, order: Order, now: datetime | None = None) -> Order:
@@ -554,13 +629,7 @@ def order_change_address(
         )
         if order.status not in NOT_YET_SHIPPED and not shipped_with_it:
             raise OrderStateConflict(status=order.get_status_display())
-        order.receiver_name, order.receiver_phone = rec.name, rec.phone
-        order.receiver_detail = rec.detail
-        order.receiver_name_masked = mask_name(rec.name)
-        order.receiver_phone_masked = mask_phone(rec.phone)
-        order.receiver_phone_index = blind_index(rec.phone)
-        order.receiver_province, order.receiver_city = rec.province, rec.city
-        order.receiver_district = rec.district
+        _set_receiver(order, rec)
         order.address_changed_at = at
         order.save()
         _event(
@@ -571,6 +640,20 @@ def order_change_address(
             **({"waybill_no": waybill_no} if waybill_no else {}),
         )
     return order
+
+
+def _set_receiver(order: Order, rec: ReceiverInput, postcode: str | None = None) -> None:
+    """Write a cleaned receiver to the order: name, phone and street encrypted (the model's
+    fields), the masked forms and the phone's blind index recomputed. Not saved."""
+    order.receiver_name, order.receiver_phone = rec.name, rec.phone
+    order.receiver_detail = rec.detail
+    order.receiver_name_masked = mask_name(rec.name)
+    order.receiver_phone_masked = mask_phone(rec.phone)
+    order.receiver_phone_index = blind_index(rec.phone)
+    order.receiver_province, order.receiver_city = rec.province, rec.city
+    order.receiver_district = rec.district
+    if postcode is not None:
+        order.receiver_postcode = postcode
 
 
 def _refuse_if_blocked(order: Order) -> None:
@@ -692,23 +775,58 @@ def order_record_logistics(
         return _transition(order, action, actor=actor, at=at)
 
 
+POSTCODE_RE = re.compile(r"^\d{6}$")
+POSTCODE_INVALID = _("A postcode is 6 digits.")
+
+
+def reroute_window_open(*, failed_at: datetime, at: datetime) -> bool:
+    """The 12 days (included) after a failed delivery in which it may be re-routed; the
+    sweep returns the parcel once this is over."""
+    return at - failed_at <= REROUTE_WITHIN
+
+
 def order_reroute(
-    *, actor: Actor, order: Order, receiver: dict | None = None, now: datetime | None = None
+    *,
+    actor: Actor,
+    order: Order,
+    receiver: dict,
+    postcode: str,
+    now: datetime | None = None,
 ) -> Order:
-    """A failed delivery goes out again, once, within 12 days of the failure."""
+    """A failed delivery goes out again to a new receiver, once, within 12 days (included)
+    of the failure (seed: 每个订单支持改派一次, 12 天内(含)).
+
+    The receiver is validated like an order's (:func:`clean_receiver`) plus a 6-digit
+    ``postcode``; name, phone and street are stored encrypted, the masked forms and the
+    blind index recomputed. The event records the re-route, never the receiver. Refused:
+    not a failed delivery (``ORDER_STATE_CONFLICT``), already re-routed
+    (``REROUTE_ALREADY_USED``), past the 12 days (``REROUTE_WINDOW_CLOSED``); nothing is
+    written then. Locks the order row."""
     actor.require(perms.SHIP)
+    errors: dict[str, str] = {}
+    rec = clean_receiver(receiver, errors)
+    postcode = re.sub(r"\s", "", str(postcode or ""))
+    if not postcode:
+        errors["postcode"] = "This field is required."
+    elif not POSTCODE_RE.match(postcode):
+        errors["postcode"] = str(POSTCODE_INVALID)
+    if errors:
+        raise ValidationError.for_fields(**errors)
     at = _now(now)
     with transaction.atomic():
         order = _locked(order)
         if order.status != S.DELIVERY_FAILED:
-            raise OrderStateConflict(status=order.get_status_display())
-        if order.rerouted_at is not None or at - order.failed_at > REROUTE_WITHIN:
-            raise RerouteNotAllowed(
-                detail={
-                    "failed_at": order.failed_at.isoformat(),
-                    "rerouted_at": order.rerouted_at and order.rerouted_at.isoformat(),
-                }
+            raise OrderStateConflict(
+                status=order.get_status_display(), detail={"status": order.status}
             )
+        window = {"failed_at": order.failed_at.isoformat()}
+        if order.rerouted_at is not None:
+            raise RerouteAlreadyUsed(
+                detail={**window, "rerouted_at": order.rerouted_at.isoformat()}
+            )
+        if not reroute_window_open(failed_at=order.failed_at, at=at):
+            raise RerouteWindowClosed(detail=window)
+        _set_receiver(order, rec, postcode)
         order.rerouted_at = at
         _transition(order, "in_transit", actor=actor, at=at, reroute=True)
     return order
@@ -748,7 +866,8 @@ def orders_apply_time_rules(*, as_of: datetime | None = None, batch_size: int = 
         extra={"cancel_request_status": CancelRequestStatus.APPROVED},
     )
     counts["returned"] = _bulk_move(
-        Order.objects.filter(status=S.DELIVERY_FAILED, failed_at__lte=at - REROUTE_WITHIN),
+        # the same 12 days (included) as :func:`reroute_window_open`
+        Order.objects.filter(status=S.DELIVERY_FAILED, failed_at__lt=at - REROUTE_WITHIN),
         at,
         status=S.RETURNED,
         kind="returned",
@@ -838,8 +957,7 @@ def _breach_name(order: Order) -> str:
     if order.status == S.PAID:
         return "ready_to_ship"
     if order.picked_up_at is None:
-        base = order.ready_to_ship_at or order.shipped_at or order.paid_at
-        if order.sla_due_at == base + PICKUP_WITHIN:
+        if order.sla_due_at == _pickup_due(order, sla_clock_start(order)):
             return "pickup"
     return "in_transit"
 
@@ -857,6 +975,7 @@ def _mark_breaches(at: datetime, *, batch_size: int) -> int:
                     "pk",
                     "status",
                     "paid_at",
+                    "promised_ship_at",
                     "ready_to_ship_at",
                     "shipped_at",
                     "picked_up_at",

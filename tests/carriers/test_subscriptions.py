@@ -115,7 +115,7 @@ def test_direct_carrier_needs_monthly_account(shop_a, branches):
     with pytest.raises(AppError) as refused:
         _apply(shop_a, carrier="SF")
     assert refused.value.code == "MONTHLY_ACCOUNT_INVALID"
-    assert str(refused.value.render_message()) == "商家编码不存在/月结账号失效"
+    assert str(refused.value.render_message()) == "商家编码不存在/月结账号失效,请与物流公司核实"
     assert _apply(shop_a, carrier="SF", monthly_account="0571123456").status == "pending_review"
 
 

@@ -612,8 +612,11 @@ def date_fields(world):
         rows.append(("/api/v1/dropship/statements/", "post", name, "statement", name))
     for name in ("from", "to"):
         rows.append(("/api/v1/waybills/", "get", name, "query", name))
+        rows.append(("/api/v1/violations/", "get", name, "query", name))
         rows.append(("/api/v1/reconciliations/", "post", f"conditions.{name}", "conditions", name))
     rows.append(("/api/v1/orders/", "post", "paid_at", "order", "paid_at"))
+    rows.append(("/api/v1/orders/{order_id}/pay/", "post", "paid_at", "pay", "paid_at"))
+    rows.append(("/api/v1/orders/", "post", "promised_ship_at", "order", "promised_ship_at"))
     rows.append(
         ("/api/v1/carrier/tracking-events/", "post", "occurred_at", "tracking", "occurred_at")
     )
@@ -633,7 +636,9 @@ def _date_request(world, how: str, field: str, value: str) -> tuple[str, dict | 
         body = {"factory": "220001", "date_from": "2026-11-01", "date_to": "2026-11-02"}
         return "", {**body, name: value}
     if how == "order":
-        return "", {**VALID, "order_no": "ODD-DAY", "paid_at": value}
+        return "", {**VALID, "order_no": "ODD-DAY", name: value}
+    if how == "pay":
+        return "", {name: value}
     if how == "tracking":
         return "", {
             "waybill_no": world["ids"]["waybill_no"],
@@ -672,10 +677,10 @@ def test_odd_dates_in_every_filter_and_time_field_are_a_400_naming_it(world):
     for path, method, field, how, named in date_fields(world):
         route = path.lstrip("/")
         client = api_client(world, route)
-        values = ODD_MOMENTS if how in ("order", "tracking") else ODD_DAYS
+        values = ODD_MOMENTS if how in ("order", "pay", "tracking") else ODD_DAYS
         for value in values:
             query, body = _date_request(world, how, field, value)
-            url = path + query
+            url = path.replace("{order_id}", str(world["ids"]["order_id"])) + query
             response = send(client, method, url, None if body is None else json.dumps(body))
             problem = refused_naming(response, named, f"{method.upper()} {url} {field}={value}")
             if problem:

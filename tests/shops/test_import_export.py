@@ -217,6 +217,6 @@ def test_pick_list_groups_by_sku(shop_a):
     text = doc[0].get_textpage().get_text_range()
     assert "拣货单" in text and "保温杯" in text
     assert "PK-1×2" in text and "PK-2×3" in text
-    lines = [line.strip() for line in text.splitlines()]
-    cup = lines.index("CUP 保温杯 白色")
-    assert lines[cup + 1] == "5"  # 2 + 3 cups, one line for the SKU
+    flat = " ".join(line.strip() for line in text.splitlines())
+    # no bin location (库位) recorded: "—"; 2 + 3 cups, one line for the SKU
+    assert "— CUP 保温杯 白色 5 PK-1×2 PK-2×3 — LID 杯盖 1 PK-1×1" in flat

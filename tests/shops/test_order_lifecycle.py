@@ -15,6 +15,14 @@ from waybill_console.errors import AppError
 pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 11, 1, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+REROUTE_TO = {
+    "name": "李四",
+    "phone": "13998765432",
+    "province": "江苏省",
+    "city": "南京市",
+    "district": "玄武区",
+    "detail": "中山路 18 号",
+}
 
 
 def _unpaid(shop, no="U-1"):
@@ -139,13 +147,25 @@ def test_failed_delivery_reroutes_once_within_12_days(shop_a):
     )
     failed_at = T0 + timedelta(days=2)
     services.order_record_logistics(order=order, status="failed", at=failed_at)
-    services.order_reroute(actor=actor, order=order, now=failed_at + timedelta(days=11))
+    services.order_reroute(
+        actor=actor,
+        order=order,
+        receiver=REROUTE_TO,
+        postcode="210000",
+        now=failed_at + timedelta(days=11),
+    )
     order.refresh_from_db()
     assert order.status == "in_transit"
     services.order_record_logistics(order=order, status="failed", at=failed_at + timedelta(days=12))
     with pytest.raises(AppError) as refused:
-        services.order_reroute(actor=actor, order=order, now=failed_at + timedelta(days=12))
-    assert refused.value.code == "REROUTE_NOT_ALLOWED"
+        services.order_reroute(
+            actor=actor,
+            order=order,
+            receiver=REROUTE_TO,
+            postcode="210000",
+            now=failed_at + timedelta(days=12),
+        )
+    assert refused.value.code == "REROUTE_ALREADY_USED"
 
 
 def test_reroute_refused_after_12_days_and_sweep_returns_it(shop_a):
@@ -156,8 +176,14 @@ def test_reroute_refused_after_12_days_and_sweep_returns_it(shop_a):
     )
     services.order_record_logistics(order=order, status="failed", at=T0 + timedelta(days=1))
     with pytest.raises(AppError) as refused:
-        services.order_reroute(actor=actor, order=order, now=T0 + timedelta(days=13, minutes=1))
-    assert refused.value.code == "REROUTE_NOT_ALLOWED"
+        services.order_reroute(
+            actor=actor,
+            order=order,
+            receiver=REROUTE_TO,
+            postcode="210000",
+            now=T0 + timedelta(days=13, minutes=1),
+        )
+    assert refused.value.code == "REROUTE_WINDOW_CLOSED"
     assert _sweep(T0 + timedelta(days=13, minutes=1))["returned"] == 1
     assert Order.objects.get(pk=order.pk).status == "returned"
 

@@ -349,11 +349,34 @@ class ExceptionSerializer(serializers.ModelSerializer):
 
 
 class ViolationSerializer(serializers.ModelSerializer):
+    """违规记录: a recycled number that later showed tracking, and the count taken again."""
+
     waybill_no = serializers.CharField(source="waybill.waybill_no")
+    carrier = serializers.CharField(source="subscription.carrier.code")
+    carrier_name = serializers.CharField(source="subscription.carrier.name")
+    branch_name = serializers.CharField(source="subscription.branch.name")
+    recycled_at = serializers.DateTimeField(source="waybill.recycled_at", allow_null=True)
+    tracked_at = serializers.DateTimeField(source="waybill.first_tracked_at", allow_null=True)
+    deducted = serializers.IntegerField(
+        help_text="The count deducted again: 1 once settled, 0 while owed (empty balance)."
+    )
 
     class Meta:
         model = Violation
-        fields = ["id", "waybill_no", "subscription", "detected_at", "deducted_at", "note"]
+        fields = [
+            "id",
+            "waybill_no",
+            "subscription",
+            "carrier",
+            "carrier_name",
+            "branch_name",
+            "recycled_at",
+            "tracked_at",
+            "detected_at",
+            "deducted",
+            "deducted_at",
+            "note",
+        ]
 
 
 class ShipSerializer(serializers.Serializer):

@@ -252,10 +252,12 @@ class ExceptionRetryAllView(APIView):
 class ViolationListView(APIView):
     @extend_schema(
         responses=s.ViolationSerializer(many=True),
-        summary="Recycled numbers that later showed tracking (deducted again)",
+        parameters=[OpenApiParameter(n, str, required=False) for n in ("from", "to", "carrier")],
+        summary="Violations (违规记录): recycled numbers that later showed tracking",
     )
     def get(self, request):
-        qs = selectors.violation_list(actor=request.wbc_actor)
+        filters = selectors.UsageFilters.from_params(request.query_params)
+        qs = selectors.violation_list(actor=request.wbc_actor, filters=filters)
         return paginated(self, request, qs, s.ViolationSerializer)
 
 

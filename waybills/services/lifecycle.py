@@ -26,9 +26,10 @@ from shops.services import orders as order_services
 from shops.services.orders import BATCH_SHIP_LIMIT, SHIPPABLE, clean_receiver
 from waybill_console import permissions as perms
 from waybill_console.crypto import mask_name, mask_phone
-from waybill_console.errors import AppError, BatchTooLarge, NotFound, ValidationError
+from waybill_console.errors import AppError, NotFound, ValidationError
 from waybill_console.tenancy import Actor
 from waybills.errors import (
+    BatchShipTooLarge,
     CancelLimitReached,
     WaybillNotCancellable,
     WaybillNotUpdatable,
@@ -37,6 +38,7 @@ from waybills.errors import (
 )
 from waybills.models import (
     LIVE_STATUSES,
+    REDEDUCTION_COUNT,
     TrackingEvent,
     TrackingStatus,
     Violation,
@@ -441,7 +443,7 @@ def violation_settle(*, violation: Violation, at: datetime) -> bool:
             ledger_post(
                 subscription=violation.subscription,
                 kind=LedgerEntry.Kind.REDEDUCTION,
-                amount=-1,
+                amount=-REDEDUCTION_COUNT,
                 note="recycled number showed tracking",
                 reference=f"waybill:{violation.waybill.waybill_no}"[:64],
             )
@@ -498,14 +500,23 @@ def waybill_ship(
 
 
 def waybill_ship_batch(
-    *, actor: Actor, shipments: list[dict], return_address_id: int | None = None
+    *,
+    actor: Actor,
+    shipments: list[dict],
+    return_address_id: int | None = None,
+    selected: int | None = None,
 ) -> list[dict]:
     """Up to 500 orders, each ``{"order": id, "waybill_no": …}`` (no number: the order's own
-    live parent number). One result per order; a failure never stops the others."""
+    live parent number). One result per order; a failure never stops the others.
+
+    ``selected``: how many orders the merchant selected, when the caller passes only the
+    first ones of a larger selection ("all N matching"): more than 500 is refused before
+    anything is shipped, naming N."""
     from shops.selectors import order_get
 
-    if len(shipments) > BATCH_SHIP_LIMIT:
-        raise BatchTooLarge(limit=BATCH_SHIP_LIMIT, detail={"count": len(shipments)})
+    count = max(len(shipments), selected or 0)
+    if count > BATCH_SHIP_LIMIT:
+        raise BatchShipTooLarge(limit=BATCH_SHIP_LIMIT, count=count, detail={"count": count})
     actor.require(perms.SHIP)
     results = []
     for entry in shipments:
