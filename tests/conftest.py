@@ -27,6 +27,18 @@ def _clean_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the site's default language: a request in English (the test
+    client runs it in this thread) must not leave English active for the next test."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 def make_user(username: str | None = None, password: str = "pass-12345"):
     User = get_user_model()
     return User.objects.create_user(username=username or f"user{next(_seq)}", password=password)

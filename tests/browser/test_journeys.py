@@ -105,7 +105,7 @@ def import_workbook(path, header: list[str], paid_at: str) -> str:
             "详细地址": f"文三路 {i} 号 {i % 9 + 1} 幢 501",
             "买家留言": "",
         }
-        sheet.append([row[column] for column in header])
+        sheet.append([row.get(column, "") for column in header])
     book.save(path)
     return str(path)
 

@@ -26,7 +26,7 @@ def test_merchant_logs_in_switches_shop_and_language(page):
     assert page.get_by_test_id("empty-console").is_visible()
     screenshot(page, "console-home")
 
-    page.select_option("#shop-switch", label="星河数码专营店 (100002)")
+    page.select_option("#shop-switch", label="星河数码专营店 (100002) · 专营店")
     page.wait_for_load_state("networkidle")
     assert "星河数码专营店" in page.locator("h1").inner_text()
 
