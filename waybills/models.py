@@ -132,6 +132,12 @@ class Waybill(models.Model):
         return self.shop_id != self.order.shop_id
 
     @property
+    def order_id_display(self) -> int | None:
+        """The order's id for this waybill's shop: none for a factory (the merchant's
+        internal ids are not the factory's to see; its own are the factory orders')."""
+        return None if self.for_other_shop else self.order_id
+
+    @property
     def order_no_display(self) -> str:
         """The order number as this waybill's shop may see it (masked for a factory)."""
         from waybill_console.crypto import mask_code

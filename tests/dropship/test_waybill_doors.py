@@ -30,7 +30,7 @@ from printing import jobs as print_jobs
 from printing.models import PrintJob
 from shops import services as shop_services
 from shops.models import Order
-from tests.conftest import main_actor, token_client
+from tests.conftest import main_actor, make_order, token_client
 from tests.dropship.conftest import RECEIVER, SECRETS, allocated
 from waybill_console.models import DecryptionAudit
 from waybills.models import Waybill
@@ -313,3 +313,23 @@ def test_the_usage_list_keeps_an_ended_number_without_its_cancel_button(merchant
     body = page.get("/console/waybills/").content.decode()
     assert waybill.waybill_no in body and cancel not in body
     assert not any(s in body for s in SECRETS)
+
+
+def test_the_factory_reads_its_number_without_the_merchants_order_ids(
+    merchant, factory, merchant_sub, order, drawn
+):
+    """The factory's answer for a number it drew for the merchant names no merchant order:
+    no internal id and the order number masked; the merchant's own numbers keep both."""
+    from waybills.services import waybill_allocate
+
+    fo = drawn[0]
+    waybill = Waybill.objects.get(pk=fo.waybill_id)
+    body = token_client(factory).get(f"/api/v1/waybills/{waybill.waybill_no}/").json()
+    assert body["order"] is None
+    assert body["order_no"] != order.order_no and "*" in body["order_no"]
+    assert str(order.pk) not in {str(v) for v in body.values() if not isinstance(v, dict)}
+
+    other = make_order(merchant)
+    own = waybill_allocate(actor=main_actor(merchant), order=other, subscription=merchant_sub)
+    mine = token_client(merchant).get(f"/api/v1/waybills/{own.parent.waybill_no}/").json()
+    assert mine["order"] == other.pk and mine["order_no"] == other.order_no

@@ -16,7 +16,7 @@ class WaybillSerializer(serializers.ModelSerializer):
     carrier = serializers.CharField(source="carrier.code")
     branch = serializers.CharField(source="branch.code")
     subscription = serializers.IntegerField(source="subscription_id")
-    order = serializers.IntegerField(source="order_id")
+    order = serializers.IntegerField(source="order_id_display", allow_null=True)  # factory: null
     order_no = serializers.CharField(source="order_no_display")  # masked for a factory
     parent_waybill_no = serializers.SerializerMethodField()
     package_center = serializers.SerializerMethodField()
@@ -235,7 +235,7 @@ def allocation_body(allocation) -> dict:
         "carrier": w.carrier.code,
         "branch": w.branch.code,
         "subscription": w.subscription_id,
-        "order": w.order_id,
+        "order": w.order_id_display,
         "order_no": w.order_no_display,
         "package_no": w.package_no,
         "parent_waybill_no": None,
