@@ -8,8 +8,14 @@ class DropshipConfig(AppConfig):
     def ready(self):
         from dropship.selectors import on_behalf_waybills
         from dropship.services.allocation import allocations_cancel_for_order
+        from dropship.services.statements import statement_run
         from shops.services import orders
+        from waybill_console import jobs
+        from waybill_console import permissions as perms
         from waybills import selectors as waybill_selectors
+
+        # the job kind this app runs (the kernel imports no app)
+        jobs.register_kind("dropship_statement", statement_run, perms.DROPSHIP_MANAGE)
 
         if allocations_cancel_for_order not in orders.ORDER_BLOCK_HANDLERS:
             orders.ORDER_BLOCK_HANDLERS.append(allocations_cancel_for_order)

@@ -9,8 +9,22 @@ class ShopsConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from carriers.models import Branch, Carrier
+        from shops import selectors
         from shops.models import ApiToken, Shop
+        from shops.services.exports import order_export_run
+        from shops.services.imports import order_import_run
+        from waybill_console import api_tokens, jobs, tenancy
+        from waybill_console import permissions as perms
         from waybill_console.api_tokens import tokens_changed
+
+        # what the kernel calls back: it imports no app
+        jobs.register_kind("order_export", order_export_run, perms.EXPORT)
+        jobs.register_kind("order_import", order_import_run, perms.ORDER_MANAGE)
+        tenancy.register_memberships(
+            for_session=selectors.membership_for_session,
+            list_for_user=selectors.membership_list_for_user,
+        )
+        api_tokens.register_token_lookup(selectors.api_token_get_by_digest)
 
         # what an API token carries into a request: processes read tokens again after these
         for model in (ApiToken, Shop, Branch, Carrier):

@@ -25,10 +25,14 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
 from redis.exceptions import RedisError
+
+from waybill_console.registry import register_once, registered
 
 logger = logging.getLogger("waybill_console.api")
 
@@ -40,6 +44,17 @@ MAX_ENTRIES = 5000
 
 _entries: dict[str, tuple[object, bytes, float]] = {}
 _lock = threading.Lock()
+
+#: the token lookup, registered by the app that owns the tokens (the kernel names no app)
+_lookup: dict[str, Callable[..., Any]] = {}
+
+
+def register_token_lookup(by_digest: Callable[..., Any]) -> None:
+    """Called from the owning app's ``AppConfig.ready()``: ``by_digest(digest=)`` is the live
+    token whose key hashes to ``digest`` (SHA-256 hex), with its shop, or its branch and
+    carrier; None for a revoked token or a deactivated shop. The same function again does
+    nothing; another one is ImproperlyConfigured."""
+    register_once(_lookup, "by_digest", by_digest, what="API token lookup")
 
 
 def _client():
@@ -92,8 +107,7 @@ def token_for_key(key: str, *, counter=None, now: float | None = None):
     seconds); for a cached token it is incremented in the same round trip that checks the
     generation. The caller gets its own copy of the token and its shop, so nothing a
     request sets on them reaches another request."""
-    from shops.selectors import api_token_get_by_digest
-
+    api_token_get_by_digest = registered(_lookup, "by_digest", what="API token lookup")
     digest = hashlib.sha256(key.encode()).hexdigest()
     hit = _entries.get(digest)
     at = time.monotonic() if now is None else now

@@ -1,7 +1,8 @@
 """Background jobs: create, run once (even when Celery redelivers), report progress.
 
-A job kind maps to a handler ``fn(job) -> dict`` (its result). Handlers report progress
-with :func:`job_progress` and may write a file with :func:`job_file_path`.
+A job kind maps to a handler ``fn(job) -> dict`` (its result), registered by the app
+that owns the kind (:func:`register_kind`, from its ``AppConfig.ready()``). Handlers
+report progress with :func:`job_progress` and may write a file with :func:`job_file_path`.
 
 A runner holds the job's advisory lock while it runs the job, so a second delivery of the
 task meanwhile does nothing, and :func:`jobs_requeue_stalled` (a beat sweep) tells a live runner
@@ -13,22 +14,24 @@ broker's visibility timeout (an hour); the handlers resume from what they record
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from waybill_console import permissions as perms
 from waybill_console.errors import AppError, NotFound
 from waybill_console.locks import advisory_lock
 from waybill_console.models import Job
+from waybill_console.registry import register_once, registered
 from waybill_console.tenancy import Actor
 
 logger = logging.getLogger("waybill_console.jobs")
@@ -36,30 +39,43 @@ logger = logging.getLogger("waybill_console.jobs")
 
 @dataclass(frozen=True)
 class JobKind:
-    #: dotted path of the handler ``fn(job) -> dict``
-    handler: str
+    #: the handler ``fn(job) -> dict``, a public service function of the app that owns the kind
+    handler: Callable[[Job], dict]
     #: what an actor (a sub-account's permission, a token's scope) needs to see the job at
     #: all: its status, its result and its file, through every door (``job_get``)
     permission: str
 
 
-#: every job kind, in one place: its handler and the permission that sees it
-KINDS: dict[str, JobKind] = {
-    "order_export": JobKind("shops.services.exports.order_export_run", perms.EXPORT),
-    "order_import": JobKind("shops.services.imports.order_import_run", perms.ORDER_MANAGE),
-    "waybill_batch": JobKind("waybills.services.jobs.waybill_batch_run", perms.WAYBILL_ALLOCATE),
-    "reconciliation": JobKind("waybills.services.jobs.reconciliation_run", perms.EXPORT),
-    "dropship_statement": JobKind(
-        "dropship.services.statements.statement_run", perms.DROPSHIP_MANAGE
-    ),
-}
+#: every job kind: its handler and the permission that sees it. Filled by the apps that own
+#: the kinds, in their ``AppConfig.ready()`` (:func:`register_kind`): the kernel names none.
+KINDS: dict[str, JobKind] = {}
+
+
+def register_kind(kind: str, handler: Callable[[Job], dict], permission: str) -> None:
+    """Declare a job kind: the handler that runs it and the permission that sees it.
+
+    Called from the owning app's ``AppConfig.ready()``. The same registration again does
+    nothing; another handler or permission for a kind already registered, or a permission
+    that does not exist, is ImproperlyConfigured."""
+    if permission not in perms.ALL:
+        raise ImproperlyConfigured(f"job kind {kind!r}: unknown permission {permission!r}")
+    register_once(KINDS, kind, JobKind(handler, permission), what="job kind")
+
+
+def job_kind(kind: str) -> JobKind:
+    """The registered kind; ImproperlyConfigured for a kind no app registered."""
+    return registered(KINDS, kind, what="job kind")
+
+
 MAX_ATTEMPTS = 3
 #: jobs sent again per sweep at most (a backlog is worked off over several ticks)
 REQUEUE_BATCH = 100
 
 
 def job_create(*, actor: Actor, kind: str, params: dict, total: int = 0) -> Job:
-    """Record the job and enqueue it once the surrounding transaction commits."""
+    """Record the job and enqueue it once the surrounding transaction commits (a kind no
+    app registered is refused before anything is recorded: nothing could run it)."""
+    job_kind(kind)
     user = actor.user if getattr(actor.user, "pk", None) else None
     job = Job.objects.create(
         shop=actor.shop, kind=kind, params=params, total=total, created_by=user
@@ -159,7 +175,7 @@ def _run_claimed(job_id: int) -> str:
         if job.status == Job.Status.RUNNING:  # redelivered too often
             _finish(job, error={"code": "JOB_FAILED", "message": "too many attempts", "detail": {}})
         return job.status
-    handler = import_string(KINDS[job.kind].handler)
+    handler = job_kind(job.kind).handler
     try:
         result = handler(job)
     except AppError as err:

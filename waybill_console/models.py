@@ -1,4 +1,8 @@
-"""Kernel records: decryption audit, idempotency keys, background jobs."""
+"""Kernel records: decryption audit, idempotency keys, background jobs.
+
+The foreign keys to ``"shops.Shop"`` are lazy string references that Django resolves from
+its app registry: declared data, not an import. The kernel imports no app module (see
+``waybill_console/registry.py``)."""
 
 from __future__ import annotations
 

@@ -7,22 +7,41 @@ carrier branch) it is bound to, with its scopes as permissions.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from django.db.models import Model
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
 from waybill_console import permissions as perms
 from waybill_console.errors import PermissionDenied
-
-if TYPE_CHECKING:  # pragma: no cover
-    from shops.models import Membership, Shop
+from waybill_console.registry import register_once, registered
 
 SESSION_SHOP_KEY = "shop_id"
+
+#: how a session's memberships are found, registered by the app that owns them
+_memberships: dict[str, Callable[..., Any]] = {}
+
+
+def register_memberships(
+    *,
+    for_session: Callable[..., Model | None],
+    list_for_user: Callable[..., Any],
+) -> None:
+    """Called from the owning app's ``AppConfig.ready()``: ``for_session(user=, shop_id=)``
+    is the membership a browser session acts through (the shop it switched to, else the
+    user's first), ``list_for_user(user=)`` the user's live memberships (the shop switcher).
+    The same functions again do nothing; other ones are ImproperlyConfigured."""
+    register_once(_memberships, "for_session", for_session, what="membership lookup")
+    register_once(_memberships, "list_for_user", list_for_user, what="membership lookup")
+
+
+def _membership_lookup(name: str) -> Callable[..., Any]:
+    return registered(_memberships, name, what="membership lookup")
 
 
 class MissingPermission(PermissionDenied):
@@ -52,9 +71,10 @@ def permissions_noted() -> Iterator[set[str]]:
 class Actor:
     """The caller of a service: a user or a token, acting for one shop or one branch."""
 
-    shop: Shop | None
+    #: a ``shops.Shop`` and a ``shops.Membership`` (the kernel names no app: plain models here)
+    shop: Model | None
     user: Any = None
-    membership: Membership | None = None
+    membership: Model | None = None
     token: Any = None
     branch: Any = None
     permissions: frozenset[str] = field(default_factory=frozenset)
@@ -80,7 +100,7 @@ class Actor:
                 permission=perms.label(permission), detail={"permission": permission}
             )
 
-    def require_shop(self) -> Shop:
+    def require_shop(self) -> Model:
         if self.shop is None:
             raise PermissionDenied(_("This action needs a shop account."))
         return self.shop
@@ -96,7 +116,7 @@ class Actor:
         return "system"
 
     @classmethod
-    def for_membership(cls, membership: Membership) -> Actor:
+    def for_membership(cls, membership: Model) -> Actor:
         granted = perms.ALL if membership.role == "main" else frozenset(membership.permissions)
         return cls(
             shop=membership.shop,
@@ -106,7 +126,7 @@ class Actor:
         )
 
     @classmethod
-    def system(cls, shop: Shop | None = None) -> Actor:
+    def system(cls, shop: Model | None = None) -> Actor:
         """Celery sweeps and management commands acting on the system's behalf."""
         return cls(shop=shop, permissions=perms.ALL)
 
@@ -122,11 +142,10 @@ def _session_user(request):
 
 
 def _load_membership(request):
-    from shops.selectors import membership_for_session
-
     user = _session_user(request)
     if user is None:
         return None
+    membership_for_session = _membership_lookup("for_session")
     return membership_for_session(user=user, shop_id=request.session.get(SESSION_SHOP_KEY))
 
 
@@ -160,8 +179,7 @@ def shop_context(request) -> dict:
     user = _session_user(request)
     if user is None or not hasattr(request, "membership"):
         return {}
-    from shops.selectors import membership_list_for_user
-
+    membership_list_for_user = _membership_lookup("list_for_user")
     membership = request.membership or None
     return {
         "current_membership": membership,

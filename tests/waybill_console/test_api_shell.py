@@ -31,6 +31,8 @@ def test_token_is_stored_hashed_and_bound_to_its_shop(shop_a, capsys):
     assert me == {
         "shop_no": "100001",
         "shop_name": shop_a.name,
+        "shop_type": "enterprise",
+        "shop_type_label": "企业店",
         "permissions": ["order.manage", "print"],
     }
 
