@@ -19,7 +19,6 @@ import json
 import pytest
 from django.core.serializers.json import DjangoJSONEncoder
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
 
 from carriers.models import Subscription
 from dropship.models import Allocation, Binding
@@ -32,6 +31,7 @@ from shops import services as shop_services
 from shops.models import Order
 from tests.conftest import main_actor, make_order, token_client
 from tests.dropship.conftest import RECEIVER, SECRETS, allocated
+from tests.routes import all_routes
 from waybill_console.models import DecryptionAudit
 from waybills.models import Waybill
 
@@ -43,15 +43,7 @@ NEW_RECEIVER = {**RECEIVER, "name": "司马相如", "phone": "13700001111", "det
 
 def waybill_routes() -> list[str]:
     """Every route of the URL configuration that names a waybill number."""
-
-    def walk(patterns, prefix=""):
-        for p in patterns:
-            if isinstance(p, URLResolver):
-                yield from walk(p.url_patterns, prefix + str(p.pattern))
-            elif isinstance(p, URLPattern):
-                yield prefix + str(p.pattern)
-
-    return [r for r in walk(get_resolver().url_patterns) if "<str:waybill_no>" in r]
+    return [r for r in all_routes() if "<str:waybill_no>" in r]
 
 
 def fill(route: str, waybill_no: str) -> str:

@@ -14,26 +14,20 @@ import pytest
 from cryptography.fernet import Fernet
 from django.conf import settings
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 
 from dropship.services import profile_update
 from tests.conftest import main_actor, make_shop, make_user
+from tests.routes import all_routes
 
 pytestmark = pytest.mark.django_db
 REPO = Path(__file__).resolve().parents[2]
 
 
 def page_routes():
-    def walk(patterns, prefix=""):
-        for p in patterns:
-            if isinstance(p, URLResolver):
-                yield from walk(p.url_patterns, prefix + str(p.pattern))
-            elif isinstance(p, URLPattern):
-                yield prefix + str(p.pattern)
-
     return [
         r
-        for r in walk(get_resolver().url_patterns)
+        for r in all_routes()
         if not r.startswith(("admin/", "api/", "static/")) and r not in ("healthz",)
     ]
 

@@ -17,7 +17,6 @@ import json
 import pytest
 from django.core.serializers.json import DjangoJSONEncoder
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from carriers.models import Branch
@@ -30,6 +29,7 @@ from printing.services import template_create
 from shops import services as shop_services
 from shops.models import Address, Membership, Order
 from tests.conftest import main_actor, make_order, make_shop, make_user, token_client
+from tests.routes import all_routes
 from tests.waybills.conftest import open_service
 from waybill_console import permissions as perms
 from waybill_console.models import Job
@@ -45,14 +45,7 @@ NOT_TENANT_SCOPED = {"accounts/reset/<uidb64>/<token>/"}
 
 
 def routes():
-    def walk(patterns, prefix=""):
-        for p in patterns:
-            if isinstance(p, URLResolver):
-                yield from walk(p.url_patterns, prefix + str(p.pattern))
-            elif isinstance(p, URLPattern):
-                yield prefix + str(p.pattern)
-
-    found = [r for r in walk(get_resolver().url_patterns) if "<" in r]
+    found = [r for r in all_routes() if "<" in r]
     return [r for r in found if not r.startswith("admin/") and r not in NOT_TENANT_SCOPED]
 
 
@@ -262,16 +255,9 @@ def test_lists_never_show_another_tenants_rows(world):
     carries none of the victim's order numbers, waybill number or printer."""
     secrets = ["VICTIM-ORDER", world["ids"]["waybill_no"], "VictimPrinter", "受害打包台"]
 
-    def walk(patterns, prefix=""):
-        for p in patterns:
-            if isinstance(p, URLResolver):
-                yield from walk(p.url_patterns, prefix + str(p.pattern))
-            else:
-                yield prefix + str(p.pattern)
-
     lists = [
         r
-        for r in walk(get_resolver().url_patterns)
+        for r in all_routes()
         if r.startswith("api/v1/") and "<" not in r and not r.startswith("api/v1/agent/")
     ]
     leaks = []

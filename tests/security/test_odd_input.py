@@ -26,7 +26,7 @@ import re
 
 import pytest
 from django.test import Client, override_settings
-from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls import resolve
 from rest_framework.test import APIClient
 
 from dropship.models import SettlementPrice
@@ -34,6 +34,7 @@ from printing.models import LabelTemplate, Printer
 from shops.models import Order
 from shops.services import imports
 from tests.conftest import token_client
+from tests.routes import all_routes
 from tests.security import test_isolation as isolation
 from tests.waybill_console.test_errors import VALID
 from waybill_console import inputs
@@ -59,14 +60,7 @@ def _no_rate_limit(monkeypatch):
 
 
 def routes() -> list[str]:
-    def walk(patterns, prefix=""):
-        for p in patterns:
-            if isinstance(p, URLResolver):
-                yield from walk(p.url_patterns, prefix + str(p.pattern))
-            elif isinstance(p, URLPattern):
-                yield prefix + str(p.pattern)
-
-    return list(dict.fromkeys(walk(get_resolver().url_patterns)))
+    return all_routes()
 
 
 def api_routes() -> list[str]:

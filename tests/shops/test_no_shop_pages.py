@@ -8,10 +8,10 @@ import re
 
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
 
 from shops import services as shop_services
 from tests.conftest import make_shop, make_user
+from tests.routes import all_routes
 
 pytestmark = pytest.mark.django_db
 
@@ -20,15 +20,7 @@ NO_SHOP_TEXT = "您的账号不属于任何有效店铺，请联系店铺主账�
 
 def page_routes() -> list[str]:
     """Every console and factory page of the URL configuration, parameters filled in."""
-
-    def walk(patterns, prefix=""):
-        for p in patterns:
-            if isinstance(p, URLResolver):
-                yield from walk(p.url_patterns, prefix + str(p.pattern))
-            elif isinstance(p, URLPattern):
-                yield prefix + str(p.pattern)
-
-    found = [r for r in walk(get_resolver().url_patterns) if r.startswith(("console/", "factory/"))]
+    found = [r for r in all_routes() if r.startswith(("console/", "factory/"))]
     filled = {}
     for route in found:
         path = re.sub(r"<int:[^>]+>", "1", route)
