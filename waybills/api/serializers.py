@@ -1,7 +1,11 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from shops.api.serializers import MaskedReceiverSerializer, ReceiverInputSerializer
+from shops.api.serializers import (
+    FullReceiverSerializer,
+    MaskedReceiverSerializer,
+    ReceiverInputSerializer,
+)
 from waybill_console import inputs
 from waybill_console.schema import NULLABLE_ERROR, ErrorSerializer
 from waybills.models import AllocationException, TrackingStatus, Violation, Waybill, WaybillStatus
@@ -82,15 +86,9 @@ class WaybillSerializer(serializers.ModelSerializer):
         }
 
 
-class SenderSerializer(serializers.Serializer):
-    """The sender snapshot taken at allocation (the shipping address)."""
-
-    name = serializers.CharField()
-    phone = serializers.CharField()
-    province = serializers.CharField()
-    city = serializers.CharField()
-    district = serializers.CharField()
-    detail = serializers.CharField()
+class SenderSerializer(FullReceiverSerializer):
+    """The sender snapshot taken at allocation (the shipping address): a person and a full
+    address, as a receiver's."""
 
 
 class PrintDataPackageSerializer(serializers.Serializer):
