@@ -71,6 +71,19 @@ def read_env_file() -> dict[str, str]:
     return values
 
 
+def private_servers_running() -> bool:
+    """Whether a private PostgreSQL or Redis of ``var/`` answers (the ports they recorded)."""
+    for name in ("postgres", "redis"):
+        port_file = VAR_DIR / f"{name}.port"
+        if not port_file.exists():
+            continue
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex(("127.0.0.1", int(port_file.read_text().strip() or 0))) == 0:
+                return True
+    return False
+
+
 def with_database(url: str, name: str) -> str:
     """The same server URL with another database name."""
     head, _, tail = url.partition("?")
@@ -187,6 +200,10 @@ def main() -> int:
     base_env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     base_env.pop("WBC_TESTING", None)
 
+    # Servers this check starts run from the throwaway virtualenv's binaries: it stops them
+    # before removing it (PostgreSQL reads its time zone files from there as it runs), and
+    # the test suite then starts its own from .venv.
+    started_here = not private_servers_running()
     say(f"`make services` with a throwaway virtualenv ({VENV.relative_to(BASE_DIR)})")
     out = subprocess.run([MAKE, "services", f"VENV={VENV}"], env=base_env)
     if out.returncode != 0:
@@ -234,6 +251,9 @@ def main() -> int:
             recreate_database(admin_url, name, env, drop_only=True)
         except Failed as failure:
             say(f"(could not drop {name}: {failure})")
+        if started_here:
+            say("stopping the private servers started from the throwaway virtualenv")
+            subprocess.run([MAKE, "services-down", f"VENV={VENV}"], env=base_env)
     if code == 0:
         private = not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
         if private and "make services-down" not in LOG.read_text(errors="replace"):
