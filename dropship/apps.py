@@ -9,7 +9,7 @@ class DropshipConfig(AppConfig):
         from dropship.selectors import on_behalf_waybills
         from dropship.services.allocation import allocations_cancel_for_order
         from dropship.services.statements import statement_run
-        from shops.services import orders
+        from shops.services import order_states
         from waybill_console import jobs
         from waybill_console import permissions as perms
         from waybills import selectors as waybill_selectors
@@ -17,7 +17,7 @@ class DropshipConfig(AppConfig):
         # the job kind this app runs (the kernel imports no app)
         jobs.register_kind("dropship_statement", statement_run, perms.DROPSHIP_MANAGE)
 
-        if allocations_cancel_for_order not in orders.ORDER_BLOCK_HANDLERS:
-            orders.ORDER_BLOCK_HANDLERS.append(allocations_cancel_for_order)
+        if allocations_cancel_for_order not in order_states.ORDER_BLOCK_HANDLERS:
+            order_states.ORDER_BLOCK_HANDLERS.append(allocations_cancel_for_order)
         if on_behalf_waybills not in waybill_selectors.ON_BEHALF_ACCESS:
             waybill_selectors.ON_BEHALF_ACCESS.append(on_behalf_waybills)

@@ -5,7 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from printing import jobs
+from printing import agents, print_jobs, printers
 from printing.models import (
     Connection,
     LabelTemplate,
@@ -36,7 +36,7 @@ class PrinterAdminForm(forms.ModelForm):
         data = super().clean()
         if data.get("connection") == Connection.NETWORK and data.get("host"):
             host, port = data["host"], data.get("port") or 9100
-            for field, message in jobs.printer_address_errors(host, port).items():
+            for field, message in printers.printer_address_errors(host, port).items():
                 self.add_error(field, message)
         return data
 
@@ -63,7 +63,7 @@ class PrinterAdmin(ShopScopedAdmin):
 @admin.action(description=_("Revoke the selected agents' keys"))
 def revoke_agents(modeladmin, request, queryset):
     for agent in queryset.filter(revoked_at__isnull=True).select_related("shop"):
-        jobs.agent_revoke(actor=Actor.system(shop=agent.shop), agent=agent)
+        agents.agent_revoke(actor=Actor.system(shop=agent.shop), agent=agent)
     messages.success(request, _("Revoked."))
 
 
@@ -107,7 +107,7 @@ def retry_jobs(modeladmin, request, queryset):
     done = 0
     for job in queryset.select_related("shop", "printer", "printer__agent"):
         try:
-            jobs.print_job_retry(actor=Actor.system(shop=job.shop), job=job)
+            print_jobs.print_job_retry(actor=Actor.system(shop=job.shop), job=job)
             done += 1
         except AppError as err:
             messages.error(request, f"#{job.pk}: {err.render_message()}")

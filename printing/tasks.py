@@ -12,13 +12,13 @@ from celery import shared_task
 )
 def send_print_job(job_id: int) -> str:
     """Send the job's unconfirmed documents; a second run finds it no longer queued."""
-    from printing.jobs import print_job_send
+    from printing.print_jobs import print_job_send
 
     return print_job_send(job_id=job_id)
 
 
 @shared_task(name="printing.tasks.requeue_stalled_print_jobs", ignore_result=True)
 def requeue_stalled_print_jobs() -> list[int]:
-    from printing.jobs import print_jobs_requeue_stalled
+    from printing.print_jobs import print_jobs_requeue_stalled
 
     return print_jobs_requeue_stalled()

@@ -2,10 +2,10 @@
 
 Used by ``manage.py seed_demo --orders N`` and by the benchmark (``python -m bench``).
 
-* Every order is built by :func:`~shops.services.orders.order_build` (masked receiver,
+* Every order is built by :func:`~shops.services.order_intake.order_build` (masked receiver,
   blind index of the phone), then given the timestamps of a simulated lifecycle
   (paid, printed, shipped, picked up, in transit, delivered or failed, cancelled) and
-  its ``sla_due_at`` from :func:`~shops.services.orders.sla_next_due`.
+  its ``sla_due_at`` from :func:`~shops.services.order_states.sla_next_due`.
 * Receivers come from a pool (up to 2,000) encrypted once; their Fernet tokens are
   reused as :class:`~waybill_console.crypto.Sealed` values instead of encrypting
   every order again.
@@ -44,14 +44,11 @@ from shops.models import (
     Product,
     Shop,
 )
-from shops.services.orders import (
+from shops.services.order_intake import OrderInput, ReceiverInput, clean_receiver, order_build
+from shops.services.order_states import (
     REMINDER_AFTER,
     REROUTE_WITHIN,
     UNPAID_CANCEL_AFTER,
-    OrderInput,
-    ReceiverInput,
-    clean_receiver,
-    order_build,
     sla_next_due,
 )
 from waybill_console.crypto import Sealed, encrypt

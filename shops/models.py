@@ -242,7 +242,7 @@ class Order(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     #: a pre-sale order (预售) ships from this date on: its logistics deadlines count from
-    #: it instead of the payment when it is later (``shops.services.orders.sla_clock_start``)
+    #: it instead of the payment when it is later (``shops.services.order_states.sla_clock_start``)
     promised_ship_at = models.DateTimeField(_("promised ship date"), null=True, blank=True)
     total_amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2, default=0)
     buyer_note = models.CharField(_("buyer note"), max_length=200, blank=True)

@@ -16,7 +16,7 @@ from carriers.models import Carrier
 from shops import selectors, services
 from shops.models import OrderStatus
 from shops.services import exports, imports
-from shops.services.orders import AT_RISK_WINDOW
+from shops.services.order_states import AT_RISK_WINDOW
 from shops.views import shop_required
 from waybill_console.errors import AppError, ValidationError, page_error
 from waybill_console.jobs import job_get

@@ -19,7 +19,7 @@ from shops.models import (
     OrderStatus,
     Shop,
 )
-from shops.services.orders import AT_RISK_WINDOW
+from shops.services.order_states import AT_RISK_WINDOW
 from waybill_console import inputs
 from waybill_console.crypto import blind_index
 from waybill_console.errors import NotFound, ValidationError

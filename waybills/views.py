@@ -20,14 +20,14 @@ from django.views.decorators.http import require_POST
 
 from carriers.selectors import cancellable_now, carrier_list, subscription_list
 from shops import selectors as shop_selectors
-from shops.services.orders import BATCH_SHIP_LIMIT
+from shops.services.order_shipping import BATCH_SHIP_LIMIT
 from shops.views import shop_required
 from waybill_console.errors import AppError, NotFound, ValidationError, page_error
 from waybill_console.jobs import job_get
 from waybills import selectors, services
 from waybills.models import LIVE_STATUSES, WaybillStatus
 from waybills.services.allocation import ALLOCATABLE, BATCH_LIMIT, USABLE
-from waybills.services.lifecycle import waybill_cancellable
+from waybills.services.changes import waybill_cancellable
 
 PAGE_SIZE = 50
 CHART_DAYS = 7

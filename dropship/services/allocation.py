@@ -264,7 +264,7 @@ def _open_allocations(**scope) -> list[int]:
 
 
 def allocations_cancel_for_order(*, order: Order, reason: str, at: datetime) -> int:
-    """Registered with ``shops.services.orders.ORDER_BLOCK_HANDLERS``: after-sale opened, a
+    """Registered with ``shops.services.order_states.ORDER_BLOCK_HANDLERS``: after-sale opened, a
     cancellation requested or the order cancelled (the caller holds the order's lock)."""
     return _cancel(_open_allocations(order_id=order.pk), reason=reason, at=at)
 

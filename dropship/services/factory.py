@@ -38,7 +38,7 @@ from dropship.services.identity import (
 )
 from shops.errors import AlreadyShipped, OrderBlocked, PlatformWaybillRequired
 from shops.models import Address, AfterSaleStatus, Order, OrderStatus
-from shops.services import orders as order_services
+from shops.services.order_states import SHIPPABLE, order_transition
 from waybill_console import permissions as perms
 from waybill_console.errors import AppError, BatchTooLarge, NotFound, ValidationError
 from waybill_console.tenancy import Actor
@@ -195,7 +195,7 @@ def factory_order_print(
     """Print the labels of up to 50 of the factory's orders (drawing numbers where there
     are none yet): one PDF (``fmt="pdf"``) or a print job on one of its printers. The
     numbers are returned to the merchants as soon as the labels are made."""
-    from printing import jobs as print_jobs
+    from printing import print_jobs
     from printing import services as print_services
     from printing.errors import PrintTooMany
     from printing.models import Printer
@@ -356,11 +356,11 @@ def factory_order_ship(
         fo.shipped_at, fo.shipped_by = at, side
         fo.return_address = address
         fo.save(update_fields=["shipped_at", "shipped_by", "return_address"])
-        if order.status in order_services.SHIPPABLE:
+        if order.status in SHIPPABLE:
             order.carrier_code, order.tracking_no = fo.carrier_code, fo.tracking_no
             order.has_waybill, order.shipped_by_hand = platform, not platform
             order.return_address = address or order.return_address
-            order_services._transition(
+            order_transition(
                 order,
                 "ship",
                 actor=actor,

@@ -23,7 +23,7 @@ from dropship.errors import BindingNotActive, StatementLimit
 from dropship.models import Allocation, Binding, FactoryOrder, SettlementPrice, Statement
 from dropship.services.identity import FACTORY, MERCHANT, profile_for
 from shops.models import Shop
-from shops.services.orders import item_text_error
+from shops.services.order_intake import item_text_error
 from waybill_console import inputs
 from waybill_console import permissions as perms
 from waybill_console.crypto import mask_code

@@ -17,7 +17,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from printing import jobs, selectors
+from printing import agents, print_jobs, printers, selectors
 from printing.api import serializers_jobs as s
 from printing.models import PrintAgent, PrintJob
 from waybill_console.api import TokenRateThrottle, paginated
@@ -28,7 +28,7 @@ from waybill_console.idempotency import idempotent
 def _data(request) -> dict:
     if not isinstance(request.data, dict):
         raise ValidationError.for_fields(non_field_errors="A JSON object.")
-    return {k: v for k, v in request.data.items() if k in jobs.PRINTER_FIELDS}
+    return {k: v for k, v in request.data.items() if k in printers.PRINTER_FIELDS}
 
 
 def _job(request, job_id: int):
@@ -54,7 +54,7 @@ class PrinterListView(APIView):
         summary="Add a printer: network (raw TCP 9100), USB on the server, or a print agent's",
     )
     def post(self, request):
-        printer = jobs.printer_create(actor=request.wbc_actor, data=_data(request))
+        printer = printers.printer_create(actor=request.wbc_actor, data=_data(request))
         return Response(s.PrinterSerializer(printer).data, status=status.HTTP_201_CREATED)
 
 
@@ -69,7 +69,9 @@ class PrinterDetailView(APIView):
     )
     def patch(self, request, printer_id: int):
         printer = selectors.printer_get(actor=request.wbc_actor, printer_id=printer_id)
-        printer = jobs.printer_update(actor=request.wbc_actor, printer=printer, data=_data(request))
+        printer = printers.printer_update(
+            actor=request.wbc_actor, printer=printer, data=_data(request)
+        )
         return Response(s.PrinterSerializer(printer).data)
 
     @extend_schema(
@@ -79,7 +81,7 @@ class PrinterDetailView(APIView):
     )
     def delete(self, request, printer_id: int):
         printer = selectors.printer_get(actor=request.wbc_actor, printer_id=printer_id)
-        jobs.printer_delete(actor=request.wbc_actor, printer=printer)
+        printers.printer_delete(actor=request.wbc_actor, printer=printer)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -96,7 +98,7 @@ class PrinterTestView(APIView):
         printer = selectors.printer_get(actor=request.wbc_actor, printer_id=printer_id)
         ser = s.PrinterTestSerializer(data=request.data or {})
         ser.is_valid(raise_exception=True)
-        job = jobs.printer_test(
+        job = print_jobs.printer_test(
             actor=request.wbc_actor, printer=printer, template_id=ser.validated_data.get("template")
         )
         return Response(_job_body(request, job.pk), status=status.HTTP_201_CREATED)
@@ -135,14 +137,14 @@ class PrintJobListView(APIView):
     @idempotent
     def post(self, request):
         waybills = request.data.get("waybills") if isinstance(request.data, dict) else None
-        if isinstance(waybills, list) and len(waybills) > jobs.JOB_LIMIT:
-            raise BatchTooLarge(limit=jobs.JOB_LIMIT, detail={"count": len(waybills)})
+        if isinstance(waybills, list) and len(waybills) > print_jobs.JOB_LIMIT:
+            raise BatchTooLarge(limit=print_jobs.JOB_LIMIT, detail={"count": len(waybills)})
         ser = s.PrintJobCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         printer = selectors.printer_get(
             actor=request.wbc_actor, printer_id=ser.validated_data["printer"]
         )
-        job = jobs.print_job_create(
+        job = print_jobs.print_job_create(
             actor=request.wbc_actor,
             printer=printer,
             waybill_nos=ser.validated_data["waybills"],
@@ -169,7 +171,7 @@ class PrintJobRetryView(APIView):
     )
     @idempotent
     def post(self, request, job_id: int):
-        jobs.print_job_retry(actor=request.wbc_actor, job=_job(request, job_id))
+        print_jobs.print_job_retry(actor=request.wbc_actor, job=_job(request, job_id))
         return Response(_job_body(request, job_id))
 
 
@@ -190,7 +192,7 @@ class AgentListView(APIView):
     def post(self, request):
         ser = s.AgentCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        agent, key = jobs.agent_create(actor=request.wbc_actor, name=ser.validated_data["name"])
+        agent, key = agents.agent_create(actor=request.wbc_actor, name=ser.validated_data["name"])
         body = s.AgentSerializer(agent).data
         body["key"] = key
         response = Response(body, status=status.HTTP_201_CREATED)
@@ -202,7 +204,7 @@ class AgentRevokeView(APIView):
     @extend_schema(request=None, responses=s.AgentSerializer, summary="Revoke an agent's key")
     def post(self, request, agent_id: int):
         agent = selectors.agent_get(actor=request.wbc_actor, agent_id=agent_id)
-        agent = jobs.agent_revoke(actor=request.wbc_actor, agent=agent)
+        agent = agents.agent_revoke(actor=request.wbc_actor, agent=agent)
         return Response(s.AgentSerializer(agent).data)
 
 
@@ -253,7 +255,7 @@ class AgentAuthentication(authentication.BaseAuthentication):
             key = parts[1].decode()
         except UnicodeError:
             raise AuthenticationFailed("invalid agent key") from None
-        agent = jobs.agent_authenticate(key=key)
+        agent = agents.agent_authenticate(key=key)
         if agent is None:
             raise AuthenticationFailed("invalid agent key")
         return AgentUser(agent), agent
@@ -292,12 +294,12 @@ class AgentNextJobView(AgentView):
     )
     def get(self, request):
         try:
-            wait = max(0, min(int(request.query_params.get("wait") or 0), jobs.AGENT_WAIT_MAX))
+            wait = max(0, min(int(request.query_params.get("wait") or 0), agents.AGENT_WAIT_MAX))
         except ValueError:
             raise ValidationError.for_fields(wait="Seconds, 0 to 25.") from None
         deadline = time.monotonic() + wait
         while True:
-            payload = jobs.agent_job_claim(agent=request.auth)
+            payload = agents.agent_job_claim(agent=request.auth)
             if payload is not None:
                 return Response(payload)
             if time.monotonic() >= deadline:
@@ -312,10 +314,10 @@ class AgentJobResultView(AgentView):
         summary="Print agent: the result of each document it tried in this attempt",
     )
     def post(self, request, job_id: int):
-        jobs.agent_job_get(agent=request.auth, job_id=job_id)  # not its job: 404 before a 400
+        agents.agent_job_get(agent=request.auth, job_id=job_id)  # not its job: 404 before a 400
         ser = s.AgentResultSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        job = jobs.agent_job_report(
+        job = agents.agent_job_report(
             agent=request.auth,
             job_id=job_id,
             attempt_id=ser.validated_data["attempt"],

@@ -21,7 +21,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from printing import jobs, selectors, services
+from printing import agents, print_jobs, printers, selectors, services
 from printing.errors import PrintTooMany
 from printing.models import Connection, Printer, PrinterKind, PrintJob
 from shops import selectors as shop_selectors
@@ -29,7 +29,7 @@ from shops.views import shop_required
 from waybill_console.errors import AppError, ValidationError
 
 PAGE_SIZE = 50
-FORM_FIELDS = jobs.PRINTER_FIELDS[:-2]  # grayscale and default have their own controls
+FORM_FIELDS = printers.PRINTER_FIELDS[:-2]  # grayscale and default have their own controls
 
 
 def _error_text(err: AppError) -> str:
@@ -54,11 +54,11 @@ def _int_or_none(value) -> int | None:
 
 @shop_required
 def printer_list(request: HttpRequest) -> HttpResponse:
-    printers = list(selectors.printer_list(actor=request.actor))
+    rows = list(selectors.printer_list(actor=request.actor))
     return render(
         request,
         "console/printing/printers.html",
-        {"printers": printers, "agents": selectors.agent_list(actor=request.actor)},
+        {"printers": rows, "agents": selectors.agent_list(actor=request.actor)},
     )
 
 
@@ -84,10 +84,10 @@ def _printer_form(request: HttpRequest, printer: Printer | None) -> HttpResponse
         data["is_default"] = request.POST.get("is_default") == "1"
         try:
             if printer is None:
-                saved = jobs.printer_create(actor=request.actor, data=data)
+                saved = printers.printer_create(actor=request.actor, data=data)
                 messages.success(request, _("Printer %(name)s added.") % {"name": saved.name})
             else:
-                saved = jobs.printer_update(actor=request.actor, printer=printer, data=data)
+                saved = printers.printer_update(actor=request.actor, printer=printer, data=data)
                 messages.success(request, _("Printer %(name)s saved.") % {"name": saved.name})
             return redirect("console:printer_list")
         except AppError as err:
@@ -128,7 +128,7 @@ def printer_edit(request: HttpRequest, printer_id: int) -> HttpResponse:
 def printer_delete(request: HttpRequest, printer_id: int) -> HttpResponse:
     printer = selectors.printer_get(actor=request.actor, printer_id=printer_id)
     try:
-        jobs.printer_delete(actor=request.actor, printer=printer)
+        printers.printer_delete(actor=request.actor, printer=printer)
     except AppError as err:
         messages.error(request, f"{printer.name}: {_error_text(err)}")
     else:
@@ -140,7 +140,7 @@ def printer_delete(request: HttpRequest, printer_id: int) -> HttpResponse:
 @require_POST
 def printer_default(request: HttpRequest, printer_id: int) -> HttpResponse:
     printer = selectors.printer_get(actor=request.actor, printer_id=printer_id)
-    jobs.printer_set_default(actor=request.actor, printer=printer)
+    printers.printer_set_default(actor=request.actor, printer=printer)
     messages.success(request, _("%(name)s is now the default printer.") % {"name": printer.name})
     return redirect("console:printer_list")
 
@@ -153,7 +153,7 @@ def printer_test(request: HttpRequest, printer_id: int) -> HttpResponse:
     failed with the reason. The request never waits on the printer."""
     printer = selectors.printer_get(actor=request.actor, printer_id=printer_id)
     try:
-        job = jobs.printer_test(actor=request.actor, printer=printer)
+        job = print_jobs.printer_test(actor=request.actor, printer=printer)
     except AppError as err:
         messages.error(request, f"{printer.name}: {_error_text(err)}")
         return redirect("console:printer_list")
@@ -197,7 +197,7 @@ def agent_list(request: HttpRequest) -> HttpResponse:
 def agent_create(request: HttpRequest) -> HttpResponse:
     """The key is shown on this answer only (it is stored as a hash)."""
     try:
-        agent, key = jobs.agent_create(actor=request.actor, name=request.POST.get("name", ""))
+        agent, key = agents.agent_create(actor=request.actor, name=request.POST.get("name", ""))
     except AppError as err:
         return _agents_page(request, error=err, status=err.status)
     return _agents_page(request, created=agent, key=key)
@@ -207,7 +207,7 @@ def agent_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def agent_revoke(request: HttpRequest, agent_id: int) -> HttpResponse:
     agent = selectors.agent_get(actor=request.actor, agent_id=agent_id)
-    jobs.agent_revoke(actor=request.actor, agent=agent)
+    agents.agent_revoke(actor=request.actor, agent=agent)
     messages.success(request, _("The key of %(name)s no longer works.") % {"name": agent.name})
     return redirect("console:print_agent_list")
 
@@ -240,7 +240,7 @@ def _retryable(job: PrintJob, attempts: list) -> bool:
     if job.status != PrintJob.Status.SENDING or not attempts:
         return False
     if job.printer.connection == Connection.AGENT:
-        return bool(job.claimed_at) and timezone.now() - job.claimed_at > jobs.AGENT_CLAIM_TIMEOUT
+        return bool(job.claimed_at) and timezone.now() - job.claimed_at > agents.AGENT_CLAIM_TIMEOUT
     return timezone.now() - attempts[-1].started_at > SENDER_LOST_AFTER
 
 
@@ -270,7 +270,7 @@ def print_job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 def print_job_retry(request: HttpRequest, job_id: int) -> HttpResponse:
     job = selectors.print_job_get(actor=request.actor, job_id=job_id)
     try:
-        jobs.print_job_retry(actor=request.actor, job=job)
+        print_jobs.print_job_retry(actor=request.actor, job=job)
     except AppError as err:
         messages.error(request, _error_text(err))
     else:
@@ -296,7 +296,7 @@ def print_batch_controls(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "console/printing/_print_batch_controls.html",
-        {"printers": selectors.printer_list(actor=request.actor), "limit": jobs.JOB_LIMIT},
+        {"printers": selectors.printer_list(actor=request.actor), "limit": print_jobs.JOB_LIMIT},
     )
 
 
@@ -304,7 +304,7 @@ def _selected_order_ids(request: HttpRequest) -> list[int]:
     if request.POST.get("all_matching") == "1":
         filters = shop_selectors.OrderFilters.from_params(request.POST)
         qs = shop_selectors.order_list(actor=request.actor, filters=filters)
-        return list(qs.values_list("pk", flat=True)[: jobs.JOB_LIMIT + 1])
+        return list(qs.values_list("pk", flat=True)[: print_jobs.JOB_LIMIT + 1])
     ids = (_int_or_none(v) for v in request.POST.getlist("ids"))
     return list(dict.fromkeys(i for i in ids if i))
 
@@ -320,8 +320,8 @@ def print_batch(request: HttpRequest) -> HttpResponse:
         order_ids = _selected_order_ids(request)
         if not order_ids:
             raise ValidationError(_("Select the orders to print."))
-        if len(order_ids) > jobs.JOB_LIMIT:
-            raise PrintTooMany(limit=jobs.JOB_LIMIT, detail={"count": len(order_ids)})
+        if len(order_ids) > print_jobs.JOB_LIMIT:
+            raise PrintTooMany(limit=print_jobs.JOB_LIMIT, detail={"count": len(order_ids)})
         waybills = selectors.waybills_to_print(actor=actor, order_ids=order_ids)
         if not waybills:
             raise ValidationError(_("None of the selected orders has a waybill number yet."))
@@ -333,7 +333,7 @@ def print_batch(request: HttpRequest) -> HttpResponse:
             response["Content-Disposition"] = f'attachment; filename="labels-{stamp}.pdf"'
             return response
         printer = selectors.printer_get(actor=actor, printer_id=_int_or_none(target) or 0)
-        job = jobs.print_job_create(
+        job = print_jobs.print_job_create(
             actor=actor, printer=printer, waybill_ids=[w.pk for w in waybills]
         )
     except AppError as err:

@@ -21,20 +21,21 @@ from shops.services.addresses import (  # noqa: F401
     address_delete,
     address_update,
 )
+from shops.services.order_intake import order_create, order_reveal_receiver  # noqa: F401
+from shops.services.order_shipping import (  # noqa: F401
+    order_record_logistics,
+    order_ship_batch_by_hand,
+    order_ship_by_hand,
+)
+from shops.services.order_sweep import orders_apply_time_rules  # noqa: F401
 from shops.services.orders import (  # noqa: F401
     order_answer_cancel,
     order_cancel_by_seller,
     order_change_address,
     order_close_after_sale,
-    order_create,
     order_mark_ready,
     order_pay,
-    order_record_logistics,
     order_request_cancel,
     order_reroute,
-    order_reveal_receiver,
-    order_ship_batch_by_hand,
-    order_ship_by_hand,
     order_start_after_sale,
-    orders_apply_time_rules,
 )

@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 
 from shops.errors import ImportInvalid
 from shops.models import Order, OrderEvent, OrderItem, OrderStatus
-from shops.services.orders import clean_order, order_build
+from shops.services.order_intake import clean_order, order_build
 from waybill_console import permissions as perms
 from waybill_console.exports import SafeCsvWriter
 from waybill_console.jobs import job_create, job_file_path, job_progress

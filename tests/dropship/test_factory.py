@@ -320,13 +320,13 @@ def test_a_png_label_through_the_printing_app_scans_back(merchant, factory, orde
 def test_the_factory_prints_on_its_own_network_printer_real_bytes(
     merchant, factory, order, factory_sub
 ):
-    from printing import jobs as print_jobs
+    from printing import print_jobs, printers
     from tests.printing.decode import escpos_image
     from tests.printing.doubles import PRINT, PrinterListener
 
     fo = allocated(merchant, factory, order)
     with PrinterListener(PRINT) as listener:
-        printer = print_jobs.printer_create(
+        printer = printers.printer_create(
             actor=main_actor(factory),
             data={"name": "工厂打包台", "kind": "escpos", "connection": "network",
                   "host": "127.0.0.1", "port": listener.port},
@@ -349,9 +349,9 @@ def test_the_factory_prints_on_its_own_network_printer_real_bytes(
 
 
 def test_the_factory_cannot_print_on_the_merchants_printer(merchant, factory, order, factory_sub):
-    from printing import jobs as print_jobs
+    from printing import printers
 
-    theirs = print_jobs.printer_create(
+    theirs = printers.printer_create(
         actor=main_actor(merchant),
         data={"name": "商家打包台", "kind": "escpos", "connection": "network",
               "host": "127.0.0.1", "port": 9100},

@@ -25,7 +25,7 @@ from dropship.models import Allocation, Binding
 from dropship.services import allocation as alloc
 from dropship.services import factory as fs
 from dropship.services import identity
-from printing import jobs as print_jobs
+from printing import agents, print_jobs, printers
 from printing.models import PrintJob
 from shops import services as shop_services
 from shops.models import Order
@@ -121,8 +121,8 @@ def drawn(merchant, factory, factory_sub, order):
     fo = fs.factory_order_draw(
         actor=main_actor(factory), factory_order_id=fo.pk, subscription=factory_sub.pk
     )
-    agent, key = print_jobs.agent_create(actor=main_actor(factory), name="工厂打包台")
-    printer = print_jobs.printer_create(
+    agent, key = agents.agent_create(actor=main_actor(factory), name="工厂打包台")
+    printer = printers.printer_create(
         actor=main_actor(factory),
         data={"name": "工厂打印机", "kind": "escpos", "connection": "agent", "agent": agent.pk,
               "agent_target": "win://Packing"},

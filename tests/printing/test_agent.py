@@ -15,7 +15,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from printing import jobs
+from printing import agents, print_jobs, printers
+from printing.errors import PrintJobState
 from printing.models import PrintAgent, PrintAttempt, Printer, PrintJob
 from tests.conftest import main_actor, make_order, token_client
 from tests.printing.decode import escpos_image, scan
@@ -36,7 +37,7 @@ def draw(shop, sub, n: int = 1) -> list[Waybill]:
 
 
 def agent_printer(shop, agent: PrintAgent, target: str, name: str = "打包台打印机") -> Printer:
-    return jobs.printer_create(
+    return printers.printer_create(
         actor=main_actor(shop),
         data={"name": name, "kind": "escpos", "connection": "agent", "agent": agent.pk,
               "agent_target": target},
@@ -74,10 +75,10 @@ def printed_counts(waybills) -> list[int]:
 def test_agent_process_prints_a_job_to_its_local_printer(live_server, shop_a):
     sub = open_service(shop_a, "ZTO", balance=10)
     waybills = draw(shop_a, sub, 2)
-    agent, key = jobs.agent_create(actor=main_actor(shop_a), name="打包台 1")
+    agent, key = agents.agent_create(actor=main_actor(shop_a), name="打包台 1")
     with PrinterListener(PRINT) as listener:
         printer = agent_printer(shop_a, agent, listener.target)
-        job = jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+        job = print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
                                     waybill_ids=[w.pk for w in waybills])  # fmt: skip
         assert job.status == "queued"
 
@@ -102,9 +103,9 @@ def test_agent_process_prints_a_job_to_its_local_printer(live_server, shop_a):
 def test_agent_process_reports_an_offline_printer_and_the_retry_prints(live_server, shop_a):
     sub = open_service(shop_a, "ZTO", balance=10)
     [waybill] = draw(shop_a, sub)
-    agent, key = jobs.agent_create(actor=main_actor(shop_a), name="打包台 2")
+    agent, key = agents.agent_create(actor=main_actor(shop_a), name="打包台 2")
     printer = agent_printer(shop_a, agent, f"tcp://127.0.0.1:{closed_port()}")
-    job = jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+    job = print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
                                 waybill_ids=[waybill.pk])  # fmt: skip
 
     failed = run_agent(live_server.url, key, "--once", "--wait", "5")
@@ -116,9 +117,9 @@ def test_agent_process_reports_an_offline_printer_and_the_retry_prints(live_serv
     assert printed_counts([waybill]) == [0]
 
     with PrinterListener(PRINT) as listener:
-        jobs.printer_update(actor=main_actor(shop_a), printer=printer,
+        printers.printer_update(actor=main_actor(shop_a), printer=printer,
                             data={"agent_target": listener.target})  # fmt: skip
-        jobs.print_job_retry(actor=main_actor(shop_a), job=job)
+        print_jobs.print_job_retry(actor=main_actor(shop_a), job=job)
         printed = run_agent(live_server.url, key, "--once", "--wait", "5")
     assert printed.returncode == 0, printed.stderr
     job.refresh_from_db()
@@ -132,7 +133,7 @@ def test_agent_process_reports_an_offline_printer_and_the_retry_prints(live_serv
 def test_running_agent_picks_up_a_job_created_while_it_waits(live_server, shop_a):
     sub = open_service(shop_a, "ZTO", balance=10)
     [waybill] = draw(shop_a, sub)
-    agent, key = jobs.agent_create(actor=main_actor(shop_a), name="打包台 3")
+    agent, key = agents.agent_create(actor=main_actor(shop_a), name="打包台 3")
     with PrinterListener(PRINT) as listener:
         printer = agent_printer(shop_a, agent, listener.target)
         process = subprocess.Popen(
@@ -142,7 +143,7 @@ def test_running_agent_picks_up_a_job_created_while_it_waits(live_server, shop_a
         )  # fmt: skip
         try:
             time.sleep(1)
-            job = jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+            job = print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
                                         waybill_ids=[waybill.pk])  # fmt: skip
             for _ in range(300):
                 job.refresh_from_db()
@@ -162,7 +163,7 @@ def test_running_agent_picks_up_a_job_created_while_it_waits(live_server, shop_a
 @pytest.fixture
 def agent_setup(shop_a):
     sub = open_service(shop_a, "ZTO", balance=20)
-    agent, key = jobs.agent_create(actor=main_actor(shop_a), name="打包台")
+    agent, key = agents.agent_create(actor=main_actor(shop_a), name="打包台")
     printer = agent_printer(shop_a, agent, "tcp://192.168.1.50:9100")
     return sub, agent, key, printer
 
@@ -173,9 +174,9 @@ def test_claim_gives_the_oldest_job_once_with_its_documents(shop_a, agent_setup)
     api = agent_client(key)
     assert api.get(NEXT).status_code == 204
     a, b, c = draw(shop_a, sub, 3)
-    first = jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+    first = print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
                                   waybill_ids=[a.pk, b.pk])  # fmt: skip
-    second = jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+    second = print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
                                    waybill_ids=[c.pk])  # fmt: skip
 
     claimed = api.get(NEXT)
@@ -198,7 +199,7 @@ def test_claim_gives_the_oldest_job_once_with_its_documents(shop_a, agent_setup)
 def test_report_confirms_what_printed_and_retry_resends_the_rest(shop_a, agent_setup):
     sub, agent, key, printer = agent_setup
     waybills = draw(shop_a, sub, 3)
-    job = jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+    job = print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
                                 waybill_ids=[w.pk for w in waybills])  # fmt: skip
     api = agent_client(key)
     body = api.get(NEXT).json()
@@ -224,7 +225,7 @@ def test_report_confirms_what_printed_and_retry_resends_the_rest(shop_a, agent_s
     assert job.error["code"] == "PRINT_INTERRUPTED"
     assert printed_counts(waybills) == [1, 0, 0]
 
-    jobs.print_job_retry(actor=main_actor(shop_a), job=job)
+    print_jobs.print_job_retry(actor=main_actor(shop_a), job=job)
     again = api.get(NEXT).json()
     assert [d["sequence"] for d in again["documents"]] == [2, 3]
     api.post(
@@ -242,10 +243,10 @@ def test_report_confirms_what_printed_and_retry_resends_the_rest(shop_a, agent_s
 def test_agent_keys_other_agents_and_tokens(shop_a, shop_b, agent_setup):
     sub, agent, key, printer = agent_setup
     [waybill] = draw(shop_a, sub)
-    job = jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+    job = print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
                                 waybill_ids=[waybill.pk])  # fmt: skip
     # another shop's agent sees none of this shop's jobs, and cannot report on them
-    _other, other_key = jobs.agent_create(actor=main_actor(shop_b), name="B")
+    _other, other_key = agents.agent_create(actor=main_actor(shop_b), name="B")
     assert agent_client(other_key).get(NEXT).status_code == 204
     attempt = agent_client(key).get(NEXT).json()["attempt"]
     foreign = agent_client(other_key).post(
@@ -259,7 +260,7 @@ def test_agent_keys_other_agents_and_tokens(shop_a, shop_b, agent_setup):
     assert agent_client(key).get("/api/v1/print-jobs/").status_code == 401
     assert agent_client("wbca_wrong").get(NEXT).status_code == 401
     # a revoked key stops at once
-    jobs.agent_revoke(actor=main_actor(shop_a), agent=agent)
+    agents.agent_revoke(actor=main_actor(shop_a), agent=agent)
     assert agent_client(key).get(NEXT).status_code == 401
     assert PrintJob.objects.get(pk=job.pk).attempts.get().confirmed == []
 
@@ -268,19 +269,19 @@ def test_agent_keys_other_agents_and_tokens(shop_a, shop_b, agent_setup):
 def test_a_claim_never_reported_fails_and_can_be_retried(shop_a, agent_setup):
     sub, agent, key, printer = agent_setup
     [waybill] = draw(shop_a, sub)
-    job = jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+    job = print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
                                 waybill_ids=[waybill.pk])  # fmt: skip
     api = agent_client(key)
     api.get(NEXT)
     # too early: the agent may still be printing
-    with pytest.raises(jobs.PrintJobState):
-        jobs.print_job_retry(actor=main_actor(shop_a), job=PrintJob.objects.get(pk=job.pk))
+    with pytest.raises(PrintJobState):
+        print_jobs.print_job_retry(actor=main_actor(shop_a), job=PrintJob.objects.get(pk=job.pk))
     PrintJob.objects.filter(pk=job.pk).update(claimed_at=timezone.now() - timedelta(minutes=6))
 
     assert api.get(NEXT).status_code == 204  # the next poll notices the lost claim
     job.refresh_from_db()
     assert job.status == "failed" and job.attempts.get().outcome == "failed"
-    jobs.print_job_retry(actor=main_actor(shop_a), job=job)
+    print_jobs.print_job_retry(actor=main_actor(shop_a), job=job)
     assert api.get(NEXT).json()["documents"][0]["waybill_no"] == waybill.waybill_no
 
 
@@ -308,17 +309,19 @@ def test_parallel_polls_never_claim_a_job_twice(shop_a):
     from django.db import connection
 
     sub = open_service(shop_a, "ZTO", balance=20)
-    agent, _key = jobs.agent_create(actor=main_actor(shop_a), name="打包台")
+    agent, _key = agents.agent_create(actor=main_actor(shop_a), name="打包台")
     printer = agent_printer(shop_a, agent, "tcp://192.168.1.50:9100")
     created = {
-        jobs.print_job_create(actor=main_actor(shop_a), printer=printer, waybill_ids=[w.pk]).pk
+        print_jobs.print_job_create(
+            actor=main_actor(shop_a), printer=printer, waybill_ids=[w.pk]
+        ).pk
         for w in draw(shop_a, sub, 8)
     }
 
     def poll() -> list[int]:
         got = []
         try:
-            while (payload := jobs.agent_job_claim(agent=agent)) is not None:
+            while (payload := agents.agent_job_claim(agent=agent)) is not None:
                 got.append(payload["job"])
         finally:
             connection.close()

@@ -10,7 +10,8 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 
 from carriers.models import Subscription
-from printing import jobs
+from printing import attempts, print_jobs, printers
+from printing.errors import PrintTooMany
 from printing.models import PrintAttempt, PrintDocument, Printer, PrintJob
 from printing.transports import network, usb
 from tests.conftest import main_actor, make_order, token_client
@@ -40,7 +41,7 @@ def draw(shop, sub, n: int = 1) -> list[Waybill]:
 
 
 def network_printer(shop, port: int, *, name="打包台 1", kind="escpos", **extra) -> Printer:
-    return jobs.printer_create(
+    return printers.printer_create(
         actor=main_actor(shop),
         data={"name": name, "kind": kind, "connection": "network", "host": "127.0.0.1",
               "port": port, **extra},
@@ -48,7 +49,7 @@ def network_printer(shop, port: int, *, name="打包台 1", kind="escpos", **ext
 
 
 def usb_printer(shop, *, name="USB 打印机") -> Printer:
-    return jobs.printer_create(
+    return printers.printer_create(
         actor=main_actor(shop),
         data={"name": name, "kind": "escpos", "connection": "usb",
               "usb_vendor_id": "0416", "usb_product_id": "5011"},
@@ -90,7 +91,7 @@ def test_job_sends_each_label_on_its_own_connection_and_counts_each_print(shop_a
         assert [d["waybill_no"] for d in body["documents"]] == [w.waybill_no for w in waybills]
         assert [d["sequence"] for d in body["documents"]] == [1, 2, 3]
 
-        assert jobs.print_job_send(job_id=body["id"]) == "printed"
+        assert print_jobs.print_job_send(job_id=body["id"]) == "printed"
 
     assert listener.connections == 3
     assert [numbers_in(doc) for doc in listener.documents] == [{w.waybill_no} for w in waybills]
@@ -111,9 +112,9 @@ def test_tspl_printer_gets_tspl(shop_a, sub):
     [waybill] = draw(shop_a, sub)
     with PrinterListener(PRINT) as listener:
         printer = network_printer(shop_a, listener.port, kind="tspl")
-        job = jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+        job = print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
                                     waybill_ids=[waybill.pk])  # fmt: skip
-        jobs.print_job_send(job_id=job.pk)
+        print_jobs.print_job_send(job_id=job.pk)
     [stream] = listener.documents
     assert stream.startswith(b"SIZE 100 mm,150 mm")
     assert numbers_in(stream, "tspl") == {waybill.waybill_no}
@@ -124,12 +125,12 @@ def test_reprint_is_marked_on_the_document(shop_a, sub):
     first, second = draw(shop_a, sub, 2)
     with PrinterListener(PRINT) as listener:
         printer = network_printer(shop_a, listener.port)
-        one = jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+        one = print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
                                     waybill_ids=[first.pk])  # fmt: skip
-        jobs.print_job_send(job_id=one.pk)
-        again = jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+        print_jobs.print_job_send(job_id=one.pk)
+        again = print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
                                       waybill_ids=[first.pk, second.pk])  # fmt: skip
-        jobs.print_job_send(job_id=again.pk)
+        print_jobs.print_job_send(job_id=again.pk)
     marks = list(again.documents.order_by("sequence").values_list("is_reprint", flat=True))
     assert marks == [True, False]
     assert printed_counts([first, second]) == [2, 1]
@@ -144,10 +145,10 @@ def test_reprint_is_marked_on_the_document(shop_a, sub):
 def test_offline_printer_fails_the_attempt_with_a_clear_reason(shop_a, sub):
     waybills = draw(shop_a, sub, 2)
     printer = network_printer(shop_a, closed_port())
-    job = jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+    job = print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
                                 waybill_ids=[w.pk for w in waybills])  # fmt: skip
 
-    assert jobs.print_job_send(job_id=job.pk) == "failed"
+    assert print_jobs.print_job_send(job_id=job.pk) == "failed"
 
     job.refresh_from_db()
     assert job.status == "failed" and job.error["code"] == "PRINTER_OFFLINE"
@@ -165,9 +166,9 @@ def test_dropped_connection_stops_the_attempt_and_retry_sends_only_the_rest(shop
     waybills = draw(shop_a, sub, 3)
     with PrinterListener(PRINT, DROP, PRINT, drop_after=500) as listener:
         printer = network_printer(shop_a, listener.port)
-        job = jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+        job = print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
                                     waybill_ids=[w.pk for w in waybills])  # fmt: skip
-        assert jobs.print_job_send(job_id=job.pk) == "failed"
+        assert print_jobs.print_job_send(job_id=job.pk) == "failed"
 
         assert listener.connections == 2  # the third label was not tried
         job.refresh_from_db()
@@ -183,7 +184,7 @@ def test_dropped_connection_stops_the_attempt_and_retry_sends_only_the_rest(shop
         api = token_client(shop_a)
         retried = api.post(f"{JOBS}{job.pk}/retry/")
         assert retried.status_code == 200 and retried.json()["status"] == "queued"
-        assert jobs.print_job_send(job_id=job.pk) == "printed"
+        assert print_jobs.print_job_send(job_id=job.pk) == "printed"
 
     # the retry sent labels 2 and 3 only: label 1 was never printed twice
     assert listener.connections == 4
@@ -209,9 +210,9 @@ def test_printer_that_never_confirms_counts_no_print(shop_a, sub, monkeypatch):
     [waybill] = draw(shop_a, sub)
     with PrinterListener(HANG) as listener:
         printer = network_printer(shop_a, listener.port)
-        job = jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+        job = print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
                                     waybill_ids=[waybill.pk])  # fmt: skip
-        assert jobs.print_job_send(job_id=job.pk) == "failed"
+        assert print_jobs.print_job_send(job_id=job.pk) == "failed"
     job.refresh_from_db()
     assert job.error["code"] == "PRINT_NOT_CONFIRMED"
     assert job.attempts.get().bytes_sent == len(listener.documents[0])
@@ -223,9 +224,9 @@ def test_a_printed_job_cannot_be_retried(shop_a, sub):
     [waybill] = draw(shop_a, sub)
     with PrinterListener(PRINT) as listener:
         printer = network_printer(shop_a, listener.port)
-        job = jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+        job = print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
                                     waybill_ids=[waybill.pk])  # fmt: skip
-        jobs.print_job_send(job_id=job.pk)
+        print_jobs.print_job_send(job_id=job.pk)
     response = token_client(shop_a).post(f"{JOBS}{job.pk}/retry/")
     assert response.status_code == 409 and response.json()["code"] == "PRINT_JOB_STATE"
     assert PrintJob.objects.get(pk=job.pk).status == "printed"
@@ -239,17 +240,17 @@ def test_a_dead_senders_attempt_is_closed_and_the_job_can_be_retried(shop_a, sub
     waybills = draw(shop_a, sub, 2)
     with PrinterListener(PRINT) as listener:
         printer = network_printer(shop_a, listener.port)
-        job = jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+        job = print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
                                     waybill_ids=[w.pk for w in waybills])  # fmt: skip
-        jobs._start_attempt(job.pk, transport="network")  # the dead worker's claim
+        attempts.start_attempt(job.pk, transport="network")  # the dead worker's claim
 
-        assert jobs.print_job_send(job_id=job.pk) == "failed"
+        assert print_jobs.print_job_send(job_id=job.pk) == "failed"
         job.refresh_from_db()
         assert job.status == "failed" and job.error["code"] == "PRINT_INTERRUPTED"
         assert job.attempts.get().outcome == "failed"
 
-        jobs.print_job_retry(actor=main_actor(shop_a), job=job)
-        assert jobs.print_job_send(job_id=job.pk) == "printed"
+        print_jobs.print_job_retry(actor=main_actor(shop_a), job=job)
+        assert print_jobs.print_job_send(job_id=job.pk) == "printed"
     assert listener.connections == 2
     assert printed_counts(waybills) == [1, 1]
 
@@ -259,10 +260,10 @@ def test_a_second_delivery_of_a_finished_job_does_nothing(shop_a, sub):
     [waybill] = draw(shop_a, sub)
     with PrinterListener(PRINT) as listener:
         printer = network_printer(shop_a, listener.port)
-        job = jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+        job = print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
                                     waybill_ids=[waybill.pk])  # fmt: skip
-        assert jobs.print_job_send(job_id=job.pk) == "printed"
-        assert jobs.print_job_send(job_id=job.pk) == "printed"
+        assert print_jobs.print_job_send(job_id=job.pk) == "printed"
+        assert print_jobs.print_job_send(job_id=job.pk) == "printed"
     assert listener.connections == 1 and printed_counts([waybill]) == [1]
 
 
@@ -277,18 +278,18 @@ def test_usb_printer_job_writes_each_label_and_retries_only_the_unconfirmed(
     monkeypatch.setattr(usb, "BACKEND", backend)
     waybills = draw(shop_a, sub, 3)
     printer = usb_printer(shop_a)
-    job = jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+    job = print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
                                 waybill_ids=[w.pk for w in waybills])  # fmt: skip
 
-    assert jobs.print_job_send(job_id=job.pk) == "failed"
+    assert print_jobs.print_job_send(job_id=job.pk) == "failed"
     job.refresh_from_db()
     first = job.attempts.get()
     assert (first.transport, first.confirmed, first.outcome) == ("usb", [1], "failed")
     assert "Pipe error" in first.reason or "连接中断" in first.reason
     assert [numbers_in(w) for w in backend.writes] == [{waybills[0].waybill_no}]
 
-    jobs.print_job_retry(actor=main_actor(shop_a), job=job)
-    assert jobs.print_job_send(job_id=job.pk) == "printed"
+    print_jobs.print_job_retry(actor=main_actor(shop_a), job=job)
+    assert print_jobs.print_job_send(job_id=job.pk) == "printed"
     assert [numbers_in(w) for w in backend.writes] == [{w.waybill_no} for w in waybills]
     second = job.attempts.order_by("id").last()
     assert second.documents == [2, 3] and second.bytes_sent == sum(map(len, backend.writes[1:]))
@@ -299,9 +300,9 @@ def test_usb_printer_job_writes_each_label_and_retries_only_the_unconfirmed(
 def test_usb_printer_not_plugged_in_is_offline(shop_a, sub, monkeypatch):
     monkeypatch.setattr(usb, "BACKEND", FakeUsbPrinterBackend(vendor_id=0x04B8))
     [waybill] = draw(shop_a, sub)
-    job = jobs.print_job_create(actor=main_actor(shop_a), printer=usb_printer(shop_a),
+    job = print_jobs.print_job_create(actor=main_actor(shop_a), printer=usb_printer(shop_a),
                                 waybill_ids=[waybill.pk])  # fmt: skip
-    assert jobs.print_job_send(job_id=job.pk) == "failed"
+    assert print_jobs.print_job_send(job_id=job.pk) == "failed"
     job.refresh_from_db()
     assert job.error["code"] == "PRINTER_OFFLINE" and "0416:5011" in job.attempts.get().reason
 
@@ -316,8 +317,8 @@ def test_more_than_50_labels_is_refused(shop_a, sub):
     response = api.post(JOBS, {"printer": printer.pk, "waybills": [str(i) for i in range(51)]},
                         format="json")  # fmt: skip
     assert response.status_code == 400 and response.json()["code"] == "BATCH_TOO_LARGE"
-    with pytest.raises(jobs.PrintTooMany):
-        jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+    with pytest.raises(PrintTooMany):
+        print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
                               waybill_ids=list(range(1, 52)))  # fmt: skip
     assert not PrintJob.objects.exists()
 
@@ -377,7 +378,7 @@ def test_label_larger_than_the_paper_is_refused_before_queueing(shop_a, sub):
 def test_another_shops_printer_and_job_are_not_found(shop_a, shop_b, sub):
     [waybill] = draw(shop_a, sub)
     printer = network_printer(shop_a, closed_port())
-    job = jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+    job = print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
                                 waybill_ids=[waybill.pk])  # fmt: skip
     other = token_client(shop_b)
     mine = network_printer(shop_b, 9100, name="B 的打印机")
@@ -452,7 +453,7 @@ def test_printers_api_create_validate_default_and_delete(shop_a):
 def test_printer_with_a_job_in_progress_cannot_be_deleted(shop_a, sub):
     [waybill] = draw(shop_a, sub)
     printer = network_printer(shop_a, 9100)
-    jobs.print_job_create(actor=main_actor(shop_a), printer=printer, waybill_ids=[waybill.pk])
+    print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer, waybill_ids=[waybill.pk])
     response = token_client(shop_a).delete(f"{PRINTERS}{printer.pk}/")
     assert response.status_code == 409 and response.json()["code"] == "PRINTER_BUSY"
     assert Printer.objects.filter(pk=printer.pk).exists()
@@ -468,7 +469,7 @@ def test_test_print_is_queued_at_once_and_the_worker_sends_a_sample_label(shop_a
         body = response.json()
         assert body["is_test"] is True and body["status"] == "queued"
         assert body["attempts"] == [] and listener.connections == 0  # the request sent nothing
-        assert jobs.print_job_send(job_id=body["id"]) == "printed"  # the worker's task
+        assert print_jobs.print_job_send(job_id=body["id"]) == "printed"  # the worker's task
     body = api.get(f"{JOBS}{body['id']}/").json()
     assert body["status"] == "printed"
     assert body["documents"] == [
@@ -484,7 +485,7 @@ def test_test_print_to_an_offline_printer_says_why(shop_a):
     printer = network_printer(shop_a, closed_port())
     api = token_client(shop_a)
     job_id = api.post(f"{PRINTERS}{printer.pk}/test/").json()["id"]
-    assert jobs.print_job_send(job_id=job_id) == "failed"
+    assert print_jobs.print_job_send(job_id=job_id) == "failed"
     body = api.get(f"{JOBS}{job_id}/").json()
     assert body["status"] == "failed" and body["error"]["code"] == "PRINTER_OFFLINE"
     assert body["attempts"][0]["reason"]
@@ -531,14 +532,14 @@ def test_a_print_job_whose_message_was_lost_is_sent_by_the_sweep(shop_a, setting
     waybills = draw(shop_a, sub, 2)
     with PrinterListener(PRINT) as listener:
         printer = network_printer(shop_a, listener.port)
-        job = jobs.print_job_create(
+        job = print_jobs.print_job_create(
             actor=main_actor(shop_a), printer=printer, waybill_ids=[w.pk for w in waybills]
         )
         app.control.purge()  # the message is lost
-        assert jobs.print_jobs_requeue_stalled() == []  # not stalled yet
+        assert print_jobs.print_jobs_requeue_stalled() == []  # not stalled yet
         PrintJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(minutes=5))
-        assert jobs.print_jobs_requeue_stalled() == [job.pk]
-        assert jobs.print_jobs_requeue_stalled() == []  # once per stall time
+        assert print_jobs.print_jobs_requeue_stalled() == [job.pk]
+        assert print_jobs.print_jobs_requeue_stalled() == []  # once per stall time
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
             for _ in range(300):
                 job.refresh_from_db()

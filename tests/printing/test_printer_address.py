@@ -22,7 +22,7 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from django.test import Client
 
-from printing import jobs
+from printing import print_jobs, printers
 from printing.models import PrintAttempt, Printer, PrintJob
 from printing.transports import BLOCKED, TransportError, network
 from tests.conftest import main_actor, token_client
@@ -145,7 +145,7 @@ def test_the_printer_form_shows_the_refusal_next_to_the_field(shop_a, defaults):
 
 @pytest.mark.django_db
 def test_the_admin_form_refuses_the_same_addresses(shop_a, defaults, admin_client):
-    printer = jobs.printer_create(actor=main_actor(shop_a), data=printer_data("10.0.0.9", 9100))
+    printer = printers.printer_create(actor=main_actor(shop_a), data=printer_data("10.0.0.9", 9100))
     url = f"/admin/printing/printer/{printer.pk}/change/"
     form = {
         "shop": shop_a.pk, "name": printer.name, "kind": "escpos", "connection": "network",
@@ -163,8 +163,8 @@ def test_operator_lists_more_networks_and_ports(settings):
     settings.PRINTER_ALLOWED_NETWORKS = "192.168.7.0/24, 127.0.0.0/8"
     settings.PRINTER_ALLOWED_PORTS = "9100-9109,515"
     assert network.address_check("127.0.0.1", 515) == ["127.0.0.1"]
-    assert jobs.printer_address_errors("192.168.7.20", 9105) == {}
-    assert set(jobs.printer_address_errors("192.168.1.50", 516)) == {"host", "port"}
+    assert printers.printer_address_errors("192.168.7.20", 9105) == {}
+    assert set(printers.printer_address_errors("192.168.1.50", 516)) == {"host", "port"}
 
 
 # --- connected: the resolved address is checked again -----------------------------------------
@@ -211,13 +211,13 @@ def test_a_saved_printer_whose_name_now_resolves_to_loopback_is_refused_when_sen
     """Saved while allowed (as a name that resolved to the LAN would be), refused when the
     worker connects: the job fails with the reason, nothing reaches the listener."""
     with PrinterListener(PRINT) as listener:
-        printer = jobs.printer_create(
+        printer = printers.printer_create(
             actor=main_actor(shop_a), data=printer_data("localhost", listener.port)
         )
         settings.PRINTER_ALLOWED_NETWORKS = DEFAULT_NETWORKS  # loopback no longer allowed
         settings.PRINTER_ALLOWED_PORTS = [*DEFAULT_PORTS, str(listener.port)]
-        job = jobs.printer_test(actor=main_actor(shop_a), printer=printer)
-        assert jobs.print_job_send(job_id=job.pk) == "failed"
+        job = print_jobs.printer_test(actor=main_actor(shop_a), printer=printer)
+        assert print_jobs.print_job_send(job_id=job.pk) == "failed"
     assert listener.connections == 0 and listener.documents == []
     job.refresh_from_db()
     assert job.error["code"] == "PRINTER_ADDRESS_NOT_ALLOWED"
@@ -239,7 +239,7 @@ def test_test_prints_to_a_silent_printer_never_hold_the_web_request(shop_a, monk
     monkeypatch.setattr(network, "TEST_CONFIRM_TIMEOUT", 2.0)
     api = token_client(shop_a)
     with PrinterListener(HANG) as listener:
-        printer = jobs.printer_create(
+        printer = printers.printer_create(
             actor=main_actor(shop_a), data=printer_data("127.0.0.1", listener.port)
         )
         answers = [api.post(f"{PRINTERS}{printer.pk}/test/") for _ in range(3)]

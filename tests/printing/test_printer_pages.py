@@ -13,7 +13,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from printing import jobs
+from printing import agents, print_jobs, printers
 from printing.models import PrintAgent, Printer, PrintJob
 from tests.conftest import main_actor, make_order
 from tests.printing.doubles import PRINT, PrinterListener, closed_port
@@ -51,7 +51,7 @@ def messages_of(response) -> list[str]:
 
 
 def network_printer(shop, port: int = 9100, name: str = "打包台 1") -> Printer:
-    return jobs.printer_create(
+    return printers.printer_create(
         actor=main_actor(shop),
         data={"name": name, "kind": "escpos", "connection": "network", "host": "127.0.0.1",
               "port": port},
@@ -120,7 +120,7 @@ def test_form_errors_are_shown_next_to_the_field(shop_a):
 
 def test_edit_clears_a_checkbox_and_delete_removes_the_printer(shop_a):
     printer = network_printer(shop_a)
-    jobs.printer_update(actor=main_actor(shop_a), printer=printer, data={"grayscale": True})
+    printers.printer_update(actor=main_actor(shop_a), printer=printer, data={"grayscale": True})
     client = logged_in(shop_a)
     values = {"name": "改名", "kind": "escpos", "connection": "network", "host": "10.0.0.9",
               "port": "9100", "dpi": "203", "offset_x_mm": "0", "offset_y_mm": "0",
@@ -146,7 +146,7 @@ def test_test_print_button_queues_the_job_and_its_page_follows_it(shop_a):
         html = text(page)
         assert 'data-status="queued"' in html and 'hx-trigger="every 1s"' in html
         assert "The test label is on its way to 打包台 1." in " ".join(messages_of(page))
-        assert jobs.print_job_send(job_id=job.pk) == "printed"  # the worker's task
+        assert print_jobs.print_job_send(job_id=job.pk) == "printed"  # the worker's task
     assert len(listener.documents) == 1
     html = text(client.get(response["Location"]))
     assert 'data-status="printed"' in html and 'data-confirmed="1"' in html
@@ -155,7 +155,7 @@ def test_test_print_button_queues_the_job_and_its_page_follows_it(shop_a):
 
 def test_another_shops_printer_and_job_pages_are_not_found(shop_a, shop_b):
     printer = network_printer(shop_a, closed_port())
-    job = jobs.printer_test(actor=main_actor(shop_a), printer=printer)
+    job = print_jobs.printer_test(actor=main_actor(shop_a), printer=printer)
     other = logged_in(shop_b)
     assert other.get(f"{PRINTERS}{printer.pk}/edit/").status_code == 404
     assert other.get(f"{PRINT_JOBS}{job.pk}/").status_code == 404
@@ -186,7 +186,7 @@ def test_agent_key_is_shown_once_and_revoking_stops_it(shop_a):
 
 
 def test_agent_printer_form_needs_a_target(shop_a):
-    agent, _key = jobs.agent_create(actor=main_actor(shop_a), name="打包台")
+    agent, _key = agents.agent_create(actor=main_actor(shop_a), name="打包台")
     client = logged_in(shop_a)
     base = {"name": "代理打印机", "kind": "escpos", "connection": "agent", "agent": str(agent.pk),
             "dpi": "203", "offset_x_mm": "0", "offset_y_mm": "0"}  # fmt: skip
@@ -204,9 +204,9 @@ def test_failed_job_page_shows_the_attempt_and_retry_queues_it_again(shop_a):
     sub = open_service(shop_a, "ZTO", balance=10)
     _orders, waybills = orders_with_waybills(shop_a, sub, 2)
     printer = network_printer(shop_a, closed_port())
-    job = jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+    job = print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
                                 waybill_ids=[w.pk for w in waybills])  # fmt: skip
-    jobs.print_job_send(job_id=job.pk)
+    print_jobs.print_job_send(job_id=job.pk)
     client = logged_in(shop_a)
     html = text(client.get(f"{PRINT_JOBS}{job.pk}/"))
     assert 'data-status="failed"' in html and 'data-outcome="failed"' in html
@@ -302,10 +302,10 @@ def test_admin_lists_printers_agents_and_jobs_and_retries_a_job(shop_a, admin_cl
     sub = open_service(shop_a, "ZTO", balance=10)
     _orders, [waybill] = orders_with_waybills(shop_a, sub, 1)
     printer = network_printer(shop_a, closed_port())
-    jobs.agent_create(actor=main_actor(shop_a), name="打包台")
-    job = jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
+    agents.agent_create(actor=main_actor(shop_a), name="打包台")
+    job = print_jobs.print_job_create(actor=main_actor(shop_a), printer=printer,
                                 waybill_ids=[waybill.pk])  # fmt: skip
-    jobs.print_job_send(job_id=job.pk)
+    print_jobs.print_job_send(job_id=job.pk)
     for url in ("printer/", "printagent/", "printjob/", f"printjob/{job.pk}/change/",
                 "labeltemplate/"):  # fmt: skip
         assert admin_client.get(f"/admin/printing/{url}").status_code == 200, url

@@ -23,7 +23,7 @@ from carriers.models import Branch
 from dropship.models import Allocation, Binding, FactoryOrder, Statement
 from dropship.services import allocation_create, binding_confirm, binding_request, profile_update
 from dropship.services.statements import statement_start
-from printing import jobs as print_jobs
+from printing import agents, print_jobs, printers
 from printing.models import LabelTemplate, PrintAgent, Printer, PrintJob
 from printing.services import template_create
 from shops import services as shop_services
@@ -70,12 +70,12 @@ def world():
         actor=owner, username="victim-packer", password="pass-12345", permissions=[perms.PRINT]
     )
     template = template_create(actor=owner, data={"carrier": "ZTO", "size": "100x150", "name": "T"})
-    printer = print_jobs.printer_create(
+    printer = printers.printer_create(
         actor=owner,
         data={"name": "VictimPrinter", "kind": "escpos", "connection": "network",
               "host": "127.0.0.1", "port": 9100},
     )  # fmt: skip
-    agent, _key = print_jobs.agent_create(actor=owner, name="受害打包台")
+    agent, _key = agents.agent_create(actor=owner, name="受害打包台")
     print_job = print_jobs.print_job_create(actor=owner, printer=printer, waybill_ids=[waybill.pk])
     jobs = {
         kind: Job.objects.create(shop=victim, kind=kind, params={})
@@ -90,7 +90,7 @@ def world():
     )
     # the attackers' own credentials
     other_branch = Branch.objects.filter(carrier=sub.carrier).exclude(pk=sub.branch_id).first()
-    _rogue_agent, rogue_agent_key = print_jobs.agent_create(
+    _rogue_agent, rogue_agent_key = agents.agent_create(
         actor=main_actor(attacker), name="攻击打包台"
     )
     return {

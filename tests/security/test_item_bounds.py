@@ -1,7 +1,7 @@
 """Order items are bounded at every door that takes them in (the order API, the import and
 its page, a waybill's items through ``PATCH /api/v1/waybills/{no}/``, the factory's price
 sheet through the API and its page): one validator
-(``shops.services.orders.clean_items`` with ``ITEM_TEXT_MAX``, ``ITEMS_MAX``,
+(``shops.services.order_intake.clean_items`` with ``ITEM_TEXT_MAX``, ``ITEMS_MAX``,
 ``QUANTITY_MAX``, ``REMARK_MAX``). A 900 KB product name is refused with a field error
 and nothing is stored."""
 
@@ -18,7 +18,7 @@ from dropship.models import SettlementPrice
 from shops import services as shop_services
 from shops.models import Order, OrderItem
 from shops.services import imports
-from shops.services.orders import ITEM_TEXT_MAX, ITEMS_MAX, QUANTITY_MAX, REMARK_MAX
+from shops.services.order_intake import ITEM_TEXT_MAX, ITEMS_MAX, QUANTITY_MAX, REMARK_MAX
 from tests.conftest import main_actor, make_order, token_client
 from tests.dropship.conftest import MERCHANT_NO, bind, make_factory, make_merchant
 from tests.waybills.conftest import open_service

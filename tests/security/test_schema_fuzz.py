@@ -38,7 +38,7 @@ from carriers.models import Branch
 from dropship.models import Allocation, FactoryOrder
 from dropship.services import allocation_create, binding_confirm, binding_request, profile_update
 from dropship.services.statements import statement_start
-from printing import jobs as print_jobs
+from printing import agents, print_jobs, printers
 from printing.services import template_create
 from shops import services as shop_services
 from shops.models import Address
@@ -125,14 +125,14 @@ def build_world() -> dict:
         shop=merchant, order=orders[2], code="OUT_OF_RANGE", message="超区"
     )
     template = template_create(actor=owner, data={"carrier": "ZTO", "size": "100x150", "name": "T"})
-    printer = print_jobs.printer_create(
+    printer = printers.printer_create(
         actor=owner,
         data={"name": "FuzzPrinter", "kind": "escpos", "connection": "network",
               "host": "127.0.0.1", "port": 9100},
     )  # fmt: skip
-    agent, agent_key = print_jobs.agent_create(actor=owner, name="模糊打包台")
+    agent, agent_key = agents.agent_create(actor=owner, name="模糊打包台")
     print_job = print_jobs.print_job_create(actor=owner, printer=printer, waybill_ids=[waybill.pk])
-    agent_printer = print_jobs.printer_create(
+    agent_printer = printers.printer_create(
         actor=owner,
         data={"name": "FuzzAgentPrinter", "kind": "escpos", "connection": "agent",
               "agent": agent.pk, "agent_target": "tcp://127.0.0.1:9"},

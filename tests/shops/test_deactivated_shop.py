@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from printing import jobs as print_jobs
+from printing import agents
 from shops import services as shop_services
 from shops.models import ApiToken, Shop
 from tests.conftest import main_actor, make_user
@@ -73,7 +73,7 @@ def test_a_cached_token_of_a_deactivated_shop_is_refused(
 def test_a_print_agent_of_a_deactivated_shop_is_refused(
     shop_a, door, django_capture_on_commit_callbacks
 ):
-    _, key = print_jobs.agent_create(actor=main_actor(shop_a), name="打包台 1")
+    _, key = agents.agent_create(actor=main_actor(shop_a), name="打包台 1")
     agent = APIClient()
     agent.credentials(HTTP_AUTHORIZATION=f"Agent {key}")
     assert agent.get("/api/v1/agent/jobs/next/").status_code == 204

@@ -12,7 +12,7 @@ from django.utils import timezone
 from carriers.catalog import CARRIERS
 from shops import demo
 from shops.models import Order, OrderEvent, OrderItem, OrderStatus, Product, Shop
-from shops.services.orders import sla_next_due
+from shops.services.order_states import sla_next_due
 from tests.conftest import make_shop
 from waybill_console.crypto import Sealed, blind_index
 

@@ -23,7 +23,7 @@ from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate as validate_spec
 
 from dropship.models import FactoryOrder
-from printing import jobs as print_jobs
+from printing import agents, print_jobs, printers
 from shops.models import Order
 from tests.conftest import main_actor, make_order, make_shop, make_user, token_client
 from tests.dropship.conftest import bind, make_factory, make_merchant, new_order, returned
@@ -397,8 +397,8 @@ def test_print_agent_answer_matches_its_component():
     sub = open_service(shop, balance=5)
     owner = main_actor(shop)
     waybill = waybill_allocate(actor=owner, order=make_order(shop), subscription=sub).parent
-    agent, key = print_jobs.agent_create(actor=owner, name="契约打包台")
-    printer = print_jobs.printer_create(
+    agent, key = agents.agent_create(actor=owner, name="契约打包台")
+    printer = printers.printer_create(
         actor=owner,
         data={"name": "契约打印机", "kind": "escpos", "connection": "agent", "agent": agent.pk,
               "agent_target": "tcp://127.0.0.1:9100"},

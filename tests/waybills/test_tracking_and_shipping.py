@@ -186,7 +186,7 @@ def test_ops_admin_action_records_pickup(shop_a, admin_client):
 
 def test_a_number_the_order_shipped_with_cannot_be_cancelled(shop_a):
     from waybills.errors import WaybillNotCancellable
-    from waybills.services.lifecycle import waybill_cancellable
+    from waybills.services.changes import waybill_cancellable
 
     sub = open_service(shop_a, balance=5)
     order = make_order(shop_a)

@@ -1,5 +1,5 @@
 """A carrier branch reports tracking only for numbers drawn on its own subscriptions, and
-only with a plausible event time (``waybills.services.lifecycle.TRACKING_*``)."""
+only with a plausible event time (``waybills.services.tracking.TRACKING_*``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from tests.conftest import main_actor, make_order, token_client
 from tests.waybills.conftest import open_service
 from waybills import services
 from waybills.models import TrackingEvent, Violation, Waybill
-from waybills.services.lifecycle import TRACKING_CLOCK_SKEW, TRACKING_MAX_AGE, waybill_cancellable
+from waybills.services.changes import waybill_cancellable
+from waybills.services.tracking import TRACKING_CLOCK_SKEW, TRACKING_MAX_AGE
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from carriers.selectors import subscription_get
 from shops import selectors as shop_selectors
 from shops import services as shop_services
 from shops.api.serializers import JobSerializer, OrderSerializer
-from shops.services.orders import BATCH_SHIP_LIMIT
+from shops.services.order_shipping import BATCH_SHIP_LIMIT
 from waybill_console.api import IsBranchActor, paginated
 from waybill_console.errors import BatchTooLarge, NotFound, ValidationError
 from waybill_console.idempotency import idempotent

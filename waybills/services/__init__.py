@@ -8,16 +8,12 @@ from waybills.services.allocation import (
     waybill_append_packages,
     waybill_screen,
 )
+from waybills.services.changes import waybill_cancel, waybill_update
 from waybills.services.exceptions import exception_retry, exception_retry_all
 from waybills.services.jobs import reconciliation_start, waybill_batch_start
-from waybills.services.lifecycle import (
-    tracking_record,
-    waybill_cancel,
-    waybill_ship,
-    waybill_ship_batch,
-    waybill_update,
-)
 from waybills.services.recycling import waybills_recycle
+from waybills.services.shipping import waybill_ship, waybill_ship_batch
+from waybills.services.tracking import tracking_record
 
 __all__ = [
     "Allocation",

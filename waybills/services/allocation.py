@@ -926,7 +926,7 @@ def _fail(order_id: int, err: AppError) -> dict:
 
 def waybill_screen(*, actor: Actor, subscription: int | None, receiver: dict, services=None):
     """筛单 (getOutRange) alone: screen a receiver against a subscription's branch."""
-    from shops.services.orders import clean_receiver
+    from shops.services.order_intake import clean_receiver
 
     errors: dict = {}
     cleaned = clean_receiver(receiver, errors, check_region=False)

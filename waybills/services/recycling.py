@@ -122,7 +122,7 @@ def waybills_recycle(*, as_of: datetime | None = None, batch_size: int = BATCH_S
 
 def violations_settle_owed(*, at: datetime) -> int:
     """Deduct re-deductions that were owed because the balance was empty."""
-    from waybills.services.lifecycle import violation_settle
+    from waybills.services.tracking import violation_settle
 
     settled = 0
     owed = Violation.objects.filter(deducted_at=None).select_related("subscription", "waybill")

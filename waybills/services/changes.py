@@ -1,0 +1,280 @@
+"""Changing a drawn number: cancel (with the cap) and update until pickup.
+
+The cancel cap lives in the database: ``subscription_cancel_cap`` refuses any row where
+more than 20 % of over-50 allocations were cancelled, and a cancel sets ``cancel_basis``
+to the allocated count in the same UPDATE, so two concurrent cancels at the boundary
+cannot both pass (the second waits for the row lock, re-reads the row and fails the
+CHECK). The conditional UPDATE in front of it only turns the common case into a clean
+refusal without an error round trip.
+
+Tracking is in ``waybills.services.tracking``, shipping in ``waybills.services.shipping``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from carriers.gateways import gateway_for
+from carriers.gateways.base import Receiver
+from carriers.models import Subscription
+from shops.models import Order
+from shops.services.order_intake import clean_items, clean_receiver
+from waybill_console import permissions as perms
+from waybill_console.crypto import mask_name, mask_phone
+from waybill_console.errors import AppError, ValidationError
+from waybill_console.tenancy import Actor
+from waybills.errors import (
+    CancelLimitReached,
+    WaybillNotCancellable,
+    WaybillNotUpdatable,
+    WaybillReceiverNotEditable,
+)
+from waybills.models import LIVE_STATUSES, Waybill, WaybillStatus
+from waybills.selectors import waybill_check
+
+W = WaybillStatus
+CAP_FREE_UP_TO = 50
+CAP_RATIO = 5  # cancelled * 5 <= allocated, i.e. 20 %
+
+
+def waybill_lock(waybill: Waybill) -> Waybill:
+    return Waybill.objects.select_for_update().get(pk=waybill.pk)
+
+
+def _refuse_cancel(waybill: Waybill) -> None:
+    if waybill.status == W.CANCELLED:
+        raise WaybillNotCancellable("already_cancelled")
+    if waybill.status == W.RECYCLED:
+        raise WaybillNotCancellable("recycled")
+    if waybill.picked_up_at or waybill.status != W.ALLOCATED:
+        raise WaybillNotCancellable("picked_up")
+    if waybill.has_tracking:
+        raise WaybillNotCancellable("has_tracking")
+    order = waybill.order
+    if order.shipped_at is not None and order.tracking_no == waybill.waybill_no:
+        raise WaybillNotCancellable("shipped")  # the parcel went out under this number
+
+
+def waybill_cancellable(waybill: Waybill) -> bool:
+    """Whether the number itself may be cancelled (the cap is the subscription's)."""
+    try:
+        _refuse_cancel(waybill)
+    except WaybillNotCancellable:
+        return False
+    return True
+
+
+def waybill_cancel(*, actor: Actor, waybill: Waybill, now: datetime | None = None) -> Waybill:
+    """Cancel an unused number, within the cap (≤ 50 allocated: always; above: ≤ 20 %)."""
+    actor.require(perms.WAYBILL_CANCEL)
+    waybill_check(actor=actor, waybill=waybill)
+    _refuse_cancel(waybill)
+    at = now or timezone.now()
+    # reserve (cap and state, committed), then tell the carrier, then undo if it refused:
+    # no transaction stays open across the call, and the carrier never hears of a cancel
+    # that the cap refused
+    with transaction.atomic():
+        waybill = waybill_lock(waybill)
+        _refuse_cancel(waybill)
+        try:
+            with transaction.atomic():
+                rows = (
+                    Subscription.objects.filter(pk=waybill.subscription_id)
+                    .filter(
+                        Q(allocated_total__lte=CAP_FREE_UP_TO)
+                        | Q(cancelled_total__lt=F("allocated_total") / CAP_RATIO)
+                    )
+                    .update(
+                        cancelled_total=F("cancelled_total") + 1,
+                        cancel_basis=F("allocated_total"),
+                    )
+                )
+        except IntegrityError:  # the CHECK constraint: a concurrent cancel took the last one
+            rows = 0
+        if not rows:
+            raise CancelLimitReached(detail={"cancellable_now": 0})
+        waybill.status = W.CANCELLED
+        waybill.cancelled_at = at
+        waybill.last_changed_at = at
+        waybill.save(update_fields=["status", "cancelled_at", "last_changed_at"])
+        _refresh_order_mark(waybill.order_id)
+    try:
+        gateway_for(waybill.carrier.code).cancel(
+            subscription=waybill.subscription, waybill_no=waybill.waybill_no
+        )
+    except AppError:
+        _undo_cancel(waybill)
+        raise
+    return waybill
+
+
+def _undo_cancel(waybill: Waybill) -> None:
+    """The carrier refused the cancel: the number is allocated again, the count given back
+    (fewer cancels can never break the cap)."""
+    with transaction.atomic():
+        rows = Waybill.objects.filter(pk=waybill.pk, status=W.CANCELLED).update(
+            status=W.ALLOCATED, cancelled_at=None
+        )
+        if rows:
+            Subscription.objects.filter(pk=waybill.subscription_id).update(
+                cancelled_total=F("cancelled_total") - 1
+            )
+            _refresh_order_mark(waybill.order_id)
+    waybill.status, waybill.cancelled_at = W.ALLOCATED, None
+
+
+def _refresh_order_mark(order_id: int) -> None:
+    """The order shows the number of its live parent, or none."""
+    live = (
+        Waybill.objects.filter(order_id=order_id, status__in=LIVE_STATUSES)
+        .order_by("package_no")
+        .first()
+    )
+    order = Order.objects.select_for_update().get(pk=order_id)
+    if order.shipped_at is not None and order.tracking_no and live is None:
+        return  # shipped (by hand or before): keep what was shipped
+    if live is None:
+        Order.objects.filter(pk=order_id).update(has_waybill=False, tracking_no="", carrier_code="")
+    else:
+        Order.objects.filter(pk=order_id).update(
+            has_waybill=True, tracking_no=live.waybill_no, carrier_code=live.carrier.code
+        )
+
+
+def waybill_update(
+    *,
+    actor: Actor,
+    waybill: Waybill,
+    receiver: dict | None = None,
+    weight_grams: int | None = None,
+    items: list | None = None,
+    now: datetime | None = None,
+) -> Waybill:
+    """Change the receiver (screened again), weight or items until the parcel is picked up.
+
+    A receiver change redirects the parcel, so it is an order change: it needs the order
+    permission too (``order.manage``, the one that guards an order's address), only the
+    shop whose order it is may make it (a factory's number for a merchant's order: 403),
+    and it is written to the order (``order_change_address``, with its
+    ``address_changed`` event naming the number, no consumer data) and to the order's
+    other numbers of the same service not yet picked up (子母件), in one transaction: the
+    order's receiver and the snapshots stay equal. Locks: the numbers by id, then the
+    order (as a cancel takes them)."""
+    from shops.services.orders import order_change_address
+
+    actor.require(perms.WAYBILL_ALLOCATE)
+    if receiver is not None:
+        actor.require(perms.ORDER_MANAGE)
+    waybill_check(actor=actor, waybill=waybill)
+    if receiver is not None and waybill.order.shop_id != waybill.shop_id:
+        raise WaybillReceiverNotEditable()
+    errors: dict = {}
+    cleaned = clean_receiver(receiver, errors) if receiver is not None else None
+    if weight_grams is not None and (
+        not isinstance(weight_grams, int) or not 1 <= weight_grams <= 100_000_000
+    ):
+        errors["weight_grams"] = "Grams, a whole number from 1."
+    if items is not None:
+        items = waybill_items_clean(items, errors)
+    if errors:
+        raise ValidationError.for_fields(**errors)
+    if waybill.status != W.ALLOCATED or waybill.picked_up_at:
+        raise WaybillNotUpdatable()
+    screen = None
+    if cleaned is not None:
+        screen = gateway_for(waybill.carrier.code).screen(
+            subscription=waybill.subscription,
+            receiver=Receiver(cleaned.province, cleaned.city, cleaned.district, cleaned.detail),
+            services=waybill.services or None,
+        )
+    at = now or timezone.now()
+    with transaction.atomic():
+        if cleaned is None:
+            group = [waybill_lock(waybill)]
+        else:
+            group = list(
+                Waybill.objects.select_for_update()
+                .filter(
+                    Q(pk=waybill.pk)
+                    | Q(
+                        order_id=waybill.order_id,
+                        shop_id=waybill.shop_id,
+                        subscription_id=waybill.subscription_id,
+                        status=W.ALLOCATED,
+                        picked_up_at__isnull=True,
+                    )
+                )
+                .order_by("pk")
+            )
+        waybill = next(w for w in group if w.pk == waybill.pk)
+        if waybill.status != W.ALLOCATED or waybill.picked_up_at:
+            raise WaybillNotUpdatable()
+        if cleaned is not None:
+            order_change_address(
+                actor=actor,
+                order=waybill.order,
+                receiver=receiver,
+                now=at,
+                waybill_no=waybill.waybill_no,
+            )
+            for row in group:
+                _set_receiver(row, cleaned, screen, at)
+                if row.pk != waybill.pk:
+                    row.save()
+        if weight_grams is not None:
+            waybill.weight_grams = weight_grams
+        if items is not None:
+            waybill.items = items
+        waybill.last_changed_at = at
+        waybill.save()
+    return waybill
+
+
+def _set_receiver(waybill: Waybill, cleaned, screen, at: datetime) -> None:
+    """The receiver snapshot (ciphertext and masks) and the screening result that goes
+    with the address."""
+    waybill.receiver_name = cleaned.name
+    waybill.receiver_phone = cleaned.phone
+    waybill.receiver_detail = cleaned.detail
+    waybill.receiver_name_masked = mask_name(cleaned.name)
+    waybill.receiver_phone_masked = mask_phone(cleaned.phone)
+    waybill.receiver_province = cleaned.province
+    waybill.receiver_city = cleaned.city
+    waybill.receiver_district = cleaned.district
+    waybill.sort_code = screen.sort_code
+    waybill.package_center_code = screen.package_center_code
+    waybill.package_center_name = screen.package_center_name
+    waybill.short_address_code = screen.short_address_code
+    waybill.short_address_name = screen.short_address_name
+    waybill.receiver_changed_at = at
+    waybill.last_changed_at = at
+
+
+def waybill_items_clean(items, errors: dict) -> list[dict]:
+    """A waybill's own items (what its label lists), under the order items' rule
+    (:func:`shops.services.order_intake.clean_items`: the same bounds for every door), stored as
+    the label reads them (``name``, ``quantity``, and ``sku`` and ``spec`` when given).
+    ``name`` is taken for ``product_name``, as the number's answer shows it; an empty list
+    clears them (the label lists the order's items again)."""
+    if isinstance(items, list) and not items:
+        return []
+    if isinstance(items, list):
+        items = [
+            {**i, "product_name": i.get("product_name", i.get("name"))}
+            if isinstance(i, dict)
+            else i
+            for i in items
+        ]
+    clean = clean_items(items, errors, prefix="items", require_sku=False)
+    return [
+        {
+            **{k: i[k] for k in ("sku", "spec") if i[k]},
+            "name": i["product_name"],
+            "quantity": i["quantity"],
+        }
+        for i in clean
+    ]
