@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from carriers.models import Carrier, Subscription
@@ -32,7 +33,7 @@ def _usb_id(value, field: str, errors: dict) -> int | None:
     except ValueError:
         number = -1
     if isinstance(value, bool) or not 0 < number <= 0xFFFF:
-        errors[field] = "A USB id in hex, e.g. 0416."
+        errors[field] = gettext("A USB id in hex, e.g. 0416.")
         return None
     return number
 
@@ -41,10 +42,10 @@ def _number(value, field: str, errors: dict, *, low, high, decimal: bool = False
     try:
         number = inputs.finite_decimal(value) if decimal else int(str(value).strip())
     except ValueError:
-        errors[field] = f"A number from {low} to {high}."
+        errors[field] = gettext("A number from %(low)s to %(high)s.") % {"low": low, "high": high}
         return None
     if isinstance(value, bool) or not low <= number <= high:
-        errors[field] = f"A number from {low} to {high}."
+        errors[field] = gettext("A number from %(low)s to %(high)s.") % {"low": low, "high": high}
         return None
     return number.quantize(Decimal("0.1")) if decimal else number
 
@@ -68,22 +69,26 @@ def _clean_printer(data: dict, *, shop, instance: Printer | None) -> dict:
     if given("name"):
         name = str(data.get("name") or "").strip()
         if not name or len(name) > 40:
-            errors["name"] = "1 to 40 characters."
+            errors["name"] = gettext("1 to 40 characters.")
         out["name"] = name
     if given("kind"):
         kind = str(data.get("kind") or "")
         if kind not in PrinterKind.values:
-            errors["kind"] = f"One of {', '.join(PrinterKind.values)}."
+            errors["kind"] = gettext("One of %(choices)s.") % {
+                "choices": ", ".join(PrinterKind.values)
+            }
         out["kind"] = kind
     if given("connection"):
         connection = str(data.get("connection") or "")
         if connection not in Connection.values:
-            errors["connection"] = f"One of {', '.join(Connection.values)}."
+            errors["connection"] = gettext("One of %(choices)s.") % {
+                "choices": ", ".join(Connection.values)
+            }
         out["connection"] = connection
     if "host" in data:
         host = str(data.get("host") or "").strip()
         if len(host) > 100 or any(c.isspace() or c == "/" for c in host):
-            errors["host"] = "A host name or IP address."
+            errors["host"] = gettext("A host name or IP address.")
         out["host"] = host
     if "port" in data and data.get("port") not in (None, ""):
         out["port"] = _number(data["port"], "port", errors, low=1, high=65535)
@@ -98,7 +103,7 @@ def _clean_printer(data: dict, *, shop, instance: Printer | None) -> dict:
                 shop=shop, pk=_number(agent_id, "agent", errors, low=1, high=2**62) or 0
             ).first()
             if agent is None or agent.revoked_at:
-                errors["agent"] = "Not one of this shop's print agents."
+                errors["agent"] = gettext("Not one of this shop's print agents.")
             out["agent"] = agent
     if "agent_target" in data:
         target = str(data.get("agent_target") or "").strip()
@@ -106,7 +111,7 @@ def _clean_printer(data: dict, *, shop, instance: Printer | None) -> dict:
     if "dpi" in data or not partial:
         dpi = _number(data.get("dpi") or 203, "dpi", errors, low=203, high=300)
         if dpi is not None and dpi not in services.DPIS:
-            errors["dpi"] = "203 or 300."
+            errors["dpi"] = gettext("203 or 300.")
         out["dpi"] = dpi
     for key in ("offset_x_mm", "offset_y_mm"):
         if key in data:
@@ -124,16 +129,16 @@ def _clean_printer(data: dict, *, shop, instance: Printer | None) -> dict:
 
     connection = merged("connection")
     if connection == Connection.NETWORK and not merged("host"):
-        errors["host"] = "The printer's IP address or host name."
+        errors["host"] = gettext("The printer's IP address or host name.")
     elif connection == Connection.NETWORK and {"host", "port", "connection"} & set(out):
         errors.update(printer_address_errors(merged("host"), merged("port") or 9100))
     if connection == Connection.USB:
         for key in ("usb_vendor_id", "usb_product_id"):
             if not merged(key):
-                errors[key] = "A USB id in hex, e.g. 0416."
+                errors[key] = gettext("A USB id in hex, e.g. 0416.")
     if connection == Connection.AGENT:
         if not merged("agent"):
-            errors["agent"] = "Choose the print agent of the packing PC."
+            errors["agent"] = gettext("Choose the print agent of the packing PC.")
         try:
             out["agent_target"] = agent_wire.target_check(merged("agent_target") or "")
         except ValidationError as err:
@@ -201,7 +206,7 @@ def printer_create(*, actor: Actor, data: dict) -> Printer:
             first = not Printer.objects.filter(shop=shop).exists()
             printer = Printer.objects.create(shop=shop, is_default=first, **fields)
     except IntegrityError:
-        raise ValidationError.for_fields(name="A printer with this name exists.") from None
+        raise ValidationError.for_fields(name=gettext("A printer with this name exists.")) from None
     if _flag(data.get("is_default")) and not first:
         printer_set_default(actor=actor, printer=printer)
     return printer
@@ -222,7 +227,7 @@ def printer_update(*, actor: Actor, printer: Printer, data: dict) -> Printer:
         with transaction.atomic():
             printer.save()
     except IntegrityError:
-        raise ValidationError.for_fields(name="A printer with this name exists.") from None
+        raise ValidationError.for_fields(name=gettext("A printer with this name exists.")) from None
     if _flag(data.get("is_default")):
         printer_set_default(actor=actor, printer=printer)
     return printer
@@ -264,7 +269,7 @@ def sample_label_template(shop, template_id: int | None) -> LabelTemplate:
     if template_id:
         chosen = LabelTemplate.objects.filter(shop=shop, pk=template_id).first()
         if chosen is None:
-            raise ValidationError.for_fields(template="Not one of this shop's templates.")
+            raise ValidationError.for_fields(template=gettext("Not one of this shop's templates."))
         return chosen
     default = (
         LabelTemplate.objects.filter(shop=shop, is_default=True)

@@ -224,9 +224,12 @@ def test_the_merchant_keeps_every_door_to_its_own_numbers(merchant, merchant_sub
 
     own = waybill_allocate(actor=main_actor(merchant), order=order, subscription=merchant_sub)
     api = token_client(merchant)
-    assert api.get(f"/api/v1/waybills/{own.parent.waybill_no}/").status_code == 200
+    detail = api.get(f"/api/v1/waybills/{own.parent.waybill_no}/")
+    assert detail.status_code == 200
+    assert detail.json()["waybill_no"] == own.parent.waybill_no
+    assert detail.json()["order"] == order.pk
     label = api.get(f"/api/v1/waybills/{own.parent.waybill_no}/label/?format=png")
-    assert label.status_code == 200
+    assert label.status_code == 200 and label.content.startswith(b"\x89PNG")
 
 
 def test_a_live_dropship_order_still_prints_through_the_generic_doors(merchant, factory, drawn):

@@ -85,6 +85,7 @@ def test_municipality_addresses_screen_on_every_carrier(shop_a, carrier, extra):
             format="json",
         )
         assert answer.status_code == 200, (province, city, district, answer.json())
+        assert answer.json()["ok"] is True and answer.json()["sort_code"], answer.json()
 
 
 @pytest.mark.django_db
