@@ -354,24 +354,31 @@ def waybill_batch_controls(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _selected_orders(request, *, limit: int) -> tuple[list[int], int]:
+    """The orders a list action applies to: the ticked ``ids``, or with ``all_matching=1``
+    every order of the shop matching the list's filters, across pages. Returns at most
+    ``limit + 1`` ids (so the service can refuse an over-large batch) and how many were
+    selected in all. Raises the filters' validation error."""
+    if request.POST.get("all_matching") == "1":
+        filters = shop_selectors.OrderFilters.from_params(request.POST)
+        qs = shop_selectors.order_list(actor=request.actor, filters=filters).order_by("pk")
+        ids = list(qs.values_list("pk", flat=True)[: limit + 1])
+        return ids, (qs.count() if len(ids) > limit else len(ids))
+    ids = [i for i in (_int_or_none(v) for v in request.POST.getlist("ids")) if i]
+    return ids, len(ids)
+
+
 @shop_required
 @require_POST
 def waybill_batch_ship(request: HttpRequest) -> HttpResponse:
     """批量发货 of the ticked orders, or of all N orders matching the filters ("select all",
     across pages), with their own platform numbers, choosing a return address; one message
     per refused order. More than 500 selected: refused before anything is shipped."""
-    if request.POST.get("all_matching") == "1":
-        try:
-            filters = shop_selectors.OrderFilters.from_params(request.POST)
-        except AppError as err:
-            messages.error(request, _error_text(err))
-            return redirect(_order_list_url(request))
-        qs = shop_selectors.order_list(actor=request.actor, filters=filters).order_by("pk")
-        ids = list(qs.values_list("pk", flat=True)[: BATCH_SHIP_LIMIT + 1])
-        selected = qs.count() if len(ids) > BATCH_SHIP_LIMIT else len(ids)
-    else:
-        ids = [i for i in (_int_or_none(v) for v in request.POST.getlist("ids")) if i]
-        selected = len(ids)
+    try:
+        ids, selected = _selected_orders(request, limit=BATCH_SHIP_LIMIT)
+    except AppError as err:
+        messages.error(request, _error_text(err))
+        return redirect(_order_list_url(request))
     if not ids:
         messages.error(request, _("Select the orders to ship."))
         return redirect(_order_list_url(request))
@@ -410,16 +417,11 @@ def waybill_batch(request: HttpRequest) -> HttpResponse:
     """Start the batch job for the ticked orders (or all matching), then show its progress
     on the order list (``?batch_job=<id>``)."""
     actor = request.actor
-    if request.POST.get("all_matching") == "1":
-        try:
-            filters = shop_selectors.OrderFilters.from_params(request.POST)
-        except AppError as err:
-            messages.error(request, _error_text(err))
-            return redirect(_order_list_url(request))
-        qs = shop_selectors.order_list(actor=actor, filters=filters)
-        ids = list(qs.values_list("pk", flat=True)[: BATCH_LIMIT + 1])
-    else:
-        ids = [i for i in (_int_or_none(v) for v in request.POST.getlist("ids")) if i]
+    try:
+        ids, _selected = _selected_orders(request, limit=BATCH_LIMIT)
+    except AppError as err:
+        messages.error(request, _error_text(err))
+        return redirect(_order_list_url(request))
     if not ids:
         messages.error(request, _("Select the orders to allocate waybill numbers for."))
         return redirect(_order_list_url(request))
