@@ -7,9 +7,10 @@ unless ``--keep`` is given. Sections (``--only``, default all):
 
 * ``orders``     – the order list page (``seed_demo --orders N``, in-process requests);
 * ``allocation`` – allocation throughput: ``single`` (raw SQL vs the service), ``batch``
-  (raw SQL vs the service, 50 a transaction) and ``http`` (the API under gunicorn),
-  then the invariants (no duplicate number, no negative balance, ledger = counters,
-  one live number per order package);
+  (raw SQL vs the service, 50 a transaction), ``http`` (the API under gunicorn, one order
+  a request) and ``bulk`` (the API under gunicorn, 50 orders a request), then the
+  invariants (no duplicate number, no negative balance, ledger = counters, one live
+  number per order package);
 * ``recycle``    – the recycling sweep over ``--waybills`` bulk-inserted numbers;
 * ``export``     – the reconciliation statement: CSV of ``--waybills`` rows (time, peak
   RSS of the exporting process) and XLSX of ``--xlsx-waybills`` rows;
@@ -40,8 +41,8 @@ from benchmarks.common import (
     refuse_remote,
 )
 
-SECTIONS = ("orders", "single", "batch", "http", "recycle", "export", "labels")
-ALIASES = {"allocation": ("single", "batch", "http"), "all": SECTIONS}
+SECTIONS = ("orders", "single", "batch", "http", "bulk", "recycle", "export", "labels")
+ALIASES = {"allocation": ("single", "batch", "http", "bulk"), "all": SECTIONS}
 
 
 def _sections(value: str) -> list[str]:
@@ -68,8 +69,8 @@ def _args(argv):
         type=_sections,
         default=list(SECTIONS),
         metavar="SECTIONS",
-        help="comma-separated: orders, single, batch, http, allocation (= single,batch,http), "
-        "recycle, export, all",
+        help="comma-separated: orders, single, batch, http, bulk, allocation "
+        "(= single,batch,http,bulk), recycle, export, labels, all",
     )
     g = parser.add_argument_group("order list page")
     g.add_argument("--orders", type=int, default=200_000, help="demo orders to seed")
@@ -88,6 +89,19 @@ def _args(argv):
     )
     g.add_argument("--http-requests", type=int, default=1000, help="timed API requests")
     g.add_argument("--http-warmup", type=int, default=5, help="untimed requests per client")
+    g.add_argument(
+        "--http-bulk-allocations",
+        type=int,
+        default=5000,
+        help="timed numbers of case (e), 50 a request (rounded up to whole requests for "
+        "every client)",
+    )
+    g.add_argument(
+        "--http-bulk-warmup",
+        type=int,
+        default=1,
+        help="untimed 50-order requests per client in case (e)",
+    )
     g.add_argument("--http-workers", type=int, default=3, help="gunicorn workers")
     g.add_argument(
         "--http-worker-class", default="sync", choices=["sync", "gthread"], help="gunicorn"
@@ -130,6 +144,8 @@ def _run(args, results: Results) -> None:
         cases += ["raw_batch", "service_batch"]
     if "http" in args.only:
         cases += ["http"]
+    if "bulk" in args.only:
+        cases += ["http_bulk"]
     if cases:
         allocation.run(args, results, cases)
     dataset = None

@@ -18,6 +18,8 @@ barrier to the last one finishing.
      draw of 50, ``COMMIT``.
 (c)  ``waybill_allocate_many`` with 50 orders a call (one chunk, one quota draw).
 (d)  ``POST /api/v1/waybills/`` under gunicorn (see :mod:`benchmarks.http`).
+(e)  ``POST /api/v1/waybills/bulk/`` under the same gunicorn set-up as (d), 50 orders a
+     request (the way ERPs draw); the figure is numbers per second, against (a').
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from benchmarks import seed
 from benchmarks.common import BENCH_DB, Results, header, psycopg_kwargs, step, verdict
 
 BATCH = 50
+#: the cases whose processes take their orders 50 at a time
+BATCHED = ("raw_batch", "service_batch", "http_bulk")
 TARGET_RATIO = 0.5
 HTTP_TARGET = 500
 
@@ -100,8 +104,23 @@ _WAYBILL_COLUMNS = (
     "receiver_phone, receiver_detail, receiver_name_masked, receiver_phone_masked, "
     "receiver_province, receiver_city, receiver_district, weight_grams, items, "
     "allocated_at, last_changed_at, cancelled_at, recycled_at, first_tracked_at, "
-    "picked_up_at, print_count, actor"
+    "picked_up_at, print_count, actor, carrier_order_id, print_data"
 )
+
+#: the baselines' quota statement: the conditional draw and its ledger entry in one statement
+#: (what the engine did before reservations, kept here as the raw-SQL yardstick)
+_DRAW_SQL = """
+WITH q AS (
+    UPDATE carriers_subscription
+       SET balance = balance - %(n)s, allocated_total = allocated_total + %(n)s
+     WHERE id = %(sub)s AND balance >= %(n)s
+ RETURNING id, balance
+)
+INSERT INTO carriers_ledgerentry (subscription_id, kind, amount, balance_after, at, actor,
+                                  note, reference)
+SELECT q.id, 'allocation', -%(n)s, q.balance, %(at)s, %(actor)s, '', %(ref)s FROM q
+RETURNING balance_after
+"""
 
 
 def _number(ctx: Context, value: int) -> str:
@@ -122,15 +141,13 @@ def _waybill_values(ctx: Context, order: tuple, number: str, at: datetime, sende
         phone, detail, name_m, phone_m,
         province, city, district, None, "[]",
         at, at, None, None, None,
-        None, 0, ctx.actor,
+        None, 0, ctx.actor, f"WB{oid}P1", "{}",
     )  # fmt: skip
 
 
 def _raw(ctx: Context, first: int, last: int, start):
     """(a) one allocation per transaction, plain psycopg2."""
     import psycopg2
-
-    from waybills.services.allocation import _DRAW_SQL
 
     conn = psycopg2.connect(**psycopg_kwargs(ctx.db, BENCH_DB))
     cur = conn.cursor()
@@ -177,8 +194,6 @@ def _raw_batch(ctx: Context, first: int, last: int, start):
     """(a') 50 allocations per transaction, plain psycopg2."""
     import psycopg2
     from psycopg2.extras import execute_values
-
-    from waybills.services.allocation import _DRAW_SQL
 
     conn = psycopg2.connect(**psycopg_kwargs(ctx.db, BENCH_DB))
     cur = conn.cursor()
@@ -241,7 +256,7 @@ def _service_setup(ctx: Context, first: int, last: int):
     from carriers.models import Subscription
     from shops.models import Membership, Order
     from waybill_console.tenancy import Actor
-    from waybills.services.allocation import _receiver
+    from waybills.services.draw import receiver_of as _receiver
 
     actor = Actor.for_membership(
         Membership.objects.select_related("shop").get(pk=ctx.membership_id)
@@ -319,12 +334,12 @@ def _child(kind, ctx, index, first, last, barrier, queue):
         barrier.wait()
         times["start"] = time.monotonic()
         times["cpu"] = time.process_time()
-        if ctx.profile and index == 0 and kind != "http":
+        if ctx.profile and index == 0 and kind not in http.CLIENTS:
             profiler = cProfile.Profile()
             profiler.enable()
 
     try:
-        fn = http.client_worker if kind == "http" else WORKERS[kind]
+        fn = http.CLIENTS.get(kind) or WORKERS[kind]
         report = fn(ctx, first, last, start)
         report["end"] = time.monotonic()
         report["start"] = times.get("start", report["end"])
@@ -423,7 +438,7 @@ def prepare(args, cases: list[str]) -> Setup:
     """The subscription (recharged for every case), templates and the cases' orders."""
     from carriers.gateways.builtin import FORMATS
     from shops.models import Membership
-    from waybills.services.allocation import _sender
+    from waybills.services.rows import sender_of as _sender
 
     counts = {
         "raw": args.allocations,
@@ -431,6 +446,7 @@ def prepare(args, cases: list[str]) -> Setup:
         "raw_batch": args.batch_allocations,
         "service_batch": args.batch_allocations,
         "http": args.http_requests + args.http_warmup * args.processes,
+        "http_bulk": bulk_count(args),
     }
     shop = seed.shop("100001")
     with step("open and recharge a ZTO subscription for shop 100001"):
@@ -471,6 +487,14 @@ def prepare(args, cases: list[str]) -> Setup:
     return setup
 
 
+def bulk_count(args) -> int:
+    """(e)'s orders: ``--http-bulk-allocations`` rounded up to the same whole number of
+    50-order requests for every client, plus each client's warm-up requests."""
+    per_round = BATCH * args.processes
+    timed = -(-args.http_bulk_allocations // per_round) * per_round
+    return timed + args.http_bulk_warmup * per_round
+
+
 def _db_settings() -> dict:
     from django.conf import settings
 
@@ -490,7 +514,7 @@ def _screens(sub, template_ids: list[int]) -> dict:
 
     from carriers.gateways import gateway_for
     from shops.models import Order
-    from waybills.services.allocation import _receiver
+    from waybills.services.draw import receiver_of as _receiver
 
     gateway = gateway_for(sub.carrier.code)
     out = {}
@@ -507,6 +531,7 @@ LABELS = {
     "raw_batch": "(a') raw SQL, batches of 50",
     "service_batch": "(c) service, batches of 50",
     "http": "(d) HTTP API (gunicorn)",
+    "http_bulk": "(e) HTTP API, 50 a request",
 }
 
 
@@ -532,9 +557,9 @@ def run(args, results: Results, cases: list[str]) -> Setup:
     outcomes: dict[str, Outcome] = {}
     for kind in cases:
         first, last = setup.cases[kind]
-        slices = split(first, last, args.processes, multiple=BATCH if "batch" in kind else 1)
-        if kind == "http":
-            outcome = http.run(args, ctx, slices)
+        slices = split(first, last, args.processes, multiple=BATCH if kind in BATCHED else 1)
+        if kind in http.CLIENTS:
+            outcome = http.run(args, ctx, slices, kind)
         else:
             outcome = run_processes(kind, ctx, slices)
         outcomes[kind] = outcome
@@ -563,6 +588,11 @@ def run(args, results: Results, cases: list[str]) -> Setup:
             row.ratio = ratio(outcome, raw)
             row.target = f"≥ {HTTP_TARGET}/s"
             row.verdict = verdict(outcome.rate >= HTTP_TARGET)
+        elif kind == "http_bulk":
+            row.ratio = ratio(outcome, raw_batch)
+            row.target = f"≥ {TARGET_RATIO:.0%} of (a')"
+            if raw_batch:
+                row.verdict = verdict(outcome.rate >= TARGET_RATIO * raw_batch.rate)
     check_invariants(results, setup, outcomes)
     return setup
 

@@ -1,11 +1,16 @@
-"""(d) ``POST /api/v1/waybills/`` under gunicorn, from bare-socket client processes.
+"""(d) ``POST /api/v1/waybills/`` and (e) ``POST /api/v1/waybills/bulk/`` under gunicorn,
+from bare-socket client processes.
 
 gunicorn serves ``waybill_console.wsgi`` on a free port of 127.0.0.1 with the bench
 database (``--http-workers`` processes of ``--http-worker-class``, ``--http-threads``
 each for gthread) and ``API_RATE_LIMIT`` raised out of the way. Each client process
-sends ``--http-warmup`` untimed requests (opening the workers' database connections),
-waits at the barrier, then its share of the timed ones: one shop token, one order per
-request, no ``Idempotency-Key`` unless ``--idempotency-key``.
+sends its untimed warm-up requests (opening the workers' database connections), waits at
+the barrier, then its share of the timed ones, with one shop token and no
+``Idempotency-Key`` unless ``--idempotency-key``:
+
+* (d) one order per request, ``--http-warmup`` warm-up requests per client;
+* (e) 50 orders per request (the way ERPs draw), ``--http-bulk-warmup`` warm-up requests
+  per client; the figure counts numbers, not requests.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from benchmarks.common import child_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PATH = "/api/v1/waybills/"
+BULK_PATH = "/api/v1/waybills/bulk/"
+BULK = 50  # orders per (e) request
 
 
 def _free_port() -> int:
@@ -88,7 +95,8 @@ def _stop(proc) -> None:
             proc.wait()
 
 
-def run(args, ctx, slices):
+def run(args, ctx, slices, kind: str = "http"):
+    """Case (d) (``kind="http"``) or (e) (``"http_bulk"``) against a gunicorn of its own."""
     from benchmarks import seed
     from benchmarks.allocation import run_processes
     from shops.models import Shop
@@ -121,11 +129,12 @@ def run(args, ctx, slices):
             "port": port,
             "key": key,
             "warmup": args.http_warmup,
+            "bulk_warmup": args.http_bulk_warmup,
             "idempotency_key": args.idempotency_key,
         }
         from benchmarks.cpu import children
 
-        outcome = run_processes("http", ctx, slices, servers=children(proc.pid))
+        outcome = run_processes(kind, ctx, slices, servers=children(proc.pid))
         outcome.block_holders = args.http_workers
         return outcome
     finally:
@@ -136,27 +145,26 @@ def run(args, ctx, slices):
         log.unlink(missing_ok=True)
 
 
-def client_worker(ctx, first: int, last: int, start) -> dict:
-    """One client process: warm-up requests, the barrier, then the timed requests.
+def _poster(ctx, path: str):
+    """``post(payload, key) -> (status, body)``: one request on a bare socket.
 
     A bare socket per request (``Connection: close``; gunicorn's sync workers close every
     connection anyway): the client processes share the two cores with the server, so the
     lighter they are the more of the machine the server gets, as with a load generator
-    written in C. The answer's status line and body are read back and checked."""
+    written in C."""
     port = ctx.http["port"]
     head = (
-        f"POST {PATH} HTTP/1.1\r\n"
+        f"POST {path} HTTP/1.1\r\n"
         f"Host: 127.0.0.1:{port}\r\n"
         f"Authorization: Token {ctx.http['key']}\r\n"
         "Content-Type: application/json\r\n"
         "Accept: application/json\r\n"
         "Connection: close\r\n"
     )
-    counts = {"ok": 0, "errors": 0, "first_error": "", "warmup": 0}
 
-    def post(order_id: int) -> tuple[int, bytes]:
-        body = json.dumps({"order": order_id, "subscription": ctx.sub_id}).encode()
-        extra = f"Idempotency-Key: bench-{order_id}\r\n" if ctx.http["idempotency_key"] else ""
+    def post(payload: dict, key: str) -> tuple[int, bytes]:
+        body = json.dumps(payload).encode()
+        extra = f"Idempotency-Key: {key}\r\n" if ctx.http["idempotency_key"] else ""
         request = f"{head}{extra}Content-Length: {len(body)}\r\n\r\n".encode() + body
         with socket.create_connection(("127.0.0.1", port), timeout=60) as conn:
             conn.sendall(request)
@@ -167,6 +175,18 @@ def client_worker(ctx, first: int, last: int, start) -> dict:
         if not answer.startswith(b"HTTP/1."):
             return 0, answer[:300]
         return int(answer[9:12]), answer.partition(b"\r\n\r\n")[2]
+
+    return post
+
+
+def client_worker(ctx, first: int, last: int, start) -> dict:
+    """(d) One client process: warm-up requests, the barrier, then the timed requests,
+    one order each. The answer's status line and body are read back and checked."""
+    send = _poster(ctx, PATH)
+    counts = {"ok": 0, "errors": 0, "first_error": "", "warmup": 0}
+
+    def post(order_id: int) -> tuple[int, bytes]:
+        return send({"order": order_id, "subscription": ctx.sub_id}, f"bench-{order_id}")
 
     def record(status: int, body: bytes, key: str) -> None:
         if status == 201 and b'"waybill_no"' in body:
@@ -183,3 +203,44 @@ def client_worker(ctx, first: int, last: int, start) -> dict:
     for order_id in timed:
         record(*post(order_id), "ok")
     return counts
+
+
+def bulk_client_worker(ctx, first: int, last: int, start) -> dict:
+    """(e) One client process: ``--http-bulk-warmup`` untimed requests, the barrier, then
+    its orders 50 a request. Every answer is read back: of a 200 with one result per order
+    in request order, each result that drew a number now (``ok`` and ``created``) counts;
+    every other order of the request counts as refused."""
+    send = _poster(ctx, BULK_PATH)
+    counts = {"ok": 0, "errors": 0, "first_error": "", "warmup": 0}
+
+    def post(ids: list[int], bucket: str) -> None:
+        status, body = send(
+            {"orders": ids, "subscription": ctx.sub_id}, f"bench-bulk-{ids[0]}-{ids[-1]}"
+        )
+        try:
+            results = json.loads(body)["results"] if status == 200 else []
+        except (ValueError, KeyError):
+            results = []
+        if [r["order"] for r in results] != ids:  # one result per order, in request order
+            results = []
+        drawn = sum(1 for r in results if r["ok"] and r["created"])
+        counts[bucket] += drawn
+        if drawn < len(ids):
+            counts["errors"] += len(ids) - drawn
+            refused = next((r for r in results if not (r["ok"] and r["created"])), None)
+            detail = json.dumps(refused, ensure_ascii=False) if refused else repr(body[:300])
+            counts["first_error"] = counts["first_error"] or f"{status} {detail}"
+
+    ids = list(range(first, last + 1))
+    requests = [ids[i : i + BULK] for i in range(0, len(ids), BULK)]
+    warm = ctx.http["bulk_warmup"]
+    for part in requests[:warm]:
+        post(part, "warmup")
+    start()
+    for part in requests[warm:]:
+        post(part, "ok")
+    return counts
+
+
+#: the HTTP cases' client processes, by case
+CLIENTS = {"http": client_worker, "http_bulk": bulk_client_worker}

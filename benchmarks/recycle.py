@@ -166,7 +166,7 @@ def _insert_waybills(*, first, last, subs, xlsx, screens, prefix, length, params
     import json
 
     from benchmarks.allocation import _WAYBILL_COLUMNS
-    from waybills.services.allocation import _sender
+    from waybills.services.rows import sender_of as _sender
 
     k = "(g %% 20)"
     kind = _kind_sql(k)
@@ -214,6 +214,8 @@ def _insert_waybills(*, first, last, subs, xlsx, screens, prefix, length, params
         "picked_up_at": f"CASE kind WHEN 'delivered' THEN {allocated} + interval '1 day' END",
         "print_count": "CASE WHEN kind IN ('delivered', 'idle') THEN 1 ELSE 0 END",
         "actor": "%(actor)s",
+        "carrier_order_id": "'WB' || o.id || 'P1'",
+        "print_data": "'{}'",
     }
     columns = [c.strip() for c in _WAYBILL_COLUMNS.split(",")]
     assert set(columns) == set(exprs), set(columns) ^ set(exprs)

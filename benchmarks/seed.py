@@ -91,9 +91,9 @@ def templates(shop, sub, count: int = TEMPLATE_COUNT) -> list[int]:
     """Ids of demo orders of ``shop`` whose receivers ``sub`` screens without a refusal
     (demo orders are added when the shop has too few)."""
     from carriers.gateways import gateway_for
-    from shops.demo import demo_orders_create
+    from shops.demo.orders import demo_orders_create
     from shops.models import Order
-    from waybills.services.allocation import _receiver
+    from waybills.services.draw import receiver_of as _receiver
 
     if Order.objects.filter(shop=shop).count() < count * 2:
         demo_orders_create(shop=shop, count=count * 4)

@@ -1,7 +1,14 @@
 from django.contrib import admin, messages
 
 from carriers import services
-from carriers.models import Branch, BranchCoverage, Carrier, LedgerEntry, Subscription
+from carriers.models import (
+    Branch,
+    BranchCoverage,
+    Carrier,
+    LedgerEntry,
+    Reservation,
+    Subscription,
+)
 from waybill_console.admin_scoping import ShopScopedAdmin
 from waybill_console.errors import AppError
 from waybill_console.tenancy import Actor
@@ -134,3 +141,34 @@ class SubscriptionAdmin(ShopScopedAdmin):
     raw_id_fields = ["shop", "branch", "address"]
     actions = [approve, reject, mark_expiring, recharge_1000]
     inlines = [LedgerInline]
+
+
+@admin.register(Reservation)
+class ReservationAdmin(ShopScopedAdmin):
+    """Quota held while a carrier is asked for numbers: ops see the attempts whose outcome
+    is still unknown (state 预占) and what went wrong; the settling sweep resolves them."""
+
+    list_display = [
+        "carrier_order_id",
+        "shop",
+        "subscription",
+        "order",
+        "count",
+        "charge",
+        "state",
+        "last_error",
+        "created_at",
+        "resolved_at",
+    ]
+    list_filter = ["state"]
+    search_fields = ["carrier_order_id", "shop__shop_no"]
+    readonly_fields = [f.name for f in Reservation._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -54,6 +54,14 @@ class QuotaInsufficient(AppError):
     message = _("Not enough waybill numbers left; contact the branch to buy more.")
 
 
+class CancelLimitReached(AppError):
+    """The cancel cap (:mod:`carriers.quota.cancel_cap`), counted per merchant per branch."""
+
+    code = "CANCEL_LIMIT_REACHED"
+    status = 409
+    message = _("Your account has reached the limit of cancelled e-waybills.")
+
+
 class AddressUnparseable(AppError):
     code = "ADDRESS_UNPARSEABLE"
     status = 422
@@ -106,6 +114,7 @@ class AllocationTimeout(AppError):
     code = "ALLOCATION_TIMEOUT"
     status = 504
     message = _("Getting a waybill number timed out, please try again later.")
+    outcome_unknown = True  # the carrier may have issued the number: ask again, same id
 
 
 class AllocationFailed(AppError):

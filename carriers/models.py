@@ -6,6 +6,14 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+#: the cancel cap (seed 000, 取消上限): while a merchant has drawn at most this many numbers
+#: on one carrier branch, every cancel is allowed; above it, at most 1 in CANCEL_CAP_RATIO
+#: of them (20 %). Counted per merchant per carrier branch, cumulatively (累计总取号数以单个
+#: 快递公司下单个网点为单位计算). Used by the CHECK constraint below and by carriers.quota.
+CANCEL_CAP_FREE_UP_TO = 50
+CANCEL_CAP_RATIO = 5
+
+
 class NetworkType(models.TextChoices):
     FRANCHISE = "franchise", _("Franchise (加盟)")
     DIRECT = "direct", _("Direct (直营)")
@@ -59,6 +67,9 @@ class Branch(models.Model):
             ("configuration_required", _("Configuration required (Yunda)")),
             ("merchant_code_mismatch", _("Merchant code mismatch (JD)")),
             ("provider_creation_failed", _("Service provider creation failed (STO)")),
+            ("lost_answer", _("Number issued, answer lost (time-out)")),
+            ("unsent_timeout", _("Time-out before the carrier heard of it")),
+            ("issue_refused", _("Number refused after screening passed")),
         ],
         help_text=_(
             "For demos and tests: the built-in gateway answers every call with this fault."
@@ -144,8 +155,7 @@ class Subscription(models.Model):
     cancelled_total = models.IntegerField(default=0)
     recycled_total = models.IntegerField(default=0)
     printed_total = models.IntegerField(default=0)
-    # allocated_total as it stood at the last cancel: the cancel cap's denominator (see the
-    # constraint below). Allocations never touch it, so they can never trip the cap.
+    # (no longer used: the cancel cap is counted per branch, see BranchAccount)
     cancel_basis = models.IntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -169,15 +179,6 @@ class Subscription(models.Model):
             models.CheckConstraint(
                 condition=models.Q(balance__gte=0), name="subscription_balance_not_negative"
             ),
-            # the cancel cap (您的账号取消电子面单数量已达上限): after any cancel, either at most
-            # 50 numbers had been allocated, or cancelled / allocated <= 20 %. Each cancel sets
-            # cancel_basis = allocated_total in the same UPDATE, so the database refuses a
-            # cancel past the cap whatever the interleaving. Recycling moves neither count.
-            models.CheckConstraint(
-                condition=models.Q(cancel_basis__lte=50)
-                | models.Q(cancelled_total__lte=models.F("cancel_basis") / 5),
-                name="subscription_cancel_cap",
-            ),
         ]
 
     def __str__(self) -> str:
@@ -190,6 +191,7 @@ class LedgerEntry(models.Model):
     class Kind(models.TextChoices):
         RECHARGE = "recharge", _("Recharge")
         ALLOCATION = "allocation", _("Allocation")
+        RELEASE = "release", _("Allocation released")  # the carrier issued no number
         RECYCLE_RETURN = "recycle_return", _("Recycle return")
         REDEDUCTION = "rededuction", _("Re-deduction")
         ADJUSTMENT = "adjustment", _("Adjustment")
@@ -209,3 +211,101 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscription_id} {self.kind} {self.amount:+d}"
+
+
+class BranchAccount(models.Model):
+    """A merchant's standing with one carrier branch, across all its subscriptions there
+    (a second shipping address on the same branch, a cancelled and re-applied service):
+    the cancel cap counts here.
+
+    ``cancel_basis`` is the numbers drawn on the branch (the sum of its subscriptions'
+    ``allocated_total``) as it stood at the last cancel, written by the same UPDATE that
+    counts the cancel, so the CHECK below refuses a cancel past the cap whatever the
+    interleaving (concurrent cancels queue on this row). Recycling moves neither count."""
+
+    shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+")
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="+")
+    cancelled_total = models.IntegerField(default=0)
+    cancel_basis = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "branch"], name="branch_account_unique"),
+            models.CheckConstraint(
+                condition=models.Q(cancel_basis__lte=CANCEL_CAP_FREE_UP_TO)
+                | models.Q(cancelled_total__lte=models.F("cancel_basis") / CANCEL_CAP_RATIO),
+                name="branch_account_cancel_cap",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shop_id} {self.branch_id} cancelled {self.cancelled_total}"
+
+
+class Reservation(models.Model):
+    """Quota held for one order package while the carrier is asked for its number(s).
+
+    Reserving moves the balance (and the ledger) at once; committing turns it into
+    waybills; releasing gives it back. ``carrier_order_id`` is the id the carrier knows
+    the package by: asking again with it (a retry, or the sweep that settles a
+    reservation whose outcome is unknown after a crash or a time-out) returns the number
+    the carrier already issued, never a second one."""
+
+    class State(models.TextChoices):
+        RESERVED = "reserved", _("Reserved")
+        COMMITTED = "committed", _("Committed")
+        RELEASED = "released", _("Released")
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="+")
+    shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+")
+    order = models.ForeignKey("shops.Order", on_delete=models.CASCADE, related_name="+")
+    package_from = models.IntegerField(default=1)
+    count = models.IntegerField()
+    charge = models.IntegerField()  # numbers taken from the balance (0 on a monthly account)
+    carrier_order_id = models.CharField(max_length=40, unique=True)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.RESERVED)
+    params = models.JSONField(default=dict, blank=True)  # services, weight, sender, items
+    actor = models.CharField(max_length=60, blank=True)
+    last_error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # one attempt at a time per order package: a concurrent draw continues it
+            models.UniqueConstraint(
+                fields=["shop", "order", "package_from"],
+                condition=models.Q(state="reserved"),
+                name="reservation_one_open_per_package",
+            ),
+            models.CheckConstraint(condition=models.Q(count__gt=0), name="reservation_count"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(state="reserved"),
+                name="reservation_open_sweep",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.carrier_order_id} {self.state}"
+
+
+class SandboxShipment(models.Model):
+    """The sandbox carrier's own record of what it issued (the built-in gateway): what a
+    real carrier keeps on its side, so a query by carrier-side order id answers as one
+    would, and a replay returns the first numbers."""
+
+    carrier_code = models.CharField(max_length=16)
+    carrier_order_id = models.CharField(max_length=40)
+    numbers = models.JSONField(default=list)
+    cancelled = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["carrier_code", "carrier_order_id"], name="sandbox_shipment_unique"
+            )
+        ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from carriers.models import Branch, Carrier, LedgerEntry, Subscription
+from carriers.quota.cancel_cap import cancellable_now  # noqa: F401 (per branch: the quota's)
 from shops import regions
 from shops.models import Membership, Shop
 from waybill_console.errors import NotFound
@@ -84,10 +85,3 @@ def share_candidates(*, subscription: Subscription) -> QuerySet[Shop]:
 
 def ledger_list(*, subscription: Subscription) -> QuerySet[LedgerEntry]:
     return subscription.ledger.order_by("-at", "-id")
-
-
-def cancellable_now(sub: Subscription) -> int:
-    """How many more cancels the cap allows right now (≤ 50 allocated: all; else 20 %)."""
-    if sub.allocated_total <= 50:
-        return max(sub.allocated_total - sub.cancelled_total, 0)
-    return max(sub.allocated_total // 5 - sub.cancelled_total, 0)

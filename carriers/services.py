@@ -25,6 +25,7 @@ from carriers.errors import (
 )
 from carriers.models import Branch, Carrier, LedgerEntry, Subscription
 from carriers.models import SubscriptionStatus as St
+from carriers.quota import ledger_check, ledger_post  # noqa: F401 (the public door)
 from carriers.selectors import share_candidates
 from shops.models import Address, Shop
 from waybill_console import permissions as perms
@@ -33,13 +34,6 @@ from waybill_console.tenancy import Actor
 
 BRANCH_PER_CARRIER_LIMIT = 100
 LIVE = (St.PENDING_REVIEW, St.ACTIVE, St.EXPIRING)
-
-#: kind -> counter moved by the entry (besides the balance)
-COUNTERS = {
-    LedgerEntry.Kind.ALLOCATION: "allocated_total",
-    LedgerEntry.Kind.RECYCLE_RETURN: "recycled_total",
-}
-
 
 def subscription_apply(
     *,
@@ -230,55 +224,6 @@ def _own(actor: Actor, sub: Subscription) -> None:
         raise PermissionDenied()
 
 
-# --- the ledger ----------------------------------------------------------------------------
-
-
-def ledger_post(
-    *,
-    subscription: Subscription,
-    kind: str,
-    amount: int,
-    actor: Actor | None = None,
-    note: str = "",
-    reference: str = "",
-) -> LedgerEntry:
-    """Move the balance by ``amount`` (signed) and write the entry, in one transaction.
-
-    The balance changes by a conditional UPDATE: zero rows updated means the balance
-    would go below zero, refused with QUOTA_INSUFFICIENT."""
-    if amount == 0:
-        raise ValidationError.for_fields(amount="Not zero.")
-    updates = {"balance": F("balance") + amount}
-    counter = COUNTERS.get(kind)
-    if counter:
-        updates[counter] = F(counter) + abs(amount)
-    with transaction.atomic():
-        target = Subscription.objects.filter(pk=subscription.pk)
-        if amount < 0:
-            target = target.filter(balance__gte=-amount)
-        rows = target.update(**updates)
-        if not rows:
-            raise QuotaInsufficient(
-                detail={
-                    "balance": Subscription.objects.values_list("balance", flat=True).get(
-                        pk=subscription.pk
-                    )
-                }
-            )
-        balance = Subscription.objects.values_list("balance", flat=True).get(pk=subscription.pk)
-        entry = LedgerEntry.objects.create(
-            subscription_id=subscription.pk,
-            kind=kind,
-            amount=amount,
-            balance_after=balance,
-            actor=actor.describe() if actor else "system",
-            note=note[:200],
-            reference=reference[:64],
-        )
-    subscription.balance = balance
-    return entry
-
-
 def subscription_recharge(*, actor: Actor, subscription: Subscription, count: int) -> LedgerEntry:
     """The branch recharges a franchise subscription's prepaid balance."""
     _require_branch(actor, subscription)
@@ -294,56 +239,3 @@ def subscription_recharge(*, actor: Actor, subscription: Subscription, count: in
     return ledger_post(
         subscription=subscription, kind=LedgerEntry.Kind.RECHARGE, amount=count, actor=actor
     )
-
-
-def ledger_check() -> list[dict]:
-    """Subscriptions whose counters differ from their ledger's sums or from their numbers
-    (empty: all agree). Franchise: balance = Σ ledger, allocated = −Σ allocation entries,
-    recycled = Σ recycle returns; every carrier: allocated = the numbers drawn."""
-    from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum, Value
-    from django.db.models.functions import Coalesce
-
-    def ledger_sum(kind=None):
-        entries = LedgerEntry.objects.filter(subscription=OuterRef("pk"))
-        if kind:
-            entries = entries.filter(kind=kind)
-        total = entries.values("subscription").annotate(t=Sum("amount")).values("t")
-        return Coalesce(Subquery(total, output_field=IntegerField()), Value(0))
-
-    drawn = (
-        Subscription.waybills.rel.related_model.objects.filter(subscription=OuterRef("pk"))
-        .values("subscription")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    problems = []
-    sums = Subscription.objects.annotate(
-        ledger_balance=ledger_sum(),
-        ledger_allocated=ledger_sum("allocation"),
-        ledger_recycled=ledger_sum("recycle_return"),
-        numbers=Coalesce(Subquery(drawn, output_field=IntegerField()), Value(0)),
-        franchise=Q(carrier__network_type="franchise"),
-    ).values(
-        "pk",
-        "franchise",
-        "balance",
-        "allocated_total",
-        "recycled_total",
-        "ledger_balance",
-        "ledger_allocated",
-        "ledger_recycled",
-        "numbers",
-    )
-    for row in sums.iterator(chunk_size=2000):
-        expected = {"allocated_total": row["numbers"]}
-        if row["franchise"]:
-            expected["balance"] = row["ledger_balance"]
-            expected["recycled_total"] = row["ledger_recycled"]
-            expected["allocated_total (ledger)"] = -row["ledger_allocated"]
-        for field, value in expected.items():
-            counter = row[field.split(" ")[0]]
-            if counter != value:
-                problems.append(
-                    {"subscription": row["pk"], "field": field, "counter": counter, "ledger": value}
-                )
-    return problems

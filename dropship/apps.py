@@ -8,11 +8,13 @@ class DropshipConfig(AppConfig):
     def ready(self):
         from dropship.selectors import on_behalf_waybills
         from dropship.services.allocation import allocations_cancel_for_order
+        from dropship.services.factory import factory_order_link_settled
         from dropship.services.statements import statement_run
         from shops.services import order_states
         from waybill_console import jobs
         from waybill_console import permissions as perms
         from waybills import selectors as waybill_selectors
+        from waybills.services import draw
 
         # the job kind this app runs (the kernel imports no app)
         jobs.register_kind("dropship_statement", statement_run, perms.DROPSHIP_MANAGE)
@@ -21,3 +23,5 @@ class DropshipConfig(AppConfig):
             order_states.ORDER_BLOCK_HANDLERS.append(allocations_cancel_for_order)
         if on_behalf_waybills not in waybill_selectors.ON_BEHALF_ACCESS:
             waybill_selectors.ON_BEHALF_ACCESS.append(on_behalf_waybills)
+        # a factory's number committed by the settling sweep goes to its factory order
+        draw.SETTLED_HANDLERS["allocate_on_behalf"] = factory_order_link_settled

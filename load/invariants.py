@@ -9,11 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: the cancel cap: up to this many numbers allocated, any may be cancelled …
-CAP_FREE_UP_TO = 50
-#: … above it, cancelled × 5 ≤ allocated (20 %)
-CAP_RATIO = 5
-
 
 @dataclass
 class Check:
@@ -35,6 +30,7 @@ def _rows(sql: str, params=None) -> list[tuple]:
 
 def check(*, limit: int = 10) -> list[Check]:
     """Run every check; each lists at most ``limit`` offending rows."""
+    from carriers.models import CANCEL_CAP_FREE_UP_TO, CANCEL_CAP_RATIO
     from carriers.services import ledger_check
     from waybills.models import LIVE_STATUSES
 
@@ -78,22 +74,28 @@ def check(*, limit: int = 10) -> list[Check]:
         )
     checks.append(c)
 
-    # Up to 50 allocated every number may be cancelled, so a subscription can pass 50
-    # with more than 20 % cancelled; once past 50 no further cancel is allowed until the
-    # ratio holds again. ``cancel_basis`` is allocated_total at the last cancel: when it
-    # is ≤ 50 every cancel was a free one.
-    c = Check(f"cancelled × {CAP_RATIO} ≤ allocated when allocated > {CAP_FREE_UP_TO}")
-    for sub_id, allocated, cancelled, basis in _rows(
-        """SELECT id, allocated_total, cancelled_total, cancel_basis
-             FROM carriers_subscription
-            WHERE allocated_total > %s AND cancelled_total * %s > allocated_total
-              AND cancel_basis > %s
-            ORDER BY id LIMIT %s""",
-        [CAP_FREE_UP_TO, CAP_RATIO, CAP_FREE_UP_TO, limit],
+    # The cap counts per shop per carrier branch (all the shop's subscriptions there).
+    # Up to 50 drawn every number may be cancelled, so a branch account can pass 50 with
+    # more than 20 % cancelled; once past 50 no further cancel is allowed until the ratio
+    # holds again. ``cancel_basis`` is the numbers drawn at the last cancel: when it is
+    # ≤ 50 every cancel was a free one.
+    c = Check(
+        f"cancelled × {CANCEL_CAP_RATIO} ≤ allocated when allocated > "
+        f"{CANCEL_CAP_FREE_UP_TO}, per shop and branch"
+    )
+    for shop_id, branch_id, allocated, cancelled, basis in _rows(
+        """SELECT a.shop_id, a.branch_id, d.n, a.cancelled_total, a.cancel_basis
+             FROM carriers_branchaccount a
+             JOIN (SELECT shop_id, branch_id, sum(allocated_total) AS n
+                     FROM carriers_subscription GROUP BY shop_id, branch_id) d
+               ON d.shop_id = a.shop_id AND d.branch_id = a.branch_id
+            WHERE d.n > %s AND a.cancelled_total * %s > d.n AND a.cancel_basis > %s
+            ORDER BY a.shop_id, a.branch_id LIMIT %s""",
+        [CANCEL_CAP_FREE_UP_TO, CANCEL_CAP_RATIO, CANCEL_CAP_FREE_UP_TO, limit],
     ):
         c.problems.append(
-            f"subscription {sub_id}: {cancelled} cancelled of {allocated} allocated "
-            f"(last cancel at {basis})"
+            f"shop {shop_id} branch {branch_id}: {cancelled} cancelled of {allocated} "
+            f"allocated (last cancel at {basis})"
         )
     checks.append(c)
 

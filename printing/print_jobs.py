@@ -155,7 +155,7 @@ def print_job_create(
             raise WaybillNotPrintable(
                 status=w.get_status_display(), detail={"waybill_no": w.waybill_no}
             )
-        services.printable(w)  # after-sale, or a receiver changed since the number was drawn
+        services.printable(w)  # the order rule (after-sale, under review), a changed receiver
     template = None
     for carrier in {w.carrier_id: w.carrier for w in waybills}.values():
         chosen = services.template_for(shop=shop, carrier=carrier, template_id=template_id)

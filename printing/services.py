@@ -14,13 +14,15 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from carriers.models import Carrier, Subscription
+from carriers.models import Carrier
+from carriers.quota.usage import printed_add
 from printing import layout as L
 from printing.errors import PaperSizeMismatch, WaybillNotPrintable
 from printing.models import LabelTemplate, Printer
 from printing.renderers import FORMATS, render
 from shops.errors import OrderBlocked
-from shops.models import AfterSaleStatus, OrderItem
+from shops.models import OrderItem
+from shops.services.order_states import order_refuse_if_blocked
 from waybill_console import permissions as perms
 from waybill_console.crypto import mask_code, reveal
 from waybill_console.errors import NotFound, ValidationError
@@ -293,18 +295,17 @@ def check_paper(template: LabelTemplate, printer: Printer) -> None:
 
 
 def printable(waybill: Waybill) -> None:
-    """Only a live number prints; an order in after-sale, or whose receiver changed after
-    the number was drawn (the label would carry the old address), is blocked. A receiver
-    changed on the waybill itself is written to the order at the same moment
-    (``receiver_changed_at``): its label carries the new address and prints."""
+    """Only a live number prints; an order the order rule blocks for printing (after-sale,
+    or a cancellation request waiting for its answer:
+    :func:`~shops.services.order_states.order_refuse_if_blocked`), or whose receiver
+    changed after the number was drawn (the label would carry the old address; printing's
+    own rule), is refused. A receiver changed on the waybill itself is written to the
+    order at the same moment (``receiver_changed_at``): its label carries the new address
+    and prints."""
     if waybill.status not in LIVE_STATUSES:
         raise WaybillNotPrintable(status=waybill.get_status_display())
     order = waybill.order
-    if order.after_sale_status == AfterSaleStatus.IN_PROGRESS:
-        raise OrderBlocked(
-            reason=str(AfterSaleStatus.IN_PROGRESS.label),
-            detail={"after_sale_status": order.after_sale_status},
-        )
+    order_refuse_if_blocked(order, purpose="print")
     snapshot_at = waybill.receiver_changed_at or waybill.allocated_at
     if order.address_changed_at is not None and order.address_changed_at > snapshot_at:
         raise OrderBlocked(
@@ -395,7 +396,4 @@ def prints_record(*, waybill_ids: list[int], at: datetime | None = None) -> None
                 print_count=F("print_count") + per_waybill[waybill_id], last_changed_at=at
             )
             per_subscription[sub_id] += per_waybill[waybill_id]
-        for sub_id in sorted(per_subscription):
-            Subscription.objects.filter(pk=sub_id).update(
-                printed_total=F("printed_total") + per_subscription[sub_id]
-            )
+        printed_add(per_subscription=dict(per_subscription))

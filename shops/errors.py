@@ -73,6 +73,24 @@ class OrderBlocked(AppError):
     message = _("The order is blocked: %(reason)s.")
 
 
+class OrderNotAllocatable(AppError):
+    """取号 for an order that is not paid, or already shipped (re-exported by
+    ``waybills.errors``, where it was first defined)."""
+
+    code = "ORDER_NOT_ALLOCATABLE"
+    status = 409
+    message = _("Numbers are drawn only for paid orders not yet shipped (this one is %(status)s).")
+
+
+class OrderNotDropshippable(AppError):
+    """Handing an order that is not awaiting shipment to a factory (代发分配): the dropship
+    wording of ORDER_STATE_CONFLICT."""
+
+    code = "ORDER_STATE_CONFLICT"
+    status = 409
+    message = _("The order is %(status)s; only orders awaiting shipment can be handed over.")
+
+
 class RerouteNotAllowed(AppError):
     code = "REROUTE_NOT_ALLOWED"
     status = 409

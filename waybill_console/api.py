@@ -98,7 +98,7 @@ class IsBranchActor(permissions.BasePermission):
         return True
 
 
-def _redis_client(cache):
+def redis_client(cache):
     """One redis-py client per cache connection pool: Django's ``get_client`` builds a new
     one on every call, copying its ~170 response callbacks (a third of the throttle's
     time). The client is thread-safe; the pool hands each command its own connection."""
@@ -135,7 +135,7 @@ class TokenRateThrottle(throttling.SimpleRateThrottle):
         if counted is not None and counted[0] == key:
             count = counted[1]  # counted by TokenAuthentication with the token check
         else:
-            pipe = _redis_client(self.cache).pipeline(transaction=False)
+            pipe = redis_client(self.cache).pipeline(transaction=False)
             pipe.set(key, 0, ex=int(self.duration), nx=True)  # the window starts with its first hit
             pipe.incr(key)
             try:

@@ -58,9 +58,9 @@ def register_token_lookup(by_digest: Callable[..., Any]) -> None:
 
 
 def _client():
-    from waybill_console.api import _redis_client
+    from waybill_console.api import redis_client
 
-    return _redis_client(cache)
+    return redis_client(cache)
 
 
 #: the generation (set to ARGV[2] if there is none: a new or flushed Redis starts one that

@@ -25,6 +25,9 @@ class AppError(Exception):
     code: str = "APP_ERROR"
     status: int = 400
     message: Any = _("The request could not be completed.")
+    #: an outside system may have done what was asked (a time-out after the request left):
+    #: whoever holds a reservation for it keeps it until it is settled by asking again
+    outcome_unknown: bool = False
 
     def __init__(self, message: Any = None, *, detail: dict | None = None, **params: Any):
         if message is not None:

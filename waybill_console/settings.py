@@ -271,6 +271,9 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
 # a job queued this long without a worker taking it has its task sent again
 JOB_STALL_SECONDS = int(env("JOB_STALL_SECONDS", "300"))
+# a reservation whose attempt ended without the carrier's answer (a crash, a time-out) is
+# settled by asking the carrier once it is this old: longer than any gateway's time-outs
+RESERVATION_SETTLE_AFTER_SECONDS = int(env("RESERVATION_SETTLE_AFTER_SECONDS", "300"))
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {
         "task": "waybill_console.tasks.heartbeat",
@@ -287,6 +290,11 @@ CELERY_BEAT_SCHEDULE = {
     "order-time-rules": {
         "task": "shops.tasks.apply_order_time_rules",
         "schedule": 60.0,
+    },
+    # reservations whose attempt ended without the carrier's answer (crash, time-out)
+    "settle-reservations": {
+        "task": "waybills.tasks.settle_reservations",
+        "schedule": float(env("JOB_SWEEP_SECONDS", "60")),
     },
     "recycle-waybills": {
         "task": "waybills.tasks.recycle_waybills",

@@ -1,12 +1,8 @@
 from django.utils.translation import gettext_lazy as _
 
+from carriers.errors import CancelLimitReached  # noqa: F401 (the cap is the quota owner's)
+from shops.errors import OrderNotAllocatable  # noqa: F401 (shops owns the order's rules)
 from waybill_console.errors import AppError, BatchTooLarge
-
-
-class CancelLimitReached(AppError):
-    code = "CANCEL_LIMIT_REACHED"
-    status = 409
-    message = _("Your account has reached the limit of cancelled e-waybills.")
 
 
 class WaybillNotCancellable(AppError):
@@ -33,12 +29,6 @@ class WaybillNotUpdatable(AppError):
     code = "WAYBILL_NOT_UPDATABLE"
     status = 409
     message = _("The parcel was already picked up; the waybill can no longer be changed.")
-
-
-class OrderNotAllocatable(AppError):
-    code = "ORDER_NOT_ALLOCATABLE"
-    status = 409
-    message = _("Numbers are drawn only for paid orders not yet shipped (this one is %(status)s).")
 
 
 class MultiPackageNotSupported(AppError):

@@ -84,6 +84,10 @@ class Waybill(models.Model):
     picked_up_at = models.DateTimeField(null=True, blank=True)
     print_count = models.PositiveIntegerField(_("prints"), default=0)
     actor = models.CharField(max_length=60, blank=True)
+    #: the id the carrier knows this package by (its reservation's): cancels and queries
+    carrier_order_id = models.CharField(max_length=40, blank=True, default="")
+    #: what the carrier returned for the label beyond the routing (e.g. SF's 丰密 QR)
+    print_data = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-allocated_at", "-id"]

@@ -1,4 +1,4 @@
-"""The recycling sweep, run by beat (it takes an advisory lock: a duplicate tick does nothing)."""
+"""The engine's sweeps, run by beat (each takes an advisory lock: a duplicate tick does nothing)."""
 
 from celery import shared_task
 
@@ -8,3 +8,11 @@ def recycle_waybills() -> dict:
     from waybills.services import waybills_recycle
 
     return waybills_recycle()
+
+
+@shared_task(name="waybills.tasks.settle_reservations", acks_late=True)
+def settle_reservations() -> dict:
+    """Ask the carrier about reservations no attempt finished (crash, time-out)."""
+    from waybills.services.draw import reservations_settle
+
+    return reservations_settle()

@@ -1,7 +1,26 @@
+"""The gateway protocol: what the engine asks of a carrier, whoever answers it.
+
+Real carrier APIs issue a number per order package, given the sender, the receiver and
+the items, over a slow and unreliable network, and answer with routing and print data;
+they know each package by the id we give it (``carrier_order_id``), so asking again with
+it returns the number already issued. The engine therefore:
+
+* screens (筛单) before it charges anything: :meth:`CarrierGateway.screen`;
+* reserves the quota, then :meth:`CarrierGateway.issue` (or ``issue_many``) with the
+  reservation's carrier-side order id, outside any transaction;
+* on an answer it commits; on a definite refusal it releases; on an unknown outcome
+  (:attr:`AppError.outcome_unknown`, e.g. a time-out after the request was sent) it keeps
+  the reservation, and a later retry or the settling sweep asks again
+  (:meth:`CarrierGateway.query`, or ``issue`` with the same id), never for a second number.
+
+Errors are :mod:`carriers.errors` classes with stable codes and the carriers' own texts;
+an adapter maps its carrier's answers onto them (karrio-style: pure mapping plus I/O).
+"""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -12,6 +31,8 @@ class Receiver:
     #: None when the street is sealed (an order's ciphertext): screening then works on the
     #: division, which intake already validated together with the street
     detail: str | None
+    name: str | None = None
+    phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -28,11 +49,58 @@ class ScreenResult:
     services: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class IssueRequest:
+    """One order package as the carrier is asked to ship it."""
+
+    carrier_order_id: str
+    subscription: Any
+    sender: dict
+    receiver: Receiver
+    items: list = field(default_factory=list)
+    weight_grams: int | None = None
+    package_count: int = 1  # 子母件: the parent and its sub numbers
+    services: list[str] = field(default_factory=list)
+    #: the screening already made for this package (the routing when the carrier gives none)
+    screen: ScreenResult | None = None
+
+
+@dataclass(frozen=True)
+class Issued:
+    """The carrier's answer for one order package."""
+
+    carrier_order_id: str
+    numbers: list[str]  # the parent first
+    routing: ScreenResult | None = None  # None: the screening result stands
+    print_data: dict = field(default_factory=dict)  # carrier-specific (e.g. SF's 丰密 QR)
+
+
 class CarrierGateway(Protocol):
     def screen(
         self, *, subscription, receiver: Receiver, services: list[str] | None = None
     ) -> ScreenResult: ...
 
-    def issue_numbers(self, *, subscription, count: int = 1) -> list[str]: ...
+    def issue(self, request: IssueRequest) -> Issued: ...
 
-    def cancel(self, *, subscription, waybill_no: str) -> None: ...
+    def issue_many(self, requests: list[IssueRequest]) -> list[Issued | Exception]:
+        """One answer (or the error) per request, in order."""
+        ...
+
+    def query(self, *, subscription, carrier_order_id: str) -> Issued | None:
+        """What the carrier issued for this id (None: nothing)."""
+        ...
+
+    def cancel(self, *, subscription, waybill_no: str, carrier_order_id: str = "") -> None: ...
+
+
+def issue_each(gateway, requests: list[IssueRequest]) -> list[Issued | Exception]:
+    """``issue_many`` for gateways that can only ask one package at a time."""
+    from waybill_console.errors import AppError
+
+    answers: list[Issued | Exception] = []
+    for request in requests:
+        try:
+            answers.append(gateway.issue(request))
+        except AppError as err:
+            answers.append(err)
+    return answers

@@ -16,6 +16,7 @@ digits (weights 3,1,3,1… from the right), so a mistyped digit is caught by
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -23,9 +24,10 @@ import time
 from django.db import connection
 
 from carriers import errors
-from carriers.gateways.base import Receiver, ScreenResult
+from carriers.gateways.base import Issued, IssueRequest, Receiver, ScreenResult
 from carriers.models import BranchCoverage, DeliveryAttribute
 from shops import regions
+from waybill_console import rawsql
 
 #: carrier -> (prefix, digits after the prefix, check digit included)
 FORMATS = {
@@ -147,10 +149,49 @@ def blocks_forget() -> None:
         _BLOCKS.clear()
 
 
+#: faults of the issue call itself (after screening passed): the outcome is unknown to the
+#: caller. ``lost_answer``: the sandbox issued and recorded the number, then the answer
+#: timed out; ``unsent_timeout``: it timed out before the sandbox recorded anything;
+#: ``issue_refused``: a definite refusal (ALLOCATION_FAILED) after screening passed.
+ISSUE_FAULTS = frozenset({"lost_answer", "unsent_timeout", "issue_refused"})
+
+#: a test may make a worker process die right after the sandbox issued a number (before the
+#: engine commits it): the environment variable names a marker file; the first issue in a
+#: process that sees no marker creates it and exits at once, like a crash
+CRASH_AFTER_ISSUE_ENV = "WBC_SANDBOX_CRASH_AFTER_ISSUE"
+
+
+def _json(value):
+    """A jsonb column as the driver hands it (Django leaves it as text)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def _fault(subscription) -> None:
     fault = subscription.branch.fault
-    if fault:
+    if fault and fault not in ISSUE_FAULTS:
         raise FAULTS[fault]()
+
+
+def _crash_if_asked() -> None:
+    marker = os.environ.get(CRASH_AFTER_ISSUE_ENV)
+    if not marker:
+        return
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return
+    os.close(fd)
+    os._exit(70)
+
+
+_RECORD_SQL = """
+INSERT INTO carriers_sandboxshipment (carrier_code, carrier_order_id, numbers, cancelled,
+                                      created_at)
+SELECT %s, v.id, v.numbers::jsonb, '[]'::jsonb, now()
+  FROM unnest(%s::text[], %s::text[]) AS v(id, numbers)
+ON CONFLICT (carrier_code, carrier_order_id) DO NOTHING
+RETURNING carrier_order_id
+"""
 
 
 class BuiltinGateway:
@@ -200,15 +241,78 @@ class BuiltinGateway:
             services=services,
         )
 
-    def issue_numbers(self, *, subscription, count: int = 1) -> list[str]:
-        _fault(subscription)
-        code = subscription.carrier.code
-        prefix, length = FORMATS[code]
+    def numbers(self, *, carrier_code: str, count: int) -> list[str]:
+        prefix, length = FORMATS[carrier_code]
         numbers = []
-        for value in sequence_values(f"waybill_seq_{code.lower()}", count):
+        for value in sequence_values(f"waybill_seq_{carrier_code.lower()}", count):
             body = f"{value:0{length - 1}d}"
             numbers.append(f"{prefix}{body}{check_digit(body)}")
         return numbers
 
-    def cancel(self, *, subscription, waybill_no: str) -> None:
+    def issue(self, request: IssueRequest) -> Issued:
+        [answer] = self.issue_many([request])
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def issue_many(self, requests: list[IssueRequest]) -> list[Issued | Exception]:
+        """Numbers for each order package, recorded under its carrier-side order id in one
+        statement; an id already recorded answers with its first numbers (a replay)."""
+        if not requests:
+            return []
+        sub = requests[0].subscription
+        fault = sub.branch.fault
+        if fault == "unsent_timeout":
+            return [errors.AllocationTimeout() for _ in requests]
+        if fault == "issue_refused":
+            return [errors.AllocationFailed() for _ in requests]
+        if fault and fault not in ISSUE_FAULTS:
+            return [FAULTS[fault]() for _ in requests]
+        code = sub.carrier.code
+        fresh = iter(self.numbers(carrier_code=code, count=sum(r.package_count for r in requests)))
+        proposed = {
+            r.carrier_order_id: [next(fresh) for _ in range(r.package_count)] for r in requests
+        }
+        with connection.cursor() as cur:
+            rawsql.execute_prepared(
+                cur,
+                "wbc_sandbox_record",
+                _RECORD_SQL,
+                [code, list(proposed), [json.dumps(n) for n in proposed.values()]],
+            )
+            recorded = {row[0] for row in cur.fetchall()}
+            replayed = [i for i in proposed if i not in recorded]
+            if replayed:  # asked before: the first answer stands (these fresh ones are unused)
+                cur.execute(
+                    "SELECT carrier_order_id, numbers FROM carriers_sandboxshipment "
+                    "WHERE carrier_code = %s AND carrier_order_id = ANY(%s)",
+                    [code, replayed],
+                )
+                for carrier_order_id, numbers in cur.fetchall():
+                    proposed[carrier_order_id] = _json(numbers)
+        _crash_if_asked()
+        if fault == "lost_answer":
+            return [errors.AllocationTimeout() for _ in requests]
+        return [Issued(r.carrier_order_id, proposed[r.carrier_order_id]) for r in requests]
+
+    def query(self, *, subscription, carrier_order_id: str) -> Issued | None:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT numbers, cancelled FROM carriers_sandboxshipment "
+                "WHERE carrier_code = %s AND carrier_order_id = %s",
+                [subscription.carrier.code, carrier_order_id],
+            )
+            row = cur.fetchone()
+        if row is None or _json(row[1]):
+            return None
+        return Issued(carrier_order_id, _json(row[0]))
+
+    def cancel(self, *, subscription, waybill_no: str, carrier_order_id: str = "") -> None:
         _fault(subscription)
+        if carrier_order_id:
+            with connection.cursor() as cur:
+                cur.execute(
+                    "UPDATE carriers_sandboxshipment SET cancelled = cancelled || %s::jsonb "
+                    "WHERE carrier_code = %s AND carrier_order_id = %s",
+                    [json.dumps([waybill_no]), subscription.carrier.code, carrier_order_id],
+                )

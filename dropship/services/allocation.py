@@ -15,12 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from dropship.errors import (
-    AllocationNotCancellable,
-    ItemAlreadyAllocated,
-    OrderNotAllocatable,
-    OrderNotSynced,
-)
+from dropship.errors import AllocationNotCancellable, ItemAlreadyAllocated, OrderNotSynced
 from dropship.models import Allocation, FactoryOrder
 from dropship.services.identity import (
     FACTORY,
@@ -29,13 +24,12 @@ from dropship.services.identity import (
     profile_for,
     require_identity,
 )
-from shops.errors import OrderBlocked
-from shops.models import AfterSaleStatus, CancelRequestStatus, Order, OrderItem, OrderStatus, Shop
+from shops.models import Order, OrderItem, Shop
+from shops.services.order_states import order_refuse_if_blocked
 from waybill_console.errors import AppError, BatchTooLarge, NotFound, ValidationError
 from waybill_console.tenancy import Actor
 
 BATCH_LIMIT = 500
-ALLOCATABLE = frozenset({OrderStatus.PAID, OrderStatus.READY_TO_SHIP})
 
 
 def _factory_by_shop_no(shop_no) -> Shop:
@@ -48,25 +42,6 @@ def _factory_by_shop_no(shop_no) -> Shop:
     if shop is None or profile_for(shop).identity != FACTORY:
         raise NotAFactory(shop_no=value, detail={"factory": value})
     return shop
-
-
-def refuse_if_not_allocatable(order: Order, *, statuses: frozenset = ALLOCATABLE) -> None:
-    """After-sale or a cancellation under review: the order cannot go to a factory (nor
-    take a factory's number); nor can an order whose status is not in ``statuses``."""
-    if order.after_sale_status == AfterSaleStatus.IN_PROGRESS:
-        raise OrderBlocked(
-            reason=str(AfterSaleStatus.IN_PROGRESS.label),
-            detail={"after_sale_status": order.after_sale_status},
-        )
-    if order.cancel_request_status == CancelRequestStatus.PENDING:
-        raise OrderBlocked(
-            reason=str(_("under review (cancellation requested)")),
-            detail={"cancel_request_status": order.cancel_request_status},
-        )
-    if order.status not in statuses:
-        raise OrderNotAllocatable(
-            status=order.get_status_display(), detail={"status": order.status}
-        )
 
 
 def allocation_create(
@@ -136,7 +111,7 @@ def _allocate_order(
             order = Order.objects.select_for_update().get(pk=order_id)
             if order.created_at < binding.confirmed_at:
                 raise OrderNotSynced(order_no=order.order_no, detail={"order": order.pk})
-            refuse_if_not_allocatable(order)
+            order_refuse_if_blocked(order, purpose="hand_to_factory")
             items = list(OrderItem.objects.filter(order=order).order_by("pk"))
             live = dict(
                 Allocation.objects.filter(

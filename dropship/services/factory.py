@@ -2,18 +2,21 @@
 
 * **Draw** (``factory_order_draw``): the factory takes a number from its own e-waybill
   subscription for the order (its account is charged). Refused for a cancelled
-  allocation, an ended binding, or an order blocked by after-sale / under review.
+  allocation, an ended binding, or an order the one order rule refuses
+  (:func:`~shops.services.order_states.order_refuse_if_blocked`, ``allocate_on_behalf``:
+  after-sale, under review, not paid or shipped unless another factory's part shipped).
 * **Print** (``factory_order_print``): the label through the printing app (receiver
   decrypted only there, audited); the first successful print **returns** the number to
-  the merchant automatically. Printing is refused (ORDER_BLOCKED) while the number is not
-  returned and the order entered after-sale or its receiver changed after the number was
-  drawn (the printing app's own rule covers the second).
+  the merchant automatically. Printing is refused (ORDER_BLOCKED) for an order in
+  after-sale or under review (the order rule, ``print``), before or after the return, and
+  for a receiver changed after the number was drawn (the printing app's own rule).
 * **Return** (``factory_order_return``): explicitly, with the drawn number or a number
   from the factory's own system (an outside number: a no-source-risk merchant cannot ship
   with it).
 * **Ship** (``factory_order_ship``): either side, once; both lock the order row first and
   then the factory order, so of two concurrent attempts exactly one ships and the other
-  gets ALREADY_SHIPPED.
+  gets ALREADY_SHIPPED. An order in after-sale or under review does not ship (the order
+  rule, ``ship``), as on the merchant's own doors.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ from django.utils.translation import gettext_lazy as _
 from carriers.models import Carrier
 from dropship.errors import AllocationCancelled, NotReturned
 from dropship.models import Allocation, FactoryOrder
-from dropship.services.allocation import ALLOCATABLE, refuse_if_not_allocatable
 from dropship.services.identity import (
     FACTORY,
     MERCHANT,
@@ -37,8 +39,14 @@ from dropship.services.identity import (
     require_identity,
 )
 from shops.errors import AlreadyShipped, OrderBlocked, PlatformWaybillRequired
-from shops.models import Address, AfterSaleStatus, Order, OrderStatus
-from shops.services.order_states import SHIPPABLE, order_transition
+from shops.models import Address, Order
+from shops.services.order_states import (
+    AFTER_SALE_REASON,
+    SHIPPABLE,
+    UNDER_REVIEW_REASON,
+    order_refuse_if_blocked,
+    order_transition,
+)
 from waybill_console import permissions as perms
 from waybill_console.errors import AppError, BatchTooLarge, NotFound, ValidationError
 from waybill_console.tenancy import Actor
@@ -89,10 +97,7 @@ def _sender_for(fo: FactoryOrder) -> dict | None:
 
 
 #: why an allocation was cancelled automatically, as the factory is told (ORDER_BLOCKED)
-BLOCK_REASONS = {
-    "after_sale": AfterSaleStatus.IN_PROGRESS.label,
-    "under_review": _("under review (cancellation requested)"),
-}
+BLOCK_REASONS = {"after_sale": AFTER_SALE_REASON, "under_review": UNDER_REVIEW_REASON}
 
 
 def _check_workable(fo: FactoryOrder) -> None:
@@ -109,17 +114,21 @@ def _check_workable(fo: FactoryOrder) -> None:
 
 
 def _refuse_if_not_drawable(order: Order, fo: FactoryOrder) -> None:
-    """As for an allocation, except that an order shipped through another factory's part
-    still takes this factory's number: items at two factories ship independently."""
-    statuses = ALLOCATABLE
-    if (
-        order.status == OrderStatus.SHIPPED
-        and FactoryOrder.objects.filter(order_id=order.pk, shipped_at__isnull=False)
+    """The order's rule for a factory's 取号 (:func:`order_refuse_if_blocked`): an order
+    shipped through another factory's part still takes this factory's number."""
+    order_refuse_if_blocked(
+        order, purpose="allocate_on_behalf", also_shipped=_other_part_shipped(fo)
+    )
+
+
+def _other_part_shipped(fo: FactoryOrder) -> bool:
+    """Whether another factory's part of the order has shipped (the order is then shipped
+    and this part still takes its own number)."""
+    return (
+        FactoryOrder.objects.filter(order_id=fo.order_id, shipped_at__isnull=False)
         .exclude(pk=fo.pk)
         .exists()
-    ):
-        statuses = ALLOCATABLE | {OrderStatus.SHIPPED}
-    refuse_if_not_allocatable(order, statuses=statuses)
+    )
 
 
 def _live_waybill(fo: FactoryOrder) -> Waybill | None:
@@ -138,7 +147,11 @@ def factory_order_draw(
 ) -> FactoryOrder:
     """The factory draws the order's number from its own subscription (once: asking again
     returns the number it has)."""
-    from waybills.services.on_behalf import waybill_commit_on_behalf, waybill_prepare_on_behalf
+    from waybills.services.on_behalf import (
+        waybill_commit_on_behalf,
+        waybill_prepare_on_behalf,
+        waybill_release_on_behalf,
+    )
 
     fo = factory_order_get_for_factory(actor=actor, factory_order_id=factory_order_id)
     _check_workable(fo)
@@ -146,13 +159,14 @@ def factory_order_draw(
         return fo
     _refuse_if_not_drawable(fo.order, fo)
     items = _items_for_label(fo)
-    waybill, sub = waybill_prepare_on_behalf(
+    drawn, sub = waybill_prepare_on_behalf(
         actor=actor,
         order=fo.order,
         sender=_sender_for(fo),
         items=items,
         subscription=subscription,
         carrier=carrier,
+        also_shipped=_other_part_shipped(fo),
         now=now,
     )
     with transaction.atomic():
@@ -162,24 +176,39 @@ def factory_order_draw(
             .select_related("waybill")
             .get(pk=fo.pk)
         )
-        _check_workable(fo)
-        _refuse_if_not_drawable(order, fo)
-        if _live_waybill(fo):  # a concurrent request drew first; this number is burnt
+        try:
+            _check_workable(fo)
+            _refuse_if_not_drawable(order, fo)
+        except AppError:
+            waybill_release_on_behalf(actor=actor, drawn=drawn, subscription=sub)
+            raise
+        if _live_waybill(fo):  # a concurrent request drew first: give this number back
+            waybill_release_on_behalf(actor=actor, drawn=drawn, subscription=sub)
             return fo
-        waybill.order = order
-        waybill_commit_on_behalf(actor=actor, waybill=waybill, subscription=sub)
-        fo.waybill = waybill
-        fo.save(update_fields=["waybill"])
+        drawn.package.order = order
+        waybill = waybill_commit_on_behalf(actor=actor, drawn=drawn, subscription=sub)
+        if waybill is not None:
+            fo.waybill = waybill
+            fo.save(update_fields=["waybill"])
     return factory_order_get_for_factory(actor=actor, factory_order_id=fo.pk)
 
 
-def refuse_print_if_blocked(fo: FactoryOrder) -> None:
-    """Before the number is returned, an order in after-sale does not print."""
-    if fo.returned_at is None and fo.order.after_sale_status == AfterSaleStatus.IN_PROGRESS:
-        raise OrderBlocked(
-            reason=str(AfterSaleStatus.IN_PROGRESS.label),
-            detail={"after_sale_status": fo.order.after_sale_status},
+def factory_order_link_settled(*, order_id: int, shop_id: int, waybill_ids: list[int]) -> None:
+    """The settling sweep committed a factory's number whose attempt ended without an answer:
+    the factory order it was drawn for gets it, if it still has none."""
+    if not waybill_ids:
+        return
+    fo = (
+        FactoryOrder.objects.filter(
+            order_id=order_id, factory_id=shop_id, status=FactoryOrder.Status.ALLOCATED
         )
+        .select_related("waybill")
+        .order_by("id")
+    )
+    for row in fo:
+        if _live_waybill(row) is None:
+            FactoryOrder.objects.filter(pk=row.pk).update(waybill_id=waybill_ids[0])
+            return
 
 
 def factory_order_print(
@@ -221,7 +250,7 @@ def factory_order_print(
     carriers = set()
     for fo in checked:
         _check_workable(fo)
-        refuse_print_if_blocked(fo)
+        order_refuse_if_blocked(fo.order, purpose="print")
         live = _live_waybill(fo)
         if live is None:
             need_number = True
@@ -350,6 +379,7 @@ def factory_order_ship(
             raise AllocationCancelled(detail={"cancel_reason": fo.cancel_reason})
         if fo.returned_at is None:
             raise NotReturned()
+        order_refuse_if_blocked(order, purpose="ship")
         platform = fo.waybill_id is not None
         if not platform and order.shop.no_source_risk:
             raise PlatformWaybillRequired()

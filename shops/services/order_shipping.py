@@ -61,7 +61,7 @@ def order_ship_by_hand(
     with transaction.atomic():
         order = order_lock(order)
         if order.status in SHIPPABLE:
-            order_refuse_if_blocked(order)
+            order_refuse_if_blocked(order, purpose="ship")
         order.carrier_code, order.tracking_no = carrier_code, tracking_no
         order.shipped_by_hand = True
         order.return_address = address or order.return_address

@@ -22,8 +22,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from shops.errors import AlreadyShipped, OrderBlocked, OrderStateConflict
+from shops.errors import (
+    AlreadyShipped,
+    OrderBlocked,
+    OrderNotAllocatable,
+    OrderNotDropshippable,
+    OrderStateConflict,
+)
 from shops.models import AfterSaleStatus, CancelRequestStatus, Order, OrderEvent, OrderStatus
 from waybill_console.tenancy import Actor
 
@@ -144,15 +151,64 @@ def order_lock(order: Order) -> Order:
     return Order.objects.select_for_update().get(pk=order.pk)
 
 
-def order_refuse_if_blocked(order: Order) -> None:
+#: what an order is checked for before it is used (:func:`order_refuse_if_blocked`):
+#:
+#: ``allocate``            取号 for the shop's own order (every door: page, API, batch, 子母件);
+#: ``allocate_on_behalf``  a factory's 取号 for a merchant's order (代发);
+#: ``hand_to_factory``     the merchant hands items or the order to a factory (分配);
+#: ``print``               a label of a live number is rendered or sent to a printer;
+#: ``ship``                the order ships (with a platform number, by hand, or a factory's part).
+PURPOSES = frozenset({"allocate", "allocate_on_behalf", "hand_to_factory", "print", "ship"})
+#: paid and not yet shipped: the orders numbers are drawn for and handed to factories
+ALLOCATABLE = frozenset({S.PAID, S.READY_TO_SHIP})
+#: the reasons ORDER_BLOCKED gives, as the merchant and the factory read them (审核中 is the
+#: platform's word for an order whose buyer asked to cancel)
+AFTER_SALE_REASON = AfterSaleStatus.IN_PROGRESS.label
+UNDER_REVIEW_REASON = _("under review (cancellation requested)")
+
+
+def order_refuse_if_blocked(order: Order, *, purpose: str, also_shipped: bool = False) -> None:
+    """The one rule of "this order is blocked", for every door that uses an order.
+
+    In this order (the lasting reason first):
+
+    * The order's status: ``allocate`` and ``allocate_on_behalf`` need a paid order not
+      yet shipped (ORDER_NOT_ALLOCATABLE); ``allocate_on_behalf`` also takes a shipped
+      order when ``also_shipped`` (another factory's part went out: items at two factories
+      ship independently; only the caller knows that). ``hand_to_factory`` needs the same
+      statuses (ORDER_STATE_CONFLICT, ``detail.status``). ``print`` has no status rule (a
+      live number prints) and ``ship``'s is the ``TRANSITIONS`` table's
+      (:func:`order_transition`).
+    * After-sale in progress (售后中) refuses every purpose (ORDER_BLOCKED,
+      ``detail.after_sale_status``).
+    * A buyer's cancellation request waiting for its answer (审核中) refuses every purpose
+      too, printing included: a printed label goes on a parcel the courier takes away,
+      so it waits for the answer like shipping does (ORDER_BLOCKED,
+      ``detail.cancel_request_status``).
+
+    The caller passes the order as it will act on it: read with the order row locked where
+    the action writes under that lock. Rules of one door only (a receiver changed after the
+    number was drawn, for printing) stay with that door."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown purpose {purpose!r}; one of {sorted(PURPOSES)}")
+    if also_shipped and purpose != "allocate_on_behalf":
+        raise ValueError("also_shipped is for purpose='allocate_on_behalf' only")
+    if purpose in ("allocate", "allocate_on_behalf"):
+        allowed = ALLOCATABLE | {S.SHIPPED} if also_shipped else ALLOCATABLE
+        if order.status not in allowed:
+            raise OrderNotAllocatable(status=order.get_status_display())
+    elif purpose == "hand_to_factory" and order.status not in ALLOCATABLE:
+        raise OrderNotDropshippable(
+            status=order.get_status_display(), detail={"status": order.status}
+        )
     if order.after_sale_status == AfterSaleStatus.IN_PROGRESS:
         raise OrderBlocked(
-            reason=str(AfterSaleStatus.IN_PROGRESS.label),
+            reason=str(AFTER_SALE_REASON),
             detail={"after_sale_status": order.after_sale_status},
         )
     if order.cancel_request_status == CancelRequestStatus.PENDING:
         raise OrderBlocked(
-            reason=str(CancelRequestStatus.PENDING.label),
+            reason=str(UNDER_REVIEW_REASON),
             detail={"cancel_request_status": order.cancel_request_status},
         )
 

@@ -5,7 +5,7 @@ English translation; a refused allocation draws nothing and charges nothing."""
 import pytest
 
 from carriers.gateways import gateway_for
-from carriers.gateways.base import Receiver
+from carriers.gateways.base import IssueRequest, Receiver
 from carriers.models import Branch, Subscription
 from tests.conftest import make_order, token_client
 from tests.waybills.conftest import open_service
@@ -124,7 +124,9 @@ def test_every_gateway_call_answers_the_switched_fault(shop_a, fault, carrier, e
         lambda: gateway.screen(
             subscription=sub, receiver=Receiver("浙江省", "杭州市", "西湖区", "文三路 90 号")
         ),
-        lambda: gateway.issue_numbers(subscription=sub),
+        lambda: gateway.issue(
+            IssueRequest("MSG-1", sub, {}, Receiver("浙江省", "杭州市", "西湖区", None))
+        ),
         lambda: gateway.cancel(subscription=sub, waybill_no="0"),
     ):
         with pytest.raises(AppError) as refused:
@@ -135,5 +137,7 @@ def test_every_gateway_call_answers_the_switched_fault(shop_a, fault, carrier, e
 def test_every_fault_switch_is_a_branch_choice():
     from carriers.gateways.builtin import FAULTS
 
+    from carriers.gateways.builtin import ISSUE_FAULTS
+
     choices = {value for value, _ in Branch._meta.get_field("fault").choices if value}
-    assert choices == set(FAULTS)
+    assert choices == set(FAULTS) | ISSUE_FAULTS

@@ -93,13 +93,19 @@ def test_value_added_service_range_and_not_opened(sub):
 
 
 def test_issued_numbers_match_the_carrier_format_and_check_digit(sub):
-    numbers = gateway_for("ZTO").issue_numbers(subscription=sub, count=5)
+    numbers = gateway_for("ZTO").issue(_ask(sub, "FORMAT-1", count=5)).numbers
     assert len(set(numbers)) == 5
     pattern = Carrier.objects.get(code="ZTO").number_pattern
     for number in numbers:
         assert number_matches(pattern, number) and number_is_valid("ZTO", number)
     wrong = numbers[0][:-1] + str((int(numbers[0][-1]) + 1) % 10)
     assert not number_is_valid("ZTO", wrong)
+
+
+def _ask(sub, carrier_order_id: str, count: int = 1):
+    from carriers.gateways.base import IssueRequest
+
+    return IssueRequest(carrier_order_id, sub, {}, HANGZHOU, package_count=count)
 
 
 @pytest.mark.parametrize("code", sorted(FORMATS))
@@ -126,7 +132,7 @@ def test_branch_fault_switches(sub, fault, code, status):
     sub.branch.refresh_from_db()
     for call in (
         lambda g: g.screen(subscription=sub, receiver=HANGZHOU),
-        lambda g: g.issue_numbers(subscription=sub),
+        lambda g: g.issue(_ask(sub, "FAULT-1")),
         lambda g: g.cancel(subscription=sub, waybill_no="73100000000001"),
     ):
         with pytest.raises(AppError) as refused:

@@ -121,6 +121,22 @@ def test_a_cancelled_allocation_does_not_ship(merchant, factory, binding):
     assert snapshot(fo)[0] is None
 
 
+@pytest.mark.parametrize("side", ["merchant", "factory"])
+def test_an_order_in_after_sale_after_the_return_does_not_ship(
+    merchant, factory, binding, factory_sub, side
+):
+    """The number was returned (the after-sale left the allocation alone), but the order
+    rule's ``ship`` purpose refuses it on this door as on the merchant's own."""
+    fo = returned(merchant, factory, factory_sub)
+    shop_services.order_start_after_sale(actor=main_actor(merchant), order=fo.order)
+    before = snapshot(fo)
+    with pytest.raises(AppError) as err:
+        ship(merchant if side == "merchant" else factory, fo)
+    assert err.value.code == "ORDER_BLOCKED"
+    assert err.value.detail == {"after_sale_status": "in_progress"}
+    assert snapshot(fo) == before and before[:1] == (None,) and before[3] == "paid"
+
+
 def test_only_the_merchant_chooses_a_return_address_and_only_its_own(
     merchant, factory, binding, factory_sub, return_address
 ):

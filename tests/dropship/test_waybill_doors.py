@@ -202,8 +202,10 @@ def test_every_waybill_door_refuses_the_factory_once_the_dropship_order_ended(
     assert PrintJob.objects.count() == jobs_before
 
     # the job queued before the end: the agent's claim renders nothing, the job fails
-    # (an order in after-sale is refused by the printing rule first: ORDER_BLOCKED)
-    expected = "ORDER_BLOCKED" if ending == "after-sale opened" else "NOT_FOUND"
+    # (an order in after-sale or under review is refused by the order rule first:
+    # ORDER_BLOCKED)
+    blocked = ending in ("after-sale opened", "cancellation requested")
+    expected = "ORDER_BLOCKED" if blocked else "NOT_FOUND"
     assert agent(agent_key).get("/api/v1/agent/jobs/next/").status_code == 204
     job.refresh_from_db()
     assert (job.status, job.error["code"]) == ("failed", expected)

@@ -3,7 +3,7 @@
 import pytest
 from django.db import connection
 
-from carriers.models import Subscription
+from carriers.models import BranchAccount, Subscription
 from load.invariants import check, numbers_missing
 from tests.conftest import main_actor, make_order
 from tests.waybills.conftest import open_service
@@ -13,17 +13,21 @@ from waybills.models import Waybill
 pytestmark = pytest.mark.django_db
 
 
+CAP = "cancelled × 5 ≤ allocated when allocated > 50, per shop and branch"
+
+
 def _without_checks() -> None:
-    """Drop the table's CHECK constraints (inside the test's transaction, rolled back
+    """Drop the counters' CHECK constraints (inside the test's transaction, rolled back
     with it) so that the counters can be made wrong on purpose."""
     with connection.cursor() as cur:
         cur.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no deferred checks pending
-        cur.execute(
-            """SELECT conname FROM pg_constraint
-                WHERE conrelid = 'carriers_subscription'::regclass AND contype = 'c'"""
-        )
-        for (name,) in cur.fetchall():
-            cur.execute(f'ALTER TABLE carriers_subscription DROP CONSTRAINT "{name}"')
+        for table in ("carriers_subscription", "carriers_branchaccount"):
+            cur.execute(
+                "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'c'",
+                [table],
+            )
+            for (name,) in cur.fetchall():
+                cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
 
 
 def _broken(checks) -> dict[str, list[str]]:
@@ -48,11 +52,12 @@ def test_clean_after_allocations_and_a_cancel_then_each_breakage_is_named(shop_a
     assert broken["no negative balance"] == [f"subscription {sub.pk}: balance -1"]
 
     # 60 allocated (as counted), 13 cancelled, the last cancel past the free 50: over 20 %
-    Subscription.objects.filter(pk=sub.pk).update(
-        balance=7, allocated_total=60, cancelled_total=13, cancel_basis=60
-    )
+    Subscription.objects.filter(pk=sub.pk).update(balance=7, allocated_total=60)
+    BranchAccount.objects.filter(shop=shop_a).update(cancelled_total=13, cancel_basis=60)
     broken = _broken(check())
-    assert "cancelled × 5 ≤ allocated when allocated > 50" in broken
+    assert broken[CAP] == [
+        f"shop {shop_a.pk} branch {sub.branch_id}: 13 cancelled of 60 allocated (last cancel at 60)"
+    ]
     assert "allocated_total = count(waybills), per subscription" in broken
 
 
@@ -60,8 +65,9 @@ def test_cancels_made_while_at_most_50_were_allocated_are_allowed(shop_a):
     sub = open_service(shop_a, balance=10)
     _without_checks()
     # what the service allows: 50 allocated, 20 cancelled, then allocation goes on
-    Subscription.objects.filter(pk=sub.pk).update(
-        allocated_total=60, cancelled_total=20, cancel_basis=50
+    Subscription.objects.filter(pk=sub.pk).update(allocated_total=60, cancelled_total=20)
+    BranchAccount.objects.create(
+        shop=shop_a, branch_id=sub.branch_id, cancelled_total=20, cancel_basis=50
     )
     names = {c.name for c in check() if not c.ok}
-    assert "cancelled × 5 ≤ allocated when allocated > 50" not in names
+    assert CAP not in names

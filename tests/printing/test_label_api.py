@@ -175,6 +175,25 @@ def test_printing_needs_the_print_permission(shop_a):
     assert Waybill.objects.get(pk=waybill.pk).print_count == 0
 
 
+def test_an_order_under_review_does_not_print(shop_a):
+    """The order rule's ``print`` purpose: a label goes on a parcel the courier takes away,
+    so an order waiting for the answer to its buyer's cancellation request (审核中) does
+    not print, as one in after-sale does not (ORDER_BLOCKED, nothing decrypted, no print
+    counted)."""
+    from shops import services as shop_services
+
+    waybill = draw(shop_a)
+    shop_services.order_request_cancel(actor=main_actor(shop_a), order=waybill.order)
+    audits = DecryptionAudit.objects.count()
+
+    for fmt in CONTENT_TYPES:
+        response = token_client(shop_a).get(label_url(waybill, format=fmt))
+        assert response.status_code == 409 and response.json()["code"] == "ORDER_BLOCKED", fmt
+        assert response.json()["detail"] == {"cancel_request_status": "pending"}
+    assert Waybill.objects.get(pk=waybill.pk).print_count == 0
+    assert DecryptionAudit.objects.count() == audits
+
+
 # --- templates --------------------------------------------------------------------------------
 
 

@@ -10,7 +10,8 @@ from django.db import connection
 from django.utils import timezone
 
 from carriers.catalog import CARRIERS
-from shops import demo
+from shops.demo.catalogue import PRODUCTS
+from shops.demo.orders import demo_orders_create
 from shops.models import Order, OrderEvent, OrderItem, OrderStatus, Product, Shop
 from shops.services.order_states import sla_next_due
 from tests.conftest import make_shop
@@ -26,14 +27,14 @@ def shop(db):
 
 def test_three_hundred_realistic_orders(shop):
     now = timezone.now()
-    assert demo.demo_orders_create(shop=shop, count=300, now=now) == 300
+    assert demo_orders_create(shop=shop, count=300, now=now) == 300
 
     orders = list(Order.objects.filter(shop=shop))
     assert len(orders) == 300
     assert OrderItem.objects.filter(order__shop=shop).values("order").distinct().count() == 300
     assert OrderEvent.objects.filter(order__shop=shop, kind="created").count() == 300
     assert all(1 <= o.items.count() <= 4 for o in orders[:30])
-    assert Product.objects.filter(shop=shop).count() == len(demo.PRODUCTS)
+    assert Product.objects.filter(shop=shop).count() == len(PRODUCTS)
 
     assert len({o.receiver_province for o in orders}) >= 10
     assert len({o.receiver_city for o in orders}) >= 30
@@ -76,18 +77,18 @@ def test_three_hundred_realistic_orders(shop):
 
 
 def test_phone_search_finds_the_example_receiver(shop):
-    demo.demo_orders_create(shop=shop, count=300)
+    demo_orders_create(shop=shop, count=300)
     index = blind_index("13812345678")
     assert Order.objects.filter(shop=shop, receiver_phone_index=index).exists()
 
 
 def test_running_twice_continues_the_numbers(shop):
-    demo.demo_orders_create(shop=shop, count=300)
-    demo.demo_orders_create(shop=shop, count=300)
+    demo_orders_create(shop=shop, count=300)
+    demo_orders_create(shop=shop, count=300)
     numbers = set(Order.objects.filter(shop=shop).values_list("order_no", flat=True))
     assert len(numbers) == 600
     assert {"DEMO00000001", "DEMO00000300", "DEMO00000301", "DEMO00000600"} <= numbers
-    assert Product.objects.filter(shop=shop).count() == len(demo.PRODUCTS)
+    assert Product.objects.filter(shop=shop).count() == len(PRODUCTS)
 
 
 def test_seed_demo_command_adds_orders_to_the_chosen_shop(db, capsys):
@@ -113,7 +114,7 @@ def test_backlog_waits_to_ship_whatever_the_hour(shop, local_time, count):
 
     at = time.fromisoformat(local_time)
     now = timezone.make_aware(datetime.combine(datetime(2026, 3, 1).date(), at))
-    demo.demo_orders_create(shop=shop, count=count, now=now)
+    demo_orders_create(shop=shop, count=count, now=now)
     waiting = Order.objects.filter(
         shop=shop,
         status=S.PAID,

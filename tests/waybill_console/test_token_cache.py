@@ -10,7 +10,7 @@ from shops import services as shop_services
 from shops.models import ApiToken
 from tests.conftest import main_actor
 from waybill_console import api_tokens
-from waybill_console.api import _redis_client
+from waybill_console.api import redis_client
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,7 @@ def test_another_process_announcing_a_change_makes_this_one_read_again(shop_a):
     assert api.get("/api/v1/me/").status_code == 200
     ApiToken.objects.filter(pk=token.pk).update(revoked_at="2026-11-24T00:00:00Z")
     assert api.get("/api/v1/me/").status_code == 200  # cached, generation unchanged
-    _redis_client(cache).set(api_tokens.GENERATION_KEY, "another-process-changed-something")
+    redis_client(cache).set(api_tokens.GENERATION_KEY, "another-process-changed-something")
     assert api.get("/api/v1/me/").status_code == 401
 
 
@@ -102,4 +102,4 @@ def test_the_rate_limit_counts_each_request_once_when_counted_with_the_token(sho
     codes = [api.get("/api/v1/me/").status_code for _ in range(6)]
     assert codes == [200] * 5 + [429]
     key = cache.make_key(f"throttle_token_t{token.pk}")
-    assert int(_redis_client(cache).get(key)) == 6
+    assert int(redis_client(cache).get(key)) == 6

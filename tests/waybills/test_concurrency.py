@@ -4,7 +4,7 @@ idempotency and one number per order package."""
 import pytest
 from django.db import IntegrityError, transaction
 
-from carriers.models import Subscription
+from carriers.models import BranchAccount, Subscription
 from carriers.services import ledger_check
 from shops.models import Order, Shop
 from tests.conftest import main_actor, make_order, make_shop, make_user, token_client
@@ -90,17 +90,23 @@ def test_concurrent_cancels_at_the_20_percent_boundary_never_exceed_it():
     assert sorted(outcomes) == ["CANCEL_LIMIT_REACHED"] * 6 + ["cancelled"] * 2
     sub.refresh_from_db()
     assert (sub.allocated_total, sub.cancelled_total) == (60, 12)
+    account = BranchAccount.objects.get(shop=shop, branch_id=sub.branch_id)
+    assert (account.cancelled_total, account.cancel_basis) == (12, 60)
     assert Waybill.objects.filter(subscription=sub, status="cancelled").count() == 12
 
 
 def test_the_database_itself_refuses_a_cancel_past_the_cap():
-    """Even a writer that skips the service cannot pass: the CHECK constraint holds."""
+    """Even a writer that skips the service cannot pass: the CHECK constraint holds on the
+    branch account, where the cap is counted."""
     shop = make_shop(user=make_user())
     sub = open_service(shop, balance=100)
-    _allocated(shop, sub, 60)
-    Subscription.objects.filter(pk=sub.pk).update(cancelled_total=12, cancel_basis=60)
+    waybills = _allocated(shop, sub, 60)
+    services.waybill_cancel(actor=main_actor(shop), waybill=waybills[0])
+    account = BranchAccount.objects.filter(shop=shop, branch_id=sub.branch_id)
+    account.update(cancelled_total=12, cancel_basis=60)
     with pytest.raises(IntegrityError), transaction.atomic():
-        Subscription.objects.filter(pk=sub.pk).update(cancelled_total=13, cancel_basis=60)
+        account.update(cancelled_total=13, cancel_basis=60)
+    assert account.values_list("cancelled_total", "cancel_basis").get() == (12, 60)
 
 
 def _post_with_key(shop_key: str, order_id: int, sub_id: int, key: str) -> tuple:

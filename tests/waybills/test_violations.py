@@ -128,17 +128,17 @@ def test_a_bad_date_range_is_shown_next_to_the_field_and_lists_nothing(merchant,
 
 
 def test_the_page_paginates(merchant, shop_a):
-    from waybills import views
+    from waybills.views import common
 
     sub = open_service(shop_a, balance=10)
     made = [violate(shop_a, sub) for _ in range(3)]
-    original = views.PAGE_SIZE
-    views.PAGE_SIZE = 2
+    original = common.PAGE_SIZE
+    common.PAGE_SIZE = 2
     try:
         first = merchant.get(PAGE).content.decode()
         second = merchant.get(PAGE, {"page": 2}).content.decode()
     finally:
-        views.PAGE_SIZE = original
+        common.PAGE_SIZE = original
     on_first = [w.waybill_no for w in made if f"violation-{w.waybill_no}" in first]
     on_second = [w.waybill_no for w in made if f"violation-{w.waybill_no}" in second]
     assert len(on_first) == 2 and len(on_second) == 1

@@ -188,6 +188,24 @@ class OrderBatchShipResponseSerializer(serializers.Serializer):
     results = OrderShipResultSerializer(many=True)
 
 
+class WaybillBulkResultSerializer(serializers.Serializer):
+    """One order's result in a synchronous 取号 of many (``POST waybills/bulk/``)."""
+
+    order = serializers.IntegerField()
+    ok = serializers.BooleanField()
+    waybill_no = serializers.CharField(required=False, help_text="when ok")
+    sort_code = serializers.CharField(required=False, help_text="when ok")
+    created = serializers.BooleanField(
+        required=False,
+        help_text="when ok: drawn by this request (true) or already the order's (false)",
+    )
+    error = ErrorSerializer(required=False, help_text="when not ok")
+
+
+class WaybillBulkResultsSerializer(serializers.Serializer):
+    results = WaybillBulkResultSerializer(many=True, help_text="one per order, in request order")
+
+
 def print_data(waybill: Waybill, packages: int) -> dict:
     """What a label needs, consumer data masked (labels render through the audited path)."""
     return {
@@ -292,6 +310,21 @@ def allocate_input(data) -> dict:
 
 class BatchAllocateSerializer(serializers.Serializer):
     orders = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
+    subscription = serializers.IntegerField(required=False, allow_null=True)
+    carrier = serializers.CharField(required=False, allow_blank=True)
+
+
+#: orders in one synchronous 取号 request (waybills/bulk/); more go to the batch job
+BULK_LIMIT = 50
+
+
+class BulkAllocateSerializer(serializers.Serializer):
+    orders = serializers.ListField(
+        child=serializers.IntegerField(),
+        allow_empty=False,
+        max_length=BULK_LIMIT,
+        help_text=f"1 to {BULK_LIMIT} order ids of this shop; a repeated id counts once",
+    )
     subscription = serializers.IntegerField(required=False, allow_null=True)
     carrier = serializers.CharField(required=False, allow_blank=True)
 

@@ -5,6 +5,7 @@ from waybills.api import views as v
 urlpatterns = [
     path("waybills/", v.WaybillListView.as_view(), name="api-waybill-list"),
     path("waybills/batch/", v.WaybillBatchView.as_view(), name="api-waybill-batch"),
+    path("waybills/bulk/", v.WaybillBulkView.as_view(), name="api-waybill-bulk"),
     path("waybills/screen/", v.ScreenView.as_view(), name="api-waybill-screen"),
     path("waybills/usage/daily/", v.UsageDailyView.as_view(), name="api-waybill-usage-daily"),
     path("waybills/<str:waybill_no>/", v.WaybillDetailView.as_view(), name="api-waybill-detail"),

@@ -1,4 +1,5 @@
 from django.http import FileResponse
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -9,6 +10,7 @@ from shops import selectors as shop_selectors
 from shops import services as shop_services
 from shops.api.serializers import JobSerializer, OrderSerializer
 from shops.services.order_shipping import BATCH_SHIP_LIMIT
+from waybill_console import permissions as perms
 from waybill_console.api import IsBranchActor, paginated
 from waybill_console.errors import BatchTooLarge, NotFound, ValidationError
 from waybill_console.idempotency import idempotent
@@ -107,6 +109,40 @@ class WaybillBatchView(APIView):
             carrier=ser.validated_data.get("carrier", ""),
         )
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class WaybillBulkView(APIView):
+    @extend_schema(
+        request=s.BulkAllocateSerializer,
+        responses={200: s.WaybillBulkResultsSerializer},
+        summary=f"Allocate (取号) for up to {s.BULK_LIMIT} orders in one request: one result "
+        "per order in request order (a refusal never stops the others); honours "
+        "Idempotency-Key",
+    )
+    @idempotent
+    def post(self, request):
+        _refuse_large_batch(request, s.BULK_LIMIT)
+        ser = s.BulkAllocateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        actor = request.wbc_actor
+        # refused before any order is read, as waybill_batch_start does (the service checks
+        # it again)
+        actor.require(perms.WAYBILL_ALLOCATE)
+        ids = list(dict.fromkeys(ser.validated_data["orders"]))
+        found = {o.pk: o for o in shop_selectors.order_list(actor=actor).filter(pk__in=ids)}
+        missing = [i for i in ids if i not in found]
+        if missing:  # as waybills/batch/: the whole request, before anything is drawn
+            raise ValidationError.for_fields(
+                orders=_("Not this shop's orders: %(ids)s.")
+                % {"ids": ", ".join(map(str, missing[:10]))}
+            )
+        results = services.waybill_allocate_many(
+            actor=actor,
+            orders=[found[i] for i in ids],
+            subscription=ser.validated_data.get("subscription"),
+            carrier=ser.validated_data.get("carrier", ""),
+        )
+        return Response({"results": results})
 
 
 class ScreenView(APIView):

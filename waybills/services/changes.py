@@ -1,11 +1,9 @@
 """Changing a drawn number: cancel (with the cap) and update until pickup.
 
-The cancel cap lives in the database: ``subscription_cancel_cap`` refuses any row where
-more than 20 % of over-50 allocations were cancelled, and a cancel sets ``cancel_basis``
-to the allocated count in the same UPDATE, so two concurrent cancels at the boundary
-cannot both pass (the second waits for the row lock, re-reads the row and fails the
-CHECK). The conditional UPDATE in front of it only turns the common case into a clean
-refusal without an error round trip.
+The cancel cap is the quota owner's (:mod:`carriers.quota.cancel_cap`): counted per
+merchant per carrier branch, on one row that the database refuses to take past the cap,
+so concurrent cancels at the boundary cannot both pass. A cancel counts it while holding
+the waybill's lock, and gives it back if the carrier refuses.
 
 Tracking is in ``waybills.services.tracking``, shipping in ``waybills.services.shipping``.
 """
@@ -14,21 +12,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from carriers.gateways import gateway_for
 from carriers.gateways.base import Receiver
-from carriers.models import Subscription
-from shops.models import Order
+from carriers.quota import cancel_give_back, cancel_take
 from shops.services.order_intake import clean_items, clean_receiver
+from shops.services.order_marks import order_marks_refresh
 from waybill_console import permissions as perms
 from waybill_console.crypto import mask_name, mask_phone
 from waybill_console.errors import AppError, ValidationError
 from waybill_console.tenancy import Actor
 from waybills.errors import (
-    CancelLimitReached,
     WaybillNotCancellable,
     WaybillNotUpdatable,
     WaybillReceiverNotEditable,
@@ -37,8 +34,6 @@ from waybills.models import LIVE_STATUSES, Waybill, WaybillStatus
 from waybills.selectors import waybill_check
 
 W = WaybillStatus
-CAP_FREE_UP_TO = 50
-CAP_RATIO = 5  # cancelled * 5 <= allocated, i.e. 20 %
 
 
 def waybill_lock(waybill: Waybill) -> Waybill:
@@ -60,7 +55,7 @@ def _refuse_cancel(waybill: Waybill) -> None:
 
 
 def waybill_cancellable(waybill: Waybill) -> bool:
-    """Whether the number itself may be cancelled (the cap is the subscription's)."""
+    """Whether the number itself may be cancelled (the cap is the branch account's)."""
     try:
         _refuse_cancel(waybill)
     except WaybillNotCancellable:
@@ -69,7 +64,11 @@ def waybill_cancellable(waybill: Waybill) -> bool:
 
 
 def waybill_cancel(*, actor: Actor, waybill: Waybill, now: datetime | None = None) -> Waybill:
-    """Cancel an unused number, within the cap (≤ 50 allocated: always; above: ≤ 20 %)."""
+    """Cancel an unused number, within the cancel cap of the subscription's branch
+    (CANCEL_LIMIT_REACHED past it, nothing changed).
+
+    Locks: the waybill, then (in :func:`carriers.quota.cancel_take`) the branch account and
+    the subscription, then the order."""
     actor.require(perms.WAYBILL_CANCEL)
     waybill_check(actor=actor, waybill=waybill)
     _refuse_cancel(waybill)
@@ -80,23 +79,7 @@ def waybill_cancel(*, actor: Actor, waybill: Waybill, now: datetime | None = Non
     with transaction.atomic():
         waybill = waybill_lock(waybill)
         _refuse_cancel(waybill)
-        try:
-            with transaction.atomic():
-                rows = (
-                    Subscription.objects.filter(pk=waybill.subscription_id)
-                    .filter(
-                        Q(allocated_total__lte=CAP_FREE_UP_TO)
-                        | Q(cancelled_total__lt=F("allocated_total") / CAP_RATIO)
-                    )
-                    .update(
-                        cancelled_total=F("cancelled_total") + 1,
-                        cancel_basis=F("allocated_total"),
-                    )
-                )
-        except IntegrityError:  # the CHECK constraint: a concurrent cancel took the last one
-            rows = 0
-        if not rows:
-            raise CancelLimitReached(detail={"cancellable_now": 0})
+        cancel_take(subscription_id=waybill.subscription_id)
         waybill.status = W.CANCELLED
         waybill.cancelled_at = at
         waybill.last_changed_at = at
@@ -104,7 +87,9 @@ def waybill_cancel(*, actor: Actor, waybill: Waybill, now: datetime | None = Non
         _refresh_order_mark(waybill.order_id)
     try:
         gateway_for(waybill.carrier.code).cancel(
-            subscription=waybill.subscription, waybill_no=waybill.waybill_no
+            subscription=waybill.subscription,
+            waybill_no=waybill.waybill_no,
+            carrier_order_id=waybill.carrier_order_id,
         )
     except AppError:
         _undo_cancel(waybill)
@@ -120,29 +105,14 @@ def _undo_cancel(waybill: Waybill) -> None:
             status=W.ALLOCATED, cancelled_at=None
         )
         if rows:
-            Subscription.objects.filter(pk=waybill.subscription_id).update(
-                cancelled_total=F("cancelled_total") - 1
-            )
+            cancel_give_back(subscription_id=waybill.subscription_id)
             _refresh_order_mark(waybill.order_id)
     waybill.status, waybill.cancelled_at = W.ALLOCATED, None
 
 
 def _refresh_order_mark(order_id: int) -> None:
-    """The order shows the number of its live parent, or none."""
-    live = (
-        Waybill.objects.filter(order_id=order_id, status__in=LIVE_STATUSES)
-        .order_by("package_no")
-        .first()
-    )
-    order = Order.objects.select_for_update().get(pk=order_id)
-    if order.shipped_at is not None and order.tracking_no and live is None:
-        return  # shipped (by hand or before): keep what was shipped
-    if live is None:
-        Order.objects.filter(pk=order_id).update(has_waybill=False, tracking_no="", carrier_code="")
-    else:
-        Order.objects.filter(pk=order_id).update(
-            has_waybill=True, tracking_no=live.waybill_no, carrier_code=live.carrier.code
-        )
+    """The order shows the number of its live parent, or none (shops owns the mark)."""
+    order_marks_refresh(order_ids=[order_id], live_statuses=[s.value for s in LIVE_STATUSES])
 
 
 def waybill_update(

@@ -1,56 +1,45 @@
 """取号 for another shop's order: a factory draws a number from **its own** subscription for
 a merchant's order it was handed (代发). The factory's account is charged and the waybill
 belongs to the factory's shop (its usage details and reconciliation list it); the order
-stays the merchant's.
+stays the merchant's (its mark is not touched).
 
-Two steps, so that the caller can hold its own locks around the write:
-:func:`waybill_prepare_on_behalf` screens and issues the number (gateway calls, outside any
-transaction), :func:`waybill_commit_on_behalf` inserts the waybill and draws the quota
-inside the caller's transaction (the caller has locked the order row, which serialises the
-package numbering of one order).
+The same path as every draw (:mod:`waybills.services.draw`), in two steps so that the
+caller can hold its own locks around the write: :func:`waybill_prepare_on_behalf`
+resolves, checks, screens, reserves and asks the carrier (outside any transaction);
+:func:`waybill_commit_on_behalf` commits inside the caller's transaction (the caller has
+locked the order row, which serialises the package numbering of one order), and
+:func:`waybill_release_on_behalf` gives everything back when the caller finds that a
+concurrent request drew first.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Max
 from django.utils import timezone
 
-from carriers import errors as carrier_errors
 from carriers.gateways import gateway_for
 from carriers.models import Subscription
-from shops.errors import OrderBlocked
-from shops.models import AfterSaleStatus, Order, OrderStatus
+from shops.models import Order
+from shops.services.order_states import order_refuse_if_blocked
 from waybill_console import permissions as perms
 from waybill_console.tenancy import Actor
-from waybills.errors import OrderNotAllocatable
-from waybills.models import LIVE_STATUSES, Waybill
-from waybills.services.allocation import (
-    ALLOCATABLE,
-    USABLE,
-    _build,
-    _draw,
-    _receiver,
-    _sender,
-    resolve_subscription,
+from waybills.models import Waybill
+from waybills.services import rows as R
+from waybills.services.draw import (
+    ON_BEHALF_PACKAGE_BASE,
+    Drawn,
+    Package,
+    commit_or_release,
+    lost_race,
+    next_on_behalf_no,
+    obtain,
+    receiver_of,
 )
+from waybills.services.resolve import resolve_subscription
 
-#: items of one order at two factories ship independently: once one factory's part has
-#: shipped (the order is shipped), the other factory still takes its number
-ON_BEHALF_STATUSES = ALLOCATABLE | {OrderStatus.SHIPPED}
-
-
-def _check_order(order: Order) -> None:
-    if order.status not in ON_BEHALF_STATUSES:
-        raise OrderNotAllocatable(status=order.get_status_display())
-    if order.after_sale_status == AfterSaleStatus.IN_PROGRESS:
-        raise OrderBlocked(reason=str(AfterSaleStatus.IN_PROGRESS.label))
-
-
-#: a factory's numbers for an order are its packages 101, 102, … (one per factory part),
-#: apart from the merchant's own 1…20, so neither ever takes the other's package slot
-PACKAGE_BASE = 100
+PURPOSE = "allocate_on_behalf"
+PACKAGE_BASE = ON_BEHALF_PACKAGE_BASE
 
 
 def waybill_prepare_on_behalf(
@@ -61,55 +50,60 @@ def waybill_prepare_on_behalf(
     items: list,
     subscription: int | Subscription | None = None,
     carrier: str = "",
+    also_shipped: bool = True,
     now: datetime | None = None,
-) -> tuple[Waybill, Subscription]:
-    """Screen the receiver and issue one number from the actor's own (or shared)
-    subscription; nothing is written. The caller has checked it may act on ``order``."""
+) -> tuple[Drawn, Subscription]:
+    """Resolve, check, screen, reserve the quota and obtain one number from the actor's own
+    (or shared) subscription; nothing is committed. The caller has checked it may act on
+    ``order``. ``also_shipped``: the order may already be shipped (another factory's part
+    went out; items at two factories ship independently)."""
     actor.require(perms.WAYBILL_ALLOCATE)
     shop = actor.require_shop()
     sub = resolve_subscription(actor=actor, subscription=subscription, carrier=carrier)
-    if sub.status not in USABLE:
-        raise carrier_errors.SubscriptionNotActive(status=sub.get_status_display())
-    _check_order(order)
-    gateway = gateway_for(sub.carrier.code)
-    screen = gateway.screen(subscription=sub, receiver=_receiver(order), services=None)
-    number = gateway.issue_numbers(subscription=sub, count=1)[0]
-    at = now or timezone.now()
-    waybill = _build(
-        order=order,
-        sub=sub,
-        screen=screen,
-        number=number,
-        package_no=1,
-        at=at,
-        actor=actor,
-        sender=sender or _sender(sub),  # none given: the subscription's shipping address
-        items=items,
+    order_refuse_if_blocked(order, purpose=PURPOSE, also_shipped=also_shipped)
+    screen = gateway_for(sub.carrier.code).screen(
+        subscription=sub, receiver=receiver_of(order), services=None
     )
-    waybill.shop_id = shop.pk
-    waybill.shop = shop
-    return waybill, sub
+    package = Package(
+        order=order,
+        shop_id=shop.pk,
+        screen=screen,
+        sender=sender or R.sender_of(sub),  # none given: the subscription's shipping address
+        package_from=PACKAGE_BASE + 1,
+        items=items,
+        purpose=PURPOSE,
+    )
+    at = now or timezone.now()
+    [drawn] = obtain(
+        actor_name=actor.describe()[:60],
+        sub=sub,
+        packages=[package],
+        at=at,
+        reference=f"order:{order.pk}",
+    )
+    if drawn.error is not None:
+        raise drawn.error
+    return drawn, sub
 
 
 def waybill_commit_on_behalf(
-    *, actor: Actor, waybill: Waybill, subscription: Subscription
-) -> Waybill:
-    """Insert the prepared waybill as the order's next package and draw the quota, last
-    (inside the caller's transaction, with the order row locked)."""
-    top = (
-        Waybill.objects.filter(
-            order_id=waybill.order_id, status__in=LIVE_STATUSES, package_no__gt=PACKAGE_BASE
-        )
-        .aggregate(top=Max("package_no"))
-        .get("top")
+    *, actor: Actor, drawn: Drawn, subscription: Subscription
+) -> Waybill | None:
+    """Commit the obtained number as the order's next factory package (inside the caller's
+    transaction, with the order row locked). None when another attempt committed this
+    reservation first."""
+    drawn.package.first_package_no = next_on_behalf_no(drawn.package.order.pk)
+    at = timezone.now()
+    commit_or_release(sub=subscription, drawn=[drawn], at=at, actor_name=actor.describe()[:60])
+    if not drawn.committed:
+        return None
+    return Waybill.objects.select_related("carrier", "branch", "subscription", "order").get(
+        pk=drawn.rows[0][0]
     )
-    waybill.package_no = (top or PACKAGE_BASE) + 1
-    waybill.save(force_insert=True)
-    _draw(
-        sub=subscription,
-        count=1,
-        at=waybill.allocated_at,
-        actor=actor,
-        reference=f"order:{waybill.order_id}",
-    )
-    return waybill
+
+
+def waybill_release_on_behalf(*, actor: Actor, drawn: Drawn, subscription: Subscription) -> None:
+    """A concurrent request drew first: give the quota back and cancel the unused number at
+    the carrier."""
+    if drawn.ok:
+        lost_race(subscription, [drawn], at=timezone.now(), actor_name=actor.describe()[:60])

@@ -3,12 +3,14 @@
 * cancelled by the merchant, no tracking, 15 natural days after the cancel;
 * never cancelled (still ``allocated``), no tracking, 30 natural days after its last change.
 
-Each chunk is its own transaction of two statements. The first picks up to ``batch_size`` candidates
-in id order over a partial index (``FOR UPDATE SKIP LOCKED``, so a tracking event being
-written is simply left for the next sweep), mark them recycled, return their count to
-each subscription's balance and ``recycled_total``, write one ledger entry per
-subscription and chunk; the second clears the waybill mark of the orders left without a
-live number.
+Each chunk is its own transaction of three statements. The first picks up to
+``batch_size`` candidates in id order over a partial index (``FOR UPDATE SKIP LOCKED``,
+so a tracking event being written is simply left for the next sweep), marks them
+recycled and counts them per subscription; the second is the quota owner's
+(:func:`carriers.quota.quota_return_recycled`): it returns each subscription's count to
+its balance and ``recycled_total`` with one ledger entry per subscription and chunk; the
+third clears the waybill mark of the orders left without a live number. Recycling moves
+neither count of the cancel cap.
 A second sweep at the same time does nothing (advisory lock).
 """
 
@@ -20,6 +22,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from carriers.models import Carrier
+from carriers.quota import quota_return_recycled
+from shops.services.order_marks import order_marks_refresh
 from waybill_console.locks import advisory_lock
 from waybills.models import LIVE_STATUSES, Violation
 
@@ -43,32 +47,10 @@ WITH c AS (
  RETURNING w.id, w.subscription_id, w.order_id
 ), per_sub AS (
     SELECT subscription_id, count(*) AS n FROM u GROUP BY subscription_id
-), returned AS (
-    UPDATE carriers_subscription s
-       SET balance = s.balance + per_sub.n, recycled_total = s.recycled_total + per_sub.n
-      FROM per_sub
-     WHERE s.id = per_sub.subscription_id
- RETURNING s.id, s.balance, per_sub.n
-), ledger AS (
-    INSERT INTO carriers_ledgerentry (subscription_id, kind, amount, balance_after, at, actor,
-                                      note, reference)
-    SELECT id, 'recycle_return', n, balance, %(at)s, 'system', %(note)s, %(reference)s
-      FROM returned
 )
-SELECT (SELECT max(id) FROM c), (SELECT count(*) FROM u), (SELECT array_agg(order_id) FROM u)
-"""
-
-#: a second statement (it sees the first one's changes): orders left without a live number
-#: lose their mark. Given as an id array, it is planned as index lookups, not a scan.
-_ORDERS_SQL = """
-UPDATE shops_order o
-   SET has_waybill = false, tracking_no = '', carrier_code = ''
- WHERE o.id = ANY(%(orders)s)
-   AND o.has_waybill
-   AND o.shipped_at IS NULL
-   AND NOT EXISTS (
-        SELECT 1 FROM waybills_waybill w
-         WHERE w.order_id = o.id AND w.status = ANY(%(live)s))
+SELECT (SELECT max(id) FROM c), (SELECT count(*) FROM u), (SELECT array_agg(order_id) FROM u),
+       (SELECT array_agg(subscription_id ORDER BY subscription_id) FROM per_sub),
+       (SELECT array_agg(n ORDER BY subscription_id) FROM per_sub)
 """
 
 RULES = (
@@ -99,18 +81,19 @@ def waybills_recycle(*, as_of: datetime | None = None, batch_size: int = BATCH_S
                             "carriers": carriers,
                             "limit": batch_size,
                             "at": at,
-                            "note": f"recycling sweep ({name})",
-                            "reference": f"recycle:{at:%Y%m%d%H%M}",
                         },
                     )
-                    last_id, recycled, order_ids = cur.fetchone()
-                    if order_ids:
-                        cur.execute(
-                            _ORDERS_SQL,
-                            {
-                                "orders": sorted(set(order_ids)),
-                                "live": [st.value for st in LIVE_STATUSES],
-                            },
+                    last_id, recycled, order_ids, sub_ids, sub_counts = cur.fetchone()
+                    if sub_ids:
+                        quota_return_recycled(
+                            per_subscription=dict(zip(sub_ids, sub_counts, strict=True)),
+                            at=at,
+                            note=f"recycling sweep ({name})",
+                            reference=f"recycle:{at:%Y%m%d%H%M}",
+                        )
+                    if order_ids:  # orders left without a live number lose their mark
+                        order_marks_refresh(
+                            order_ids=order_ids, live_statuses=[st.value for st in LIVE_STATUSES]
                         )
                 if last_id is None:
                     break

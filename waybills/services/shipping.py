@@ -49,7 +49,7 @@ def waybill_ship(
         ).first()
         if waybill is None:
             raise WaybillOrderMismatch(detail={"waybill_no": waybill_no})
-        order_refuse_if_blocked(order)
+        order_refuse_if_blocked(order, purpose="ship")
         order.carrier_code, order.tracking_no = waybill.carrier.code, waybill.waybill_no
         order.has_waybill, order.shipped_by_hand = True, False
         order.return_address = address or order.return_address

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from carriers.models import LedgerEntry
+from carriers.quota import quota_rededuct
 from shops.models import Order
 from shops.services.order_shipping import order_record_logistics
 from shops.services.order_states import SHIPPABLE, order_transition
@@ -171,20 +171,17 @@ def violation_record(*, waybill: Waybill, at: datetime) -> Violation:
 
 
 def violation_settle(*, violation: Violation, at: datetime) -> bool:
-    from carriers.errors import QuotaInsufficient
-    from carriers.services import ledger_post
-
-    try:
-        with transaction.atomic():
-            ledger_post(
-                subscription=violation.subscription,
-                kind=LedgerEntry.Kind.REDEDUCTION,
-                amount=-REDEDUCTION_COUNT,
-                note="recycled number showed tracking",
-                reference=f"waybill:{violation.waybill.waybill_no}"[:64],
-            )
-            Violation.objects.filter(pk=violation.pk).update(deducted_at=at)
-    except QuotaInsufficient:
-        return False
+    """Deduct the violation's count through the quota owner; False (still owed, nothing
+    changed) while the balance cannot cover it."""
+    with transaction.atomic():
+        deducted = quota_rededuct(
+            subscription=violation.subscription,
+            count=REDEDUCTION_COUNT,
+            note="recycled number showed tracking",
+            reference=f"waybill:{violation.waybill.waybill_no}",
+        )
+        if not deducted:
+            return False
+        Violation.objects.filter(pk=violation.pk).update(deducted_at=at)
     violation.deducted_at = at
     return True

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from dropship.models import DropshipProfile
-from shops.demo import demo_orders_create
+from shops.demo.orders import demo_orders_create
 from shops.models import Membership, Shop, ShopType
 from waybill_console import permissions as perms
 

@@ -1,0 +1,22 @@
+"""The quota's one owner: balance, reservations (reserve, commit, release), the cancel cap,
+recycling returns, re-deductions and the ledger. No other module writes a subscription's
+quota counters, ``carriers_branchaccount``, ``carriers_reservation`` or the ledger.
+"""
+
+from carriers.quota.cancel_cap import (  # noqa: F401
+    cancel_give_back,
+    cancel_take,
+    cancellable_now,
+)
+from carriers.quota.ledger import ledger_check, ledger_post  # noqa: F401
+from carriers.quota.reservations import (  # noqa: F401
+    Held,
+    Want,
+    commit_params,
+    note_error,
+    release,
+    reservations_due,
+    reserve_or_continue,
+    reserve_upto,
+)
+from carriers.quota.returns import quota_rededuct, quota_return_recycled  # noqa: F401

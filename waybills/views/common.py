@@ -1,0 +1,69 @@
+"""What the waybill pages share: where to go back after a POST, how a success and a
+refusal answer (htmx or a plain form), how an error reads, and input parsing."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+
+from waybill_console.errors import AppError, ValidationError, page_error
+
+PAGE_SIZE = 50
+
+
+def next_url(request: HttpRequest, default: str) -> str:
+    """Where to go back to after a POST: the page's own ``next``, if it is ours."""
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+def done(request: HttpRequest, back: str) -> HttpResponse:
+    """After a successful action: htmx follows ``HX-Redirect``, a plain form a redirect."""
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = back
+        return response
+    return redirect(back)
+
+
+def refused(request: HttpRequest, err: AppError, back: str) -> HttpResponse:
+    """A refusal: in place for htmx (next to the button), as a page message otherwise."""
+    if request.htmx:
+        return page_error(request, err)
+    messages.error(request, error_text(err))
+    return redirect(back)
+
+
+def error_text(err: AppError) -> str:
+    """The message, followed by the fields it names (a ValidationError's detail)."""
+    text = err.render_message()
+    parts = []
+    for field, problems in (err.detail or {}).items():
+        if isinstance(problems, list | tuple):
+            problems = "; ".join(_(str(p)) for p in problems)
+        parts.append(f"{field}: {_(str(problems))}")
+    return f"{text} ({', '.join(parts)})" if parts and isinstance(err, ValidationError) else text
+
+
+def field_errors(err: AppError) -> dict[str, list[str]]:
+    """The translated problems of each field an error names, for the form's fields."""
+    out = {}
+    for field, problems in (err.detail or {}).items():
+        if not isinstance(problems, list | tuple):
+            problems = [problems]
+        out[field] = [_(str(p)) for p in problems]
+    return out
+
+
+def int_or_none(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

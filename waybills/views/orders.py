@@ -1,0 +1,92 @@
+"""The waybill block of the order detail page (a ``shops`` page, which loads
+:func:`order_waybills` with htmx): the order's numbers with cancel and ship, or 取号."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from carriers.selectors import subscription_list
+from shops import selectors as shop_selectors
+from shops.views import shop_required
+from waybill_console.errors import AppError, ValidationError
+from waybills import selectors, services
+from waybills.models import LIVE_STATUSES
+from waybills.services.allocation import ALLOCATABLE, USABLE
+from waybills.services.changes import waybill_cancellable
+from waybills.views import common
+
+
+@shop_required
+def order_waybills(request: HttpRequest, order_id: int) -> HttpResponse:
+    """htmx: the order's numbers with cancel and ship, or a 取号 form when it has none."""
+    order = shop_selectors.order_get(actor=request.actor, order_id=order_id)
+    waybills = list(selectors.waybills_for_order(actor=request.actor, order_id=order.pk))
+    live = [w for w in waybills if w.status in LIVE_STATUSES]
+    shippable = order.status in ALLOCATABLE
+    for w in waybills:
+        w.cancellable = waybill_cancellable(w)
+        w.shippable = shippable and w in live
+    subs = []
+    if shippable and not live:
+        subs = [s for s in subscription_list(actor=request.actor) if s.status in USABLE]
+    return render(
+        request,
+        "console/waybills/_order_waybills.html",
+        {
+            "order": order,
+            "waybills": waybills,
+            "subscriptions": subs,
+            "addresses": shop_selectors.address_list(actor=request.actor),
+            "back": reverse("console:order_detail", args=[order.pk]),
+        },
+    )
+
+
+@shop_required
+@require_POST
+def order_waybill_allocate(request: HttpRequest, order_id: int) -> HttpResponse:
+    """取号 for one order from its detail page."""
+    order = shop_selectors.order_get(actor=request.actor, order_id=order_id)
+    back = reverse("console:order_detail", args=[order.pk])
+    try:
+        count = common.int_or_none(request.POST.get("package_count") or 1)
+        if count is None:
+            raise ValidationError.for_fields(package_count="A whole number from 1 to 20.")
+        allocation = services.waybill_allocate(
+            actor=request.actor,
+            order=order,
+            subscription=common.int_or_none(request.POST.get("subscription")),
+            package_count=count,
+        )
+    except AppError as err:
+        return common.refused(request, err, back)
+    messages.success(
+        request,
+        _("Waybill number %(waybill_no)s allocated.")
+        % {"waybill_no": allocation.parent.waybill_no},
+    )
+    return common.done(request, back)
+
+
+@shop_required
+@require_POST
+def order_waybill_ship(request: HttpRequest, order_id: int) -> HttpResponse:
+    """Ship the order with one of its numbers (and a return address)."""
+    order = shop_selectors.order_get(actor=request.actor, order_id=order_id)
+    back = reverse("console:order_detail", args=[order.pk])
+    try:
+        services.waybill_ship(
+            actor=request.actor,
+            order=order,
+            waybill_no=request.POST.get("waybill_no", ""),
+            return_address_id=common.int_or_none(request.POST.get("return_address")),
+        )
+    except AppError as err:
+        return common.refused(request, err, back)
+    messages.success(request, _("Shipped."))
+    return common.done(request, back)
