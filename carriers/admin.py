@@ -9,7 +9,7 @@ from carriers.models import (
     Reservation,
     Subscription,
 )
-from waybill_console.admin_scoping import ShopScopedAdmin
+from waybill_console.admin_scoping import ReadOnlyScopedAdmin, ShopScopedAdmin
 from waybill_console.errors import AppError
 from waybill_console.tenancy import Actor
 
@@ -144,7 +144,7 @@ class SubscriptionAdmin(ShopScopedAdmin):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(ShopScopedAdmin):
+class ReservationAdmin(ReadOnlyScopedAdmin):
     """Quota held while a carrier is asked for numbers: ops see the attempts whose outcome
     is still unknown (state 预占) and what went wrong; the settling sweep resolves them."""
 
@@ -163,12 +163,3 @@ class ReservationAdmin(ShopScopedAdmin):
     list_filter = ["state"]
     search_fields = ["carrier_order_id", "shop__shop_no"]
     readonly_fields = [f.name for f in Reservation._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

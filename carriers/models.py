@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-
 #: the cancel cap (seed 000, 取消上限): while a merchant has drawn at most this many numbers
 #: on one carrier branch, every cancel is allowed; above it, at most 1 in CANCEL_CAP_RATIO
 #: of them (20 %). Counted per merchant per carrier branch, cumulatively (累计总取号数以单个
@@ -271,6 +270,8 @@ class Reservation(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("quota reservation")
+        verbose_name_plural = _("quota reservations")
         constraints = [
             # one attempt at a time per order package: a concurrent draw continues it
             models.UniqueConstraint(
@@ -309,3 +310,6 @@ class SandboxShipment(models.Model):
                 fields=["carrier_code", "carrier_order_id"], name="sandbox_shipment_unique"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.carrier_code} {self.carrier_order_id}"

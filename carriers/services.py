@@ -10,14 +10,12 @@ Every quota movement is a ledger entry written in the same transaction as the co
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from carriers.errors import (
     BranchPerAddressLimit,
     BranchPerCarrierLimit,
     MonthlyAccountInvalid,
-    QuotaInsufficient,
     SecretKeyMissing,
     ShareMainAccountOnly,
     SubscriptionExpiring,
@@ -34,6 +32,7 @@ from waybill_console.tenancy import Actor
 
 BRANCH_PER_CARRIER_LIMIT = 100
 LIVE = (St.PENDING_REVIEW, St.ACTIVE, St.EXPIRING)
+
 
 def subscription_apply(
     *,

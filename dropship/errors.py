@@ -59,12 +59,6 @@ class OrderNotSynced(AppError):
     )
 
 
-class OrderNotAllocatable(AppError):
-    code = "ORDER_STATE_CONFLICT"
-    status = 409
-    message = _("The order is %(status)s; only orders awaiting shipment can be handed over.")
-
-
 class ItemAlreadyAllocated(AppError):
     code = "ITEM_ALREADY_ALLOCATED"
     status = 409

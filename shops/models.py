@@ -343,14 +343,6 @@ class Order(models.Model):
 
         return mask_address(self.receiver_province, self.receiver_city, self.receiver_district, "x")
 
-    @property
-    def is_blocked(self) -> bool:
-        """After-sale or an address change blocks printing and dropship allocation."""
-        return (
-            self.after_sale_status == AfterSaleStatus.IN_PROGRESS
-            or self.address_changed_at is not None
-        )
-
 
 class OrderItem(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")

@@ -19,3 +19,17 @@ class ShopScopedAdmin(admin.ModelAdmin):
         if not shop:
             return qs.none()
         return qs.filter(**{self.shop_path: shop})
+
+
+class ReadOnlyScopedAdmin(ShopScopedAdmin):
+    """A scoped list of records the system writes (audits, events, reservations): nobody
+    adds, changes or deletes them from the admin."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -135,9 +135,7 @@ def test_every_gateway_call_answers_the_switched_fault(shop_a, fault, carrier, e
 
 
 def test_every_fault_switch_is_a_branch_choice():
-    from carriers.gateways.builtin import FAULTS
-
-    from carriers.gateways.builtin import ISSUE_FAULTS
+    from carriers.gateways.builtin import FAULTS, ISSUE_FAULTS
 
     choices = {value for value, _ in Branch._meta.get_field("fault").choices if value}
     assert choices == set(FAULTS) | ISSUE_FAULTS

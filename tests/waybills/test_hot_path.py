@@ -236,13 +236,13 @@ def test_number_blocks_never_give_the_same_number_twice_across_processes():
 def test_a_block_is_refilled_in_one_statement_and_large_draws_take_their_own(
     shop_a, django_assert_num_queries
 ):
-    sub = Subscription.objects.select_related("carrier", "branch").get(
-        pk=open_service(shop_a, balance=0).pk
-    )
+    open_service(shop_a, balance=0)
     gateway = gateway_for("ZTO")
     builtin.blocks_forget()
     with django_assert_num_queries(1):
-        numbers = [gateway.numbers(carrier_code="ZTO", count=1)[0] for _ in range(builtin.NUMBER_BLOCK)]
+        numbers = [
+            gateway.numbers(carrier_code="ZTO", count=1)[0] for _ in range(builtin.NUMBER_BLOCK)
+        ]
     with django_assert_num_queries(1):
         numbers += gateway.numbers(carrier_code="ZTO", count=builtin.NUMBER_BLOCK)
     with django_assert_num_queries(1):

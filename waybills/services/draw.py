@@ -227,7 +227,7 @@ e AS (
        AND x.shop_id IN (SELECT shop_id FROM w)
 )
 SELECT w.id, w.order_id, w.package_no, w.waybill_no FROM w
-"""  # nosec B608 (columns and casts come from the model)
+"""  # nosec B608
 
 
 def commit(*, sub: Subscription, drawn: list[Drawn], at: datetime, actor_name: str) -> None:

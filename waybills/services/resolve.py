@@ -11,7 +11,8 @@ from carriers import errors as carrier_errors
 from carriers.models import Branch, Carrier, Subscription
 from carriers.quota.reservations import USABLE
 from shops import selectors as shop_selectors
-from shops.models import Address, Order, OrderStatus
+from shops.models import Address, Order
+from shops.services.order_states import ALLOCATABLE  # noqa: F401 (the engine imports it here)
 from waybill_console import rawsql
 from waybill_console.errors import NotFound, ValidationError
 from waybill_console.tenancy import Actor
@@ -20,7 +21,6 @@ from waybills.models import LIVE_STATUSES, Waybill
 #: carriers that issue parent and sub numbers for one order (子母件)
 MULTI_PACKAGE_CARRIERS = frozenset({"SF", "JD", "DEPPON", "ZTO", "YTO", "JT", "EMS", "ZTOINTL"})
 MAX_PACKAGES = 20
-ALLOCATABLE = frozenset({OrderStatus.PAID, OrderStatus.READY_TO_SHIP})
 BATCH_LIMIT = 500
 CHUNK = 50
 
