@@ -19,3 +19,14 @@ class CarriersConfig(AppConfig):
                 weak=False,
                 dispatch_uid=f"coverage-forget-{signal}",
             )
+        # this process reads a changed gateway configuration at once (others within seconds)
+        from carriers.gateways import gateways_forget
+        from carriers.models import GatewayConfig
+
+        for signal in (post_save, post_delete):
+            signal.connect(
+                lambda sender, **kw: gateways_forget(),
+                sender=GatewayConfig,
+                weak=False,
+                dispatch_uid=f"gateways-forget-{signal}",
+            )

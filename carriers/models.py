@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from waybill_console.crypto import EncryptedTextField
+
 #: the cancel cap (seed 000, 取消上限): while a merchant has drawn at most this many numbers
 #: on one carrier branch, every cancel is allowed; above it, at most 1 in CANCEL_CAP_RATIO
 #: of them (20 %). Counted per merchant per carrier branch, cumulatively (累计总取号数以单个
@@ -313,3 +315,60 @@ class SandboxShipment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.carrier_code} {self.carrier_order_id}"
+
+
+class GatewayConfig(models.Model):
+    """Which gateway answers for a carrier, and the operator's account with it (set by ops in
+    the admin or with ``manage.py carrier_gateway``). No row: the built-in sandbox.
+
+    ``key``/``secret``: Kuaidi100's ``key`` and ``secret``; SF's ``partnerID`` (顾客编码)
+    and ``checkWord``. The secrets are encrypted at rest and never shown again."""
+
+    class Kind(models.TextChoices):
+        BUILTIN = "builtin", _("Built-in sandbox")
+        KUAIDI100 = "kuaidi100", _("Kuaidi100 (快递100)")
+        SF = "sf", _("SF Express (丰桥)")
+
+    carrier = models.OneToOneField(Carrier, on_delete=models.CASCADE, related_name="gateway")
+    kind = models.CharField(_("gateway"), max_length=16, choices=Kind.choices, default=Kind.BUILTIN)
+    key = models.CharField(_("account key / partner id"), max_length=64, blank=True)
+    secret = EncryptedTextField(_("secret / check word"), blank=True)
+    url = models.URLField(_("order URL"), blank=True)
+    poll_url = models.URLField(_("tracking subscription URL"), blank=True)
+    #: what the carrier signs its pushes with (Kuaidi100's ``salt``)
+    callback_salt = EncryptedTextField(_("push salt"), blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("carrier gateway")
+        verbose_name_plural = _("carrier gateways")
+
+    def __str__(self) -> str:
+        return f"{self.carrier_id} {self.kind}"
+
+
+class GatewayCall(models.Model):
+    """One call to a carrier's API, for ops: what was asked (consumer data masked), how it
+    went and how long it took. Failures also reach the merchant as 面单异常."""
+
+    kind = models.CharField(max_length=16)
+    account = models.CharField(max_length=64, blank=True)  # the gateway account (its key)
+    operation = models.CharField(max_length=32)  # order, cancel, subscribe, query…
+    carrier_order_id = models.CharField(max_length=40, blank=True, db_index=True)
+    url = models.CharField(max_length=300)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    ok = models.BooleanField(default=False)
+    error = models.CharField(max_length=200, blank=True)
+    seconds = models.FloatField(default=0)
+    request = models.JSONField(default=dict, blank=True)  # masked
+    response = models.TextField(blank=True)  # masked, cut to a few kB
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("carrier API call")
+        verbose_name_plural = _("carrier API calls")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.operation} {self.carrier_order_id} {self.ok}"

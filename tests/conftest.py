@@ -20,10 +20,12 @@ _seq = itertools.count(1)
 def _clean_cache():
     """Each test starts with an empty Redis cache (rate limits, login counters) and an
     empty per-process screening cache."""
+    from carriers.gateways import gateways_forget
     from carriers.gateways.builtin import coverage_forget
 
     cache.clear()
     coverage_forget()
+    gateways_forget()
     yield
 
 

@@ -42,6 +42,14 @@ def _decrypt(token: str) -> str:
     return fernet().decrypt(token.encode("ascii")).decode("utf-8")
 
 
+def open_secret(value) -> str:
+    """An operator's credential (a carrier API key, a webhook secret) for the one call that
+    uses it. Not consumer data: no audit row; never logged, never shown again."""
+    if isinstance(value, Sealed):
+        return _decrypt(value.token)
+    return value or ""
+
+
 def rotate_token(token: str) -> str:
     """Re-encrypt ``token`` with the newest key (no plain text leaves this function)."""
     return fernet().rotate(token.encode("ascii")).decode("ascii")

@@ -271,6 +271,10 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
 # a job queued this long without a worker taking it has its task sent again
 JOB_STALL_SECONDS = int(env("JOB_STALL_SECONDS", "300"))
+# outbound calls to carrier APIs (carriers/gateways/transport.py): seconds and retries
+CARRIER_CONNECT_TIMEOUT = float(env("CARRIER_CONNECT_TIMEOUT", "3"))
+CARRIER_READ_TIMEOUT = float(env("CARRIER_READ_TIMEOUT", "10"))
+CARRIER_RETRIES = int(env("CARRIER_RETRIES", "2"))
 # a reservation whose attempt ended without the carrier's answer (a crash, a time-out) is
 # settled by asking the carrier once it is this old: longer than any gateway's time-outs
 RESERVATION_SETTLE_AFTER_SECONDS = int(env("RESERVATION_SETTLE_AFTER_SECONDS", "300"))

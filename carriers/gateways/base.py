@@ -19,6 +19,7 @@ an adapter maps its carrier's answers onto them (karrio-style: pure mapping plus
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -63,6 +64,9 @@ class IssueRequest:
     services: list[str] = field(default_factory=list)
     #: the screening already made for this package (the routing when the carrier gives none)
     screen: ScreenResult | None = None
+    #: the receiver's name, phone and street in full (``{"name", "phone", "detail"}``), for
+    #: an adapter that sends them to the carrier: each call decrypts and is audited
+    reveal_receiver: Callable[[], dict] | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,10 @@ class CarrierGateway(Protocol):
     def query(self, *, subscription, carrier_order_id: str) -> Issued | None:
         """What the carrier issued for this id (None: nothing)."""
         ...
+
+    # Optional: ``settle(request) -> Issued | None`` for carriers that cannot be queried but
+    # answer a replay of the same carrier-side order id with the first result (Kuaidi100's
+    # ``reorder=false``): the settling sweep then asks again with the whole request.
 
     def cancel(self, *, subscription, waybill_no: str, carrier_order_id: str = "") -> None: ...
 

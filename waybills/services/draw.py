@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -118,6 +119,25 @@ def receiver_of(order: Order) -> Receiver:
     )
 
 
+def receiver_reveal_for_carrier(order: Order) -> dict:
+    """The receiver in full for the carrier's request (decrypted here, audited as
+    ``carrier_order``)."""
+    from waybill_console.crypto import reveal
+    from waybill_console.tenancy import Actor
+
+    values = reveal(
+        order,
+        ["receiver_name", "receiver_phone", "receiver_detail"],
+        actor=Actor.system(shop=order.shop),
+        purpose="carrier_order",
+    )
+    return {
+        "name": values["receiver_name"],
+        "phone": values["receiver_phone"],
+        "detail": values["receiver_detail"],
+    }
+
+
 def obtain(
     *,
     actor_name: str,
@@ -159,6 +179,7 @@ def obtain(
             package_count=d.held.count,
             services=d.package.services or d.package.screen.services,
             screen=d.package.screen,
+            reveal_receiver=partial(receiver_reveal_for_carrier, d.package.order),
         )
         for d in asking
     ]
@@ -353,6 +374,21 @@ def _package_from_params(res: Reservation, order: Order) -> Package:
     )
 
 
+def _request_for(res: Reservation, package: Package, sub: Subscription) -> IssueRequest:
+    return IssueRequest(
+        carrier_order_id=res.carrier_order_id,
+        subscription=sub,
+        sender=package.sender,
+        receiver=receiver_of(package.order),
+        items=package.items,
+        weight_grams=package.weight_grams,
+        package_count=res.count,
+        services=package.services or package.screen.services,
+        screen=package.screen,
+        reveal_receiver=partial(receiver_reveal_for_carrier, package.order),
+    )
+
+
 def reservations_settle(
     *, now: datetime | None = None, older_than: timedelta | None = None
 ) -> dict:
@@ -366,10 +402,15 @@ def reservations_settle(
             return {**counts, "skipped": True}
         for res in quota.reservations_due(before=at - (older_than or settle_after())):
             sub = res.subscription
+            order = Order.objects.get(pk=res.order_id)
+            package = _package_from_params(res, order)
+            gateway = gateway_for(sub.carrier.code)
             try:
-                issued = gateway_for(sub.carrier.code).query(
-                    subscription=sub, carrier_order_id=res.carrier_order_id
-                )
+                settle = getattr(gateway, "settle", None)
+                if settle is not None:  # a carrier that answers a replay of the same order id
+                    issued = settle(_request_for(res, package, sub))
+                else:
+                    issued = gateway.query(subscription=sub, carrier_order_id=res.carrier_order_id)
             except AppError as err:  # the carrier cannot answer now: next sweep
                 quota.note_error(ids=[res.pk], message=err.code)
                 counts["waiting"] += 1
@@ -380,8 +421,6 @@ def reservations_settle(
                 )
                 counts["released"] += 1
                 continue
-            order = Order.objects.get(pk=res.order_id)
-            package = _package_from_params(res, order)
             if package.purpose == "allocate_on_behalf":
                 package.first_package_no = next_on_behalf_no(order.pk)
             held = Held(res.pk, res.order_id, res.package_from, res.count, res.carrier_order_id)
