@@ -1,17 +1,35 @@
+from django import forms
 from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
 
 from carriers import services
 from carriers.models import (
     Branch,
     BranchCoverage,
     Carrier,
+    GatewayCall,
+    GatewayConfig,
     LedgerEntry,
     Reservation,
     Subscription,
 )
 from waybill_console.admin_scoping import ReadOnlyScopedAdmin, ShopScopedAdmin
-from waybill_console.errors import AppError
+from waybill_console.errors import AppError, ValidationError
 from waybill_console.tenancy import Actor
+
+#: help for a write-only secret
+KEEP_SECRET = _("Never shown again; leave empty to keep the current value.")
+
+
+def _write_only(label, help_text=KEEP_SECRET):
+    """A secret's form field: a password input that never renders the stored value."""
+    return forms.CharField(
+        label=label,
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=help_text,
+    )
 
 
 @admin.register(Carrier)
@@ -112,8 +130,19 @@ def recharge_1000(modeladmin, request, queryset):
     )
 
 
+class SubscriptionForm(forms.ModelForm):
+    """The admin gives the model and the fields; the branch's secret key is write-only."""
+
+    secret_key = _write_only(_("secret key"))
+
+    def clean_secret_key(self):
+        # empty: the current (sealed) key stays; a new one is encrypted on save
+        return self.cleaned_data["secret_key"] or self.instance.secret_key or ""
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(ShopScopedAdmin):
+    form = SubscriptionForm
     list_display = [
         "id",
         "shop",
@@ -163,3 +192,152 @@ class ReservationAdmin(ReadOnlyScopedAdmin):
     list_filter = ["state"]
     search_fields = ["carrier_order_id", "shop__shop_no"]
     readonly_fields = [f.name for f in Reservation._meta.fields]
+
+
+class OpsOnlyAdmin(admin.ModelAdmin):
+    """The operator's own settings and logs, which no shop owns: superusers only."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+
+class GatewayConfigForm(forms.ModelForm):
+    """The secrets are write-only; the rules are :func:`carriers.services.gateway_config_check`
+    (the same as ``manage.py carrier_gateway``)."""
+
+    secret = _write_only(_("secret / check word"))
+    callback_salt = _write_only(
+        _("push salt"),
+        help_text=_(
+            "Never shown again; leave empty to keep the current value. Kuaidi100: made up at "
+            "random when there is none. SF: the token of the push URL given to SF."
+        ),
+    )
+
+    url = forms.URLField(
+        label=_("order URL"),
+        required=False,
+        max_length=200,
+        assume_scheme="https",
+        help_text=_("Empty: the carrier's production URL."),
+    )
+    poll_url = forms.URLField(
+        label=_("tracking subscription URL"),
+        required=False,
+        max_length=200,
+        assume_scheme="https",
+        help_text=_("Kuaidi100 only. Empty: the production URL."),
+    )
+
+    class Meta:
+        model = GatewayConfig
+        fields = ["carrier", "kind", "key", "secret", "url", "poll_url", "callback_salt"]
+
+    def service_fields(self) -> dict:
+        data = self.cleaned_data
+        carrier = data.get("carrier") or self.instance.carrier
+        return {
+            "carrier": carrier.code,
+            "kind": data.get("kind") or "",
+            "key": data.get("key") or "",
+            "secret": data.get("secret") or None,
+            "url": data.get("url") or "",
+            "poll_url": data.get("poll_url") or "",
+            "callback_salt": data.get("callback_salt") or None,
+        }
+
+    def clean(self):
+        data = super().clean()
+        if self.errors or not (data.get("carrier") or self.instance.carrier_id):
+            return data
+        try:
+            services.gateway_config_check(**self.service_fields())
+        except ValidationError as err:
+            for field, problems in err.detail.items():
+                self.add_error(field if field in self.fields else None, problems)
+        return data
+
+
+@admin.register(GatewayConfig)
+class GatewayConfigAdmin(OpsOnlyAdmin):
+    """Which gateway answers for a carrier; secrets write-only (never rendered back)."""
+
+    form = GatewayConfigForm
+    list_display = ["carrier", "kind", "masked_key", "secret_set", "url", "updated_at"]
+    list_filter = ["kind"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["carrier"] if obj is not None else []
+
+    @admin.display(description=_("account key / partner id"))
+    def masked_key(self, obj):
+        return services.gateway_key_masked(obj.key)
+
+    @admin.display(description=_("secret set"), boolean=True)
+    def secret_set(self, obj):
+        return bool(obj.secret)
+
+    def save_model(self, request, obj, form, change):
+        saved = services.gateway_configure(**form.service_fields())
+        obj.pk, obj.secret, obj.callback_salt = saved.pk, saved.secret, saved.callback_salt
+
+
+@admin.register(GatewayCall)
+class GatewayCallAdmin(OpsOnlyAdmin):
+    """Every call to a carrier's API (consumer data masked), for ops: read-only."""
+
+    list_display = [
+        "at",
+        "kind",
+        "operation",
+        "carrier_order_id",
+        "attempt",
+        "http_status",
+        "ok",
+        "error",
+        "seconds",
+    ]
+    list_filter = ["kind", "ok", "operation"]
+    search_fields = ["=carrier_order_id"]
+    show_full_result_count = False  # the log grows without bound: no COUNT(*) per page
+    fields = [
+        "at",
+        "kind",
+        "masked_account",
+        "operation",
+        "carrier_order_id",
+        "url",
+        "attempt",
+        "http_status",
+        "ok",
+        "error",
+        "seconds",
+        "request",
+        "response",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("account"))
+    def masked_account(self, obj):
+        return services.gateway_key_masked(obj.account)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -30,3 +30,8 @@ class CarriersConfig(AppConfig):
                 weak=False,
                 dispatch_uid=f"gateways-forget-{signal}",
             )
+        # the carriers' API adapters, by GatewayConfig kind
+        from carriers.gateways import kuaidi100, register_kind, sf
+
+        register_kind(sf.KIND, sf.SFGateway)
+        register_kind(kuaidi100.KIND, kuaidi100.Kuaidi100Gateway)  # every carrier, via 快递100

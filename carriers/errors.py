@@ -110,6 +110,15 @@ class GatewayRateLimited(AppError):
     message = _("Too many requests, please try again later.")
 
 
+class GatewayUnavailable(AppError):
+    """The carrier's API failed again and again: its circuit breaker is open, so the call
+    failed at once without reaching the carrier (definite: nothing to settle)."""
+
+    code = "GATEWAY_UNAVAILABLE"
+    status = 503
+    message = _("The carrier's service is unavailable; please try again later.")
+
+
 class AllocationTimeout(AppError):
     code = "ALLOCATION_TIMEOUT"
     status = 504
@@ -121,6 +130,28 @@ class AllocationFailed(AppError):
     code = "ALLOCATION_FAILED"
     status = 503
     message = _("Getting a waybill number failed.")
+
+
+class GatewaySignatureInvalid(AppError):
+    """The carrier's API refused the platform's own signature (Kuaidi100 30002, an SF
+    A-code): the operator's key/secret (check word) in the gateway configuration is wrong.
+    Nothing was issued; ops must correct the configuration (``manage.py carrier_gateway``)."""
+
+    code = "GATEWAY_SIGNATURE_INVALID"
+    status = 502
+    message = _(
+        "The carrier's API refused the platform's signature: the %(gateway)s key or secret "
+        "set up by the platform is wrong. Contact the platform's support."
+    )
+
+
+class CarrierRefused(AppError):
+    """The carrier's API refused a request other than an allocation (a cancel, a tracking
+    subscription) with its own reason, passed on in its words."""
+
+    code = "CARRIER_REFUSED"
+    status = 422
+    message = _("The carrier refused the request: %(reason)s")
 
 
 class BranchCustomerMismatch(AppError):

@@ -143,7 +143,8 @@ class Subscription(models.Model):
     contact_name = models.CharField(_("contact"), max_length=40)
     contact_phone = models.CharField(_("contact phone"), max_length=20)
     monthly_account = models.CharField(_("monthly account"), max_length=40, blank=True)
-    secret_key = models.CharField(_("secret key"), max_length=80, blank=True)
+    #: the key the branch issued (Kuaidi100 partnerKey): encrypted, never shown again
+    secret_key = EncryptedTextField(_("secret key"), blank=True)
     services = models.JSONField(_("opened services"), default=list, blank=True)
     agreed_at = models.DateTimeField()
     is_default = models.BooleanField(default=False)
@@ -258,8 +259,16 @@ class Reservation(models.Model):
         RELEASED = "released", _("Released")
 
     subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="+")
-    shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+")
-    order = models.ForeignKey("shops.Order", on_delete=models.CASCADE, related_name="+")
+    # no foreign-key constraints to the shop and the order: the reserving statement holds
+    # the quota row's lock, and a constraint check would make it wait for any lock on the
+    # order row (a packer's open transaction), holding every other draw of the service
+    # behind it. The ids are written by the engine from rows it has just read.
+    shop = models.ForeignKey(
+        "shops.Shop", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    order = models.ForeignKey(
+        "shops.Order", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
     package_from = models.IntegerField(default=1)
     count = models.IntegerField()
     charge = models.IntegerField()  # numbers taken from the balance (0 on a monthly account)

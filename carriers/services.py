@@ -5,12 +5,22 @@ concurrent applications cannot both pass); at most 100 branches per carrier per 
 (checked with the shop row locked); monthly account / secret key where the carrier needs
 them; an expiring service can neither be the default nor be re-applied.
 Every quota movement is a ledger entry written in the same transaction as the counters.
+A subscription's secret key is encrypted at rest and never shown again.
+
+Which gateway answers for a carrier (the built-in sandbox, Kuaidi100, SF) and the
+operator's account with it: :func:`gateway_configure`, shared by the admin and
+``manage.py carrier_gateway``.
 """
 
 from __future__ import annotations
 
+import secrets
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from carriers.errors import (
     BranchPerAddressLimit,
@@ -21,12 +31,13 @@ from carriers.errors import (
     SubscriptionExpiring,
     SubscriptionNotActive,
 )
-from carriers.models import Branch, Carrier, LedgerEntry, Subscription
+from carriers.models import Branch, Carrier, GatewayConfig, LedgerEntry, Subscription
 from carriers.models import SubscriptionStatus as St
 from carriers.quota import ledger_check, ledger_post  # noqa: F401 (the public door)
 from carriers.selectors import share_candidates
 from shops.models import Address, Shop
 from waybill_console import permissions as perms
+from waybill_console.crypto import Sealed, encrypt
 from waybill_console.errors import NotFound, PermissionDenied, ValidationError
 from waybill_console.tenancy import Actor
 
@@ -70,8 +81,11 @@ def subscription_apply(
         raise ValidationError.for_fields(**errors)
     if carrier_obj.needs_monthly_account and not (monthly_account or "").strip():
         raise MonthlyAccountInvalid(detail={"monthly_account": ["required by this carrier"]})
-    if carrier_obj.needs_secret_key and not (secret_key or "").strip():
+    secret_key = (secret_key or "").strip()
+    if carrier_obj.needs_secret_key and not secret_key:
         raise SecretKeyMissing(detail={"secret_key": ["required by this carrier"]})
+    if len(secret_key) > 80:
+        raise ValidationError.for_fields(secret_key=gettext("At most 80 characters."))
     try:
         with transaction.atomic():
             Shop.objects.select_for_update().filter(pk=shop.pk).first()
@@ -95,7 +109,8 @@ def subscription_apply(
                 contact_name=contact_name.strip()[:40],
                 contact_phone=contact_phone.strip()[:20],
                 monthly_account=(monthly_account or "").strip(),
-                secret_key=(secret_key or "").strip(),
+                # sealed before it is saved: not even this instance holds it in clear
+                secret_key=Sealed(encrypt(secret_key)) if secret_key else "",
                 agreed_at=timezone.now(),
             )
     except IntegrityError:
@@ -238,3 +253,163 @@ def subscription_recharge(*, actor: Actor, subscription: Subscription, count: in
     return ledger_post(
         subscription=subscription, kind=LedgerEntry.Kind.RECHARGE, amount=count, actor=actor
     )
+
+
+# --- carrier gateways (ops: the admin and ``manage.py carrier_gateway``) -----------------
+
+Kind = GatewayConfig.Kind
+#: an adapter's order URL and tracking subscription URL when ops give none
+GATEWAY_DEFAULT_URLS = {
+    Kind.KUAIDI100: ("https://api.kuaidi100.com/label/order", "https://poll.kuaidi100.com/poll"),
+    Kind.SF: ("https://bspgw.sf-express.com/std/service", ""),
+}
+_URL = URLValidator(schemes=["https", "http"])
+
+
+def _gateway_url(value: str, field: str, errors: dict) -> str:
+    value = value.strip()
+    try:
+        _URL(value)
+    except DjangoValidationError:
+        errors[field] = gettext("Enter a full http(s) URL.")
+    if len(value) > 200:
+        errors[field] = gettext("At most 200 characters.")
+    return value
+
+
+def gateway_config_check(
+    *,
+    carrier: str,
+    kind: str,
+    key: str | None = None,
+    secret: str | None = None,
+    url: str | None = None,
+    poll_url: str | None = None,
+    callback_salt: str | None = None,
+) -> dict:
+    """The values the gateway configuration of ``carrier`` takes, or ValidationError naming
+    each field at fault (nothing saved). Called by :func:`gateway_configure` and by the
+    admin form before it saves.
+
+    ``None`` (or an empty secret) keeps the current value while the kind stays the same:
+    a secret is never shown again, so leaving it empty means "unchanged". ``key`` and
+    ``secret`` are required for Kuaidi100 (key, secret) and SF (partnerID, checkWord);
+    an empty ``url``/``poll_url`` is the adapter's default. The push salt: Kuaidi100 is told
+    it when we subscribe, so a random one is made up when ops give none; SF's push is
+    authenticated by it as a token in the push URL that ops give SF, so ops choose it (none:
+    SF pushes are refused). ``builtin`` clears every credential."""
+    errors: dict[str, str] = {}
+    carrier_obj = Carrier.objects.filter(code=(carrier or "").strip().upper()).first()
+    if carrier_obj is None:
+        raise ValidationError.for_fields(carrier=gettext("Unknown carrier code."))
+    if kind not in Kind.values:
+        raise ValidationError.for_fields(
+            kind=gettext("Choose one of: %(kinds)s.") % {"kinds": ", ".join(Kind.values)}
+        )
+    cleared = dict.fromkeys(("key", "secret", "url", "poll_url", "callback_salt"), "")
+    if kind == Kind.BUILTIN:
+        return {"carrier": carrier_obj, "kind": kind, **cleared}
+    current = GatewayConfig.objects.filter(carrier=carrier_obj).first()
+    same = current is not None and current.kind == kind
+    values = {"carrier": carrier_obj, "kind": kind}
+    values["key"] = (key if key is not None else (current.key if same else "")).strip()
+    if not values["key"]:
+        errors["key"] = gettext("This gateway needs its account key.")
+    elif len(values["key"]) > 64:
+        errors["key"] = gettext("At most 64 characters.")
+    if (secret or "").strip():
+        values["secret"] = secret.strip()
+    elif same and current.secret:
+        values["secret"] = current.secret  # kept sealed
+    else:
+        errors["secret"] = gettext("This gateway needs its secret.")
+    default_url, default_poll_url = GATEWAY_DEFAULT_URLS[kind]
+    if url is None and same and current.url:
+        url = current.url
+    values["url"] = _gateway_url(url or default_url, "url", errors)
+    if kind == Kind.SF:
+        if (poll_url or "").strip():
+            errors["poll_url"] = gettext("Only Kuaidi100 takes a tracking subscription URL.")
+        values["poll_url"] = ""
+    else:
+        if poll_url is None and same and current.poll_url:
+            poll_url = current.poll_url
+        values["poll_url"] = _gateway_url(poll_url or default_poll_url, "poll_url", errors)
+    if (callback_salt or "").strip():
+        values["callback_salt"] = callback_salt.strip()
+    elif same and current.callback_salt:
+        values["callback_salt"] = current.callback_salt
+    elif kind == Kind.KUAIDI100:  # we tell Kuaidi100 the salt when we subscribe
+        values["callback_salt"] = secrets.token_urlsafe(24)
+    else:  # SF's push URL carries it: ops choose it and give SF that URL
+        values["callback_salt"] = ""
+    if errors:
+        raise ValidationError.for_fields(**errors)
+    return values
+
+
+def gateway_configure(
+    *,
+    carrier: str,
+    kind: str,
+    key: str | None = None,
+    secret: str | None = None,
+    url: str | None = None,
+    poll_url: str | None = None,
+    callback_salt: str | None = None,
+) -> GatewayConfig:
+    """Set which gateway answers for ``carrier`` (rules: :func:`gateway_config_check`).
+    Secrets are encrypted on save. This process uses the new configuration at once, the
+    others within :data:`carriers.gateways.CONFIG_TTL` seconds."""
+    fields = {
+        "carrier": carrier,
+        "kind": kind,
+        "key": key,
+        "secret": secret,
+        "url": url,
+        "poll_url": poll_url,
+        "callback_salt": callback_salt,
+    }
+    for _try in range(2):  # a concurrent first configuration: the second try updates it
+        try:
+            with transaction.atomic():
+                values = gateway_config_check(**fields)
+                carrier_obj = values.pop("carrier")
+                config = GatewayConfig.objects.select_for_update().filter(
+                    carrier=carrier_obj
+                ).first() or GatewayConfig(carrier=carrier_obj)
+                for name, value in values.items():
+                    setattr(config, name, value)
+                config.save()
+                return config
+        except IntegrityError:
+            continue
+    raise IntegrityError("gateway configuration changed concurrently")
+
+
+def gateway_key_masked(key: str) -> str:
+    """A gateway account key as ops see it: its first and last two characters."""
+    key = key or ""
+    return f"{key[:2]}{'*' * (len(key) - 4)}{key[-2:]}" if len(key) > 6 else "*" * len(key)
+
+
+def gateway_describe(*, carrier: str) -> dict:
+    """The configuration of ``carrier`` as ops may see it: the account key masked, secrets
+    only as set / not set."""
+    carrier_obj = Carrier.objects.filter(code=(carrier or "").strip().upper()).first()
+    if carrier_obj is None:
+        raise ValidationError.for_fields(carrier=gettext("Unknown carrier code."))
+    config = GatewayConfig.objects.filter(carrier=carrier_obj).first()
+    if config is None:
+        config = GatewayConfig(carrier=carrier_obj)
+    return {
+        "carrier": carrier_obj.code,
+        "name": carrier_obj.name,
+        "kind": config.kind,
+        "key": gateway_key_masked(config.key),
+        "secret": bool(config.secret),
+        "url": config.url,
+        "poll_url": config.poll_url,
+        "callback_salt": bool(config.callback_salt),
+        "updated_at": config.updated_at,
+    }

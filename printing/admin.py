@@ -22,8 +22,8 @@ from waybill_console.tenancy import Actor
 
 @admin.register(LabelTemplate)
 class LabelTemplateAdmin(ShopScopedAdmin):
-    list_display = ["name", "shop", "carrier", "size", "is_default", "updated_at"]
-    list_filter = ["carrier", "size"]
+    list_display = ["name", "shop", "carrier", "size", "privacy", "is_default", "updated_at"]
+    list_filter = ["carrier", "size", "privacy"]
     search_fields = ["name", "shop__name", "shop__shop_no"]
     raw_id_fields = ["shop"]
 

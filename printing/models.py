@@ -29,6 +29,11 @@ class LabelTemplate(models.Model):
     free_text = models.CharField(_("free text"), max_length=100, blank=True)
     watermark = models.CharField(_("watermark"), max_length=20, blank=True)
     grayscale = models.BooleanField(_("grey watermark (grayscale)"), default=False)
+    #: 隐私面单: the receiver's name and phone print masked (张* 138****5678), the address
+    #: in full (the courier needs it). On for every new template (the designer's create
+    #: form, ``POST /api/v1/templates/``); templates saved before it existed stay off
+    #: (migration 0003), and so does the built-in layout of a shop without a template.
+    privacy = models.BooleanField(_("Privacy label (隐私面单)"), default=True)
     is_default = models.BooleanField(_("default"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

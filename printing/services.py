@@ -2,7 +2,22 @@
 rendering with print counts.
 
 A label's receiver is decrypted through :func:`waybill_console.crypto.reveal`, which
-writes a DecryptionAudit row per waybill: pages, lists and exports never decrypt.
+writes a DecryptionAudit row per waybill: pages, lists and exports never decrypt. A
+privacy template (隐私面单) decrypts the street only: the name and phone it prints are the
+waybill's stored masks, so its audit row names ``receiver_detail`` alone.
+
+What the carrier returned for the label (``Waybill.print_data``, written by the carrier
+adapters in these normalised keys) prints instead of our own values:
+
+* ``qr``: the QR code's content (SF's 丰密 ``twoDimensionCode``) instead of the order
+  number, wherever the template places its QR code;
+* the sort band (三段码) prints ``route_code`` (SF's ``destRouteLabel``), else the
+  waybill's ``sort_code`` (the screening's routing); ``coding_mapping`` (SF's
+  ``codingMapping``, the arriving hub's code) follows it after a space;
+* ``pro_name`` (SF's product name, 顺丰标快) leads the service marks, in place of our
+  own "standard" mark.
+
+A key absent, empty or not text leaves the label as it was without it.
 """
 
 from __future__ import annotations
@@ -61,8 +76,9 @@ def _clean_template(data: dict, *, partial: bool, instance: LabelTemplate | None
             if len(value) > limit:
                 errors[key] = _("At most %(n)s characters.") % {"n": limit}
             out[key] = value
-    if "grayscale" in data:
-        out["grayscale"] = bool(data.get("grayscale"))
+    for flag in ("grayscale", "privacy"):
+        if flag in data:
+            out[flag] = bool(data.get(flag))
     if errors:
         raise ValidationError.for_fields(**errors)
     size = out.get("size") or (instance.size if instance else "")
@@ -133,7 +149,8 @@ def template_set_default(*, actor: Actor, template: LabelTemplate) -> LabelTempl
 
 def template_for(*, shop, carrier: Carrier, template_id: int | None = None) -> LabelTemplate:
     """The chosen template, else the shop's default for the carrier, else a built-in one
-    (unsaved) at the carrier's first size."""
+    (unsaved) at the carrier's first size. The built-in one is not a privacy label: a shop
+    that never made a template keeps printing what it printed (a new template is one)."""
     qs = LabelTemplate.objects.filter(shop=shop, carrier=carrier)
     if template_id:
         chosen = LabelTemplate.objects.filter(shop=shop, pk=template_id).first()
@@ -152,6 +169,7 @@ def template_for(*, shop, carrier: Carrier, template_id: int | None = None) -> L
         size=size,
         name=f"{carrier.name} {size}",
         custom_fields=L.default_custom_fields(size),
+        privacy=False,
     )
 
 
@@ -185,6 +203,44 @@ def _summary(items: list) -> tuple[str, str, str]:
     return names, specs, f"共 {total} 件"
 
 
+def _carrier_text(print_data: dict, key: str) -> str:
+    """One of the carrier's label values (``print_data[key]``), or "" when absent or not
+    text (a number is printed as given)."""
+    value = print_data.get(key) if isinstance(print_data, dict) else None
+    if isinstance(value, int | str) and not isinstance(value, bool):
+        return str(value).strip()
+    return ""
+
+
+def _carrier_qr(print_data: dict, waybill_no: str) -> str:
+    """The carrier's QR for this very number (SF gives one per parcel of a 子母件 order in
+    ``qr_by_number``), else the order's (``qr``)."""
+    per_number = print_data.get("qr_by_number") if isinstance(print_data, dict) else None
+    if isinstance(per_number, dict):
+        own = _carrier_text(per_number, waybill_no)
+        if own:
+            return own
+    return _carrier_text(print_data, "qr")
+
+
+def _receiver_line(
+    waybill: Waybill, *, actor: Actor, purpose: str, privacy: bool
+) -> tuple[str, str]:
+    """The receiver's name and phone, and the street, for the label. A privacy label takes
+    the stored masks and decrypts the street only (its audit row says so)."""
+    if privacy:
+        plain = reveal(waybill, ("receiver_detail",), actor=actor, purpose=purpose)
+        line = f"{waybill.receiver_name_masked} {waybill.receiver_phone_masked}"
+        return line, plain["receiver_detail"]
+    plain = reveal(
+        waybill,
+        ("receiver_name", "receiver_phone", "receiver_detail"),
+        actor=actor,
+        purpose=purpose,
+    )
+    return f"{plain['receiver_name']} {plain['receiver_phone']}", plain["receiver_detail"]
+
+
 def label_data(
     *,
     actor: Actor,
@@ -193,17 +249,17 @@ def label_data(
     now: datetime | None = None,
     purpose: str = "print_label",
 ) -> L.LabelData:
-    """What the label shows, with the receiver decrypted (and the decryption audited).
+    """What the label shows, with the receiver decrypted (and the decryption audited):
+    with ``template.privacy`` the name and phone masked and only the street decrypted.
+    The carrier's label data (``waybill.print_data``) takes the QR code, the sort band and
+    the service marks as the module's docstring says.
 
     Every label, whatever its door (the label API, print jobs and their retries, the
     print agent, PDFs), is made here: the number must still be one ``actor`` may act on
     (a factory's number for a withdrawn or unbound dropship order is not: 404)."""
     waybill_check(actor=actor, waybill=waybill)
-    plain = reveal(
-        waybill,
-        ("receiver_name", "receiver_phone", "receiver_detail"),
-        actor=actor,
-        purpose=purpose,
+    receiver_line, street = _receiver_line(
+        waybill, actor=actor, purpose=purpose, privacy=template.privacy
     )
     sender = waybill.sender or {}
     order = waybill.order
@@ -219,19 +275,28 @@ def label_data(
     package = ""
     if not for_other_shop and (waybill.package_no > 1 or waybill.parent_id):
         package = f" 第{waybill.package_no}件"
+    carrier_data = waybill.print_data or {}
+    sort_code = _carrier_text(carrier_data, "route_code") or waybill.sort_code
+    coding_mapping = _carrier_text(carrier_data, "coding_mapping")
+    if coding_mapping:
+        sort_code = f"{sort_code} {coding_mapping}".strip()
+    marks = [SERVICE_MARKS.get(code, code) for code in waybill.services or []]
+    product_name = _carrier_text(carrier_data, "pro_name")
+    if product_name:
+        marks = [product_name] + [m for m in marks if m != SERVICE_MARKS["standard"]]
     return L.LabelData(
         waybill_no=waybill.waybill_no,
         carrier_name=waybill.carrier.name,
-        sort_code=waybill.sort_code,
+        sort_code=sort_code,
         package_center=waybill.package_center_name,
         short_address=waybill.short_address_name,
-        receiver_line=f"{plain['receiver_name']} {plain['receiver_phone']}",
+        receiver_line=receiver_line,
         receiver_address=f"{waybill.receiver_province}{waybill.receiver_city}"
-        f"{waybill.receiver_district}{plain['receiver_detail']}",
+        f"{waybill.receiver_district}{street}",
         sender_line=f"{sender.get('name', '')} {sender.get('phone', '')}",
         sender_address=f"{sender.get('province', '')}{sender.get('city', '')}"
         f"{sender.get('district', '')}{sender.get('detail', '')}",
-        service_marks=" ".join(SERVICE_MARKS.get(s, s) for s in waybill.services or []) + package,
+        service_marks=" ".join(marks) + package,
         print_time=f"打印时间 {at:%Y-%m-%d %H:%M}",
         reprint_mark="重打" if waybill.print_count else "",
         product_name=product,
@@ -241,20 +306,21 @@ def label_data(
         order_no=f"订单 {order_no}",
         shop_name=sender.get("shop_name") or waybill.shop.name,
         free_text=template.free_text,
-        qr_code=order_no,
+        qr_code=_carrier_qr(carrier_data, waybill.waybill_no) or order_no,
         watermark=template.watermark,
     )
 
 
 def sample_data(template: LabelTemplate) -> L.LabelData:
-    """Made-up data for the designer's preview (no consumer data involved)."""
+    """Made-up data for the designer's preview (no consumer data involved); a privacy
+    template shows the receiver masked as its labels print it."""
     return L.LabelData(
         waybill_no="73100000000019",
         carrier_name=template.carrier.name,
         sort_code="3301-06-42",
         package_center="浙江转运中心",
         short_address="杭州 西湖区",
-        receiver_line="张三 138****5678",
+        receiver_line="张* 138****5678" if template.privacy else "张三 13800005678",
         receiver_address="浙江省杭州市西湖区文三路 90 号",
         sender_line="王仓管 13800001111",
         sender_address="浙江省杭州市余杭区文一西路 1 号",

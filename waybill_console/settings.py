@@ -275,6 +275,17 @@ JOB_STALL_SECONDS = int(env("JOB_STALL_SECONDS", "300"))
 CARRIER_CONNECT_TIMEOUT = float(env("CARRIER_CONNECT_TIMEOUT", "3"))
 CARRIER_READ_TIMEOUT = float(env("CARRIER_READ_TIMEOUT", "10"))
 CARRIER_RETRIES = int(env("CARRIER_RETRIES", "2"))
+# per gateway account: this many consecutive failed tries open its circuit breaker for
+# CARRIER_BREAKER_SECONDS (calls then fail at once); at most CARRIER_RATE_PER_SECOND
+# calls per second (0: no limit)
+CARRIER_BREAKER_FAILURES = int(env("CARRIER_BREAKER_FAILURES", "5"))
+CARRIER_BREAKER_SECONDS = float(env("CARRIER_BREAKER_SECONDS", "30"))
+CARRIER_RATE_PER_SECOND = int(env("CARRIER_RATE_PER_SECOND", "100"))
+# calls made at once by one batch allocation against a carrier API (issue_many)
+CARRIER_CONCURRENCY = int(env("CARRIER_CONCURRENCY", "8"))
+# where carriers reach this site (tracking pushes): scheme and host, no trailing slash;
+# empty: no callback URL is given to carriers (no pushed tracking)
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", "").rstrip("/")
 # a reservation whose attempt ended without the carrier's answer (a crash, a time-out) is
 # settled by asking the carrier once it is this old: longer than any gateway's time-outs
 RESERVATION_SETTLE_AFTER_SECONDS = int(env("RESERVATION_SETTLE_AFTER_SECONDS", "300"))

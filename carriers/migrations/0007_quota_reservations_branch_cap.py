@@ -75,12 +75,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='reservation',
             name='order',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='shops.order'),
+            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='shops.order'),
         ),
         migrations.AddField(
             model_name='reservation',
             name='shop',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='shops.shop'),
+            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='shops.shop'),
         ),
         migrations.AddField(
             model_name='reservation',

@@ -25,6 +25,7 @@ TEMPLATE_FIELDS = (
     "free_text",
     "watermark",
     "grayscale",
+    "privacy",
     "is_default",
 )
 

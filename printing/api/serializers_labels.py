@@ -60,6 +60,7 @@ class LabelTemplateSerializer(serializers.ModelSerializer):
             "free_text",
             "watermark",
             "grayscale",
+            "privacy",
             "is_default",
             "preview_url",
             "created_at",
@@ -96,6 +97,11 @@ class LabelTemplateWriteSerializer(serializers.Serializer):
     free_text = serializers.CharField(required=False, allow_blank=True)
     watermark = serializers.CharField(required=False, allow_blank=True)
     grayscale = serializers.BooleanField(required=False)
+    privacy = serializers.BooleanField(
+        required=False,
+        help_text="隐私面单: the receiver's name and phone print masked (the address in full); "
+        "true when a template is created without it",
+    )
     is_default = serializers.BooleanField(required=False)
 
     def __init__(self, *args, **kwargs):

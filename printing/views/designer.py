@@ -260,6 +260,7 @@ def _designer_context(
             "free_text": draft.get("free_text", template.free_text),
             "watermark": draft.get("watermark", template.watermark),
             "grayscale": draft.get("grayscale", template.grayscale),
+            "privacy": draft.get("privacy", template.privacy),
         },
         "field_errors": _field_errors(error) if error else {},
         "error": error.as_dict() if error else None,
@@ -287,8 +288,9 @@ def _posted(request: HttpRequest) -> dict:
     for key in ("name", "free_text", "watermark"):
         if key in request.POST:
             data[key] = request.POST[key]
-    if "grayscale" in request.POST:  # a hidden "0" precedes the checkbox
-        data["grayscale"] = request.POST.getlist("grayscale")[-1] in ("1", "on", "true")
+    for flag in ("grayscale", "privacy"):  # a hidden "0" precedes each checkbox
+        if flag in request.POST:
+            data[flag] = request.POST.getlist(flag)[-1] in ("1", "on", "true")
     return data
 
 
@@ -326,8 +328,8 @@ def designer_save(request: HttpRequest, template_id: int) -> HttpResponse:
 @shop_required
 @require_GET
 def designer_preview(request: HttpRequest, template_id: int) -> HttpResponse:
-    """The preview PNG (sample data). With ``?fields=`` (and ``free_text``, ``watermark``)
-    it draws the designer's unsaved draft instead; nothing is stored."""
+    """The preview PNG (sample data). With ``?fields=`` (and ``free_text``, ``watermark``,
+    ``privacy=0|1``) it draws the designer's unsaved draft instead; nothing is stored."""
     template = selectors.template_get(actor=request.actor, template_id=template_id)
     try:
         dpi = dpi_param(request.GET.get("dpi"))
@@ -344,6 +346,9 @@ def designer_preview(request: HttpRequest, template_id: int) -> HttpResponse:
                 custom_fields=L.clean_custom_fields(template.size, raw),
                 free_text=request.GET.get("free_text", template.free_text).strip()[:100],
                 watermark=request.GET.get("watermark", template.watermark).strip()[:20],
+                privacy=request.GET["privacy"] in ("1", "on", "true")
+                if "privacy" in request.GET
+                else template.privacy,
             )
     except AppError as err:
         return JsonResponse(_error_body(err), status=err.status)

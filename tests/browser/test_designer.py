@@ -1,6 +1,7 @@
 """The label designer in Chromium: create a ZTO 100×150 template from 面单模板, drag a
 field of the custom area to a new place, resize another by its corner, change a font size,
-save; the stored custom area changed accordingly and the preview shows the saved label."""
+save; the stored custom area changed accordingly and the preview shows the saved label;
+the 隐私面单 box, on for a new template, saved off and on survives a reload."""
 
 from __future__ import annotations
 
@@ -238,3 +239,18 @@ def test_a_field_dragged_out_is_kept_inside_and_a_refusal_is_shown_next_to_it(pa
         "y": second["y"] + 0.5,
         "w": snap(second["w"] + 0.5),
     }
+
+    # 隐私面单: on for a new template; unticked and saved it stays off after a reload, and
+    # ticked again it is on
+    privacy = page.get_by_test_id("privacy")
+    assert privacy.is_checked() and template.privacy is True
+    for ticked in (False, True):
+        privacy.set_checked(ticked)
+        with page.expect_response("**/save/"):
+            page.get_by_test_id("designer-save").click()
+        page.locator("[data-testid=designer-status][data-kind=ok]").wait_for()
+        template.refresh_from_db()
+        assert template.privacy is ticked
+        page.reload()
+        page.locator("form#designer[data-ready='1']").wait_for()
+        assert page.get_by_test_id("privacy").is_checked() is ticked

@@ -137,3 +137,44 @@ def test_the_sandbox_answers_a_replay_with_its_first_numbers_and_queries_by_id(s
     assert gateway.query(subscription=sub, carrier_order_id="NEVER") is None
     gateway.cancel(subscription=sub, waybill_no=first.numbers[0], carrier_order_id="TEST-1")
     assert gateway.query(subscription=sub, carrier_order_id="TEST-1") is None
+
+
+def test_a_draw_waiting_on_a_locked_order_does_not_hold_the_service_for_others(shop_a):
+    """A packer's open transaction on one order (a lock on its row) stalls only that
+    order's draw: the quota row is locked by the reserving statement alone, which does
+    not wait on order rows, so the service's other orders keep drawing."""
+    import threading
+
+    from django.db import connection, connections
+
+    sub = open_service(shop_a, balance=10)
+    held_order, other = make_order(shop_a), make_order(shop_a)
+    actor = main_actor(shop_a)
+    holder = connections.create_connection("default")
+    holder.set_autocommit(False)
+    with holder.cursor() as cur:
+        cur.execute("SELECT id FROM shops_order WHERE id = %s FOR UPDATE", [held_order.pk])
+    results: dict = {}
+
+    def draw(name, order):
+        try:
+            results[name] = waybill_allocate(actor=actor, order=order.pk, subscription=sub.pk)
+        finally:
+            connection.close()
+
+    stalled = threading.Thread(target=draw, args=("held", held_order))
+    stalled.start()
+    stalled.join(timeout=2)  # it waits on the held order's row
+    free = threading.Thread(target=draw, args=("other", other))
+    free.start()
+    free.join(timeout=30)
+    try:
+        assert "other" in results and results["other"].created
+        assert stalled.is_alive() and "held" not in results
+    finally:
+        holder.rollback()
+        holder.close()
+        stalled.join(timeout=30)
+    assert results["held"].created
+    assert _balance(sub) == 8
+    assert ledger_check() == []

@@ -1,6 +1,8 @@
 from django.urls import path
 
 from waybills.api import views as v
+from waybills.api.push_kuaidi100 import Kuaidi100PushView
+from waybills.api.push_sf import SFRoutePushView
 
 urlpatterns = [
     path("waybills/", v.WaybillListView.as_view(), name="api-waybill-list"),
@@ -16,6 +18,8 @@ urlpatterns = [
     path("waybill-exceptions/<int:exception_id>/retry/", v.ExceptionRetryView.as_view()),
     path("violations/", v.ViolationListView.as_view(), name="api-violation-list"),
     path("carrier/tracking-events/", v.TrackingEventView.as_view(), name="api-tracking-events"),
+    path("carrier/push/kuaidi100/", Kuaidi100PushView.as_view(), name="api-carrier-push-kuaidi100"),
+    path("carrier/push/sf/", SFRoutePushView.as_view(), name="api-carrier-push-sf"),
     path("orders/<int:order_id>/ship/", v.OrderShipView.as_view(), name="api-order-ship"),
     path("orders/batch-ship/", v.OrderBatchShipView.as_view(), name="api-order-batch-ship"),
     path("reconciliations/", v.ReconciliationListView.as_view(), name="api-reconciliation-list"),

@@ -55,6 +55,8 @@ RECORDED = (
     carrier_errors.ServiceOutOfRange,
     carrier_errors.ServiceNotOpened,
     carrier_errors.GatewayRateLimited,
+    carrier_errors.GatewayUnavailable,
+    carrier_errors.GatewaySignatureInvalid,
     carrier_errors.AllocationTimeout,
     carrier_errors.AllocationFailed,
     carrier_errors.BranchCustomerMismatch,
