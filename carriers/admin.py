@@ -13,7 +13,11 @@ from carriers.models import (
     Reservation,
     Subscription,
 )
-from waybill_console.admin_scoping import ReadOnlyScopedAdmin, ShopScopedAdmin
+from waybill_console.admin_scoping import (
+    ReadOnlyAdminMixin,
+    ReadOnlyScopedAdmin,
+    ShopScopedAdmin,
+)
 from waybill_console.errors import AppError, ValidationError
 from waybill_console.tenancy import Actor
 
@@ -295,7 +299,7 @@ class GatewayConfigAdmin(OpsOnlyAdmin):
 
 
 @admin.register(GatewayCall)
-class GatewayCallAdmin(OpsOnlyAdmin):
+class GatewayCallAdmin(ReadOnlyAdminMixin, OpsOnlyAdmin):
     """Every call to a carrier's API (consumer data masked), for ops: read-only."""
 
     list_display = [
@@ -332,12 +336,3 @@ class GatewayCallAdmin(OpsOnlyAdmin):
     @admin.display(description=_("account"))
     def masked_account(self, obj):
         return services.gateway_key_masked(obj.account)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

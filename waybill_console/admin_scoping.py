@@ -21,9 +21,9 @@ class ShopScopedAdmin(admin.ModelAdmin):
         return qs.filter(**{self.shop_path: shop})
 
 
-class ReadOnlyScopedAdmin(ShopScopedAdmin):
-    """A scoped list of records the system writes (audits, events, reservations): nobody
-    adds, changes or deletes them from the admin."""
+class ReadOnlyAdminMixin:
+    """Records the system writes (audits, events, reservations, call logs): nobody adds,
+    changes or deletes them from the admin."""
 
     def has_add_permission(self, request):
         return False
@@ -33,3 +33,7 @@ class ReadOnlyScopedAdmin(ShopScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyScopedAdmin(ReadOnlyAdminMixin, ShopScopedAdmin):
+    """A scoped, read-only list (see :class:`ReadOnlyAdminMixin`)."""

@@ -275,6 +275,8 @@ JOB_STALL_SECONDS = int(env("JOB_STALL_SECONDS", "300"))
 CARRIER_CONNECT_TIMEOUT = float(env("CARRIER_CONNECT_TIMEOUT", "3"))
 CARRIER_READ_TIMEOUT = float(env("CARRIER_READ_TIMEOUT", "10"))
 CARRIER_RETRIES = int(env("CARRIER_RETRIES", "2"))
+# days the carrier API call log (admin: carrier API calls) keeps; a daily sweep drops older
+CARRIER_CALL_LOG_DAYS = int(env("CARRIER_CALL_LOG_DAYS", "30"))
 # per gateway account: this many consecutive failed tries open its circuit breaker for
 # CARRIER_BREAKER_SECONDS (calls then fail at once); at most CARRIER_RATE_PER_SECOND
 # calls per second (0: no limit)
@@ -314,6 +316,10 @@ CELERY_BEAT_SCHEDULE = {
     "recycle-waybills": {
         "task": "waybills.tasks.recycle_waybills",
         "schedule": crontab(minute=5),
+    },
+    "purge-gateway-calls": {
+        "task": "carriers.tasks.purge_gateway_calls",
+        "schedule": crontab(minute=27, hour=3),
     },
     "purge-idempotency-keys": {
         "task": "waybill_console.tasks.purge_idempotency_keys",

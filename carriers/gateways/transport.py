@@ -327,3 +327,33 @@ def _log_line(level: int, logged: dict, attempt: int, status, seconds: float, er
         seconds,
         f" error={error}" if error else "",
     )
+
+
+PURGE_BATCH = 5000
+
+
+def calls_purge(*, now=None) -> int:
+    """Drop call-log rows older than ``CARRIER_CALL_LOG_DAYS`` (keyset batches, each its own
+    statement; one sweep at a time). Returns how many were dropped."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from waybill_console.locks import advisory_lock
+
+    cutoff = (now or timezone.now()) - timedelta(days=settings.CARRIER_CALL_LOG_DAYS)
+    dropped = 0
+    with advisory_lock("carriers.calls_purge") as acquired:
+        if not acquired:
+            return 0
+        while True:
+            with connection.cursor() as cur:
+                cur.execute(
+                    "DELETE FROM carriers_gatewaycall WHERE id IN (SELECT id FROM "
+                    "carriers_gatewaycall WHERE at < %s ORDER BY at LIMIT %s)",
+                    [cutoff, PURGE_BATCH],
+                )
+                dropped += cur.rowcount
+                if cur.rowcount < PURGE_BATCH:
+                    return dropped

@@ -391,3 +391,24 @@ def test_gateway_unavailable_speaks_chinese_and_english():
         assert errors.GatewayUnavailable().render_message() == (
             "The carrier's service is unavailable; please try again later."
         )
+
+
+@pytest.mark.django_db
+def test_the_call_log_keeps_its_days_and_the_sweep_drops_older_rows(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from carriers.gateways import transport
+    from carriers.models import GatewayCall
+    from carriers.tasks import purge_gateway_calls
+
+    settings.CARRIER_CALL_LOG_DAYS = 30
+    now = timezone.now()
+    for days in (31, 45, 29, 0):
+        call = GatewayCall.objects.create(kind="sf", operation="order", url="http://x/")
+        GatewayCall.objects.filter(pk=call.pk).update(at=now - timedelta(days=days))
+    assert purge_gateway_calls() == 2  # the task beat runs, as the worker runs it
+    kept = sorted((now - c.at).days for c in GatewayCall.objects.all())
+    assert kept == [0, 29]
+    assert transport.calls_purge(now=now) == 0

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.parsers import FormParser
@@ -36,11 +35,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from carriers.gateways import kuaidi100
-from waybill_console.errors import NotFound, ValidationError
-from waybill_console.tenancy import Actor
-from waybills.models import TrackingEvent, Waybill
-from waybills.services.changes import waybill_lock
-from waybills.services.tracking import tracking_record
+from waybills.models import Waybill
+from waybills.services.tracking import tracking_record_pushed
 
 logger = logging.getLogger("waybills.push.kuaidi100")
 
@@ -58,31 +54,18 @@ def kuaidi100_push_record(push: kuaidi100.Push) -> int:
     if waybill is None:
         logger.info("kuaidi100 push for a number not in the console (%s)", push.carrier_code)
         return 0
-    actor = Actor(shop=None, branch=waybill.subscription.branch)
-    recorded = 0
-    with transaction.atomic():
-        waybill_lock(waybill)
-        seen = set(
-            TrackingEvent.objects.filter(waybill=waybill).values_list("occurred_at", "status")
-        )
-        for event in push.events:
-            if (event.occurred_at, event.status) in seen:
-                continue
-            try:
-                tracking_record(
-                    actor=actor,
-                    waybill_no=push.waybill_no,
-                    occurred_at=event.occurred_at,
-                    status=event.status,
-                    description=event.description,
-                    location=event.location,
-                )
-            except (ValidationError, NotFound) as err:
-                logger.info("kuaidi100 push event skipped: %s %s", err.code, err.detail)
-                continue
-            seen.add((event.occurred_at, event.status))
-            recorded += 1
-    return recorded
+    return tracking_record_pushed(
+        waybill=waybill,
+        events=[
+            {
+                "occurred_at": e.occurred_at,
+                "status": e.status,
+                "description": e.description,
+                "location": e.location,
+            }
+            for e in push.events
+        ],
+    )
 
 
 class Kuaidi100PushSerializer(serializers.Serializer):

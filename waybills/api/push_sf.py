@@ -48,7 +48,7 @@ import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import APIException
@@ -58,10 +58,8 @@ from rest_framework.views import APIView
 from carriers.models import GatewayConfig
 from waybill_console.crypto import open_secret
 from waybill_console.errors import AppError, PermissionDenied
-from waybill_console.tenancy import Actor
-from waybills.models import TrackingEvent, TrackingStatus, Waybill
-from waybills.services.changes import waybill_lock
-from waybills.services.tracking import tracking_record
+from waybills.models import TrackingStatus, Waybill
+from waybills.services.tracking import tracking_record_pushed
 
 logger = logging.getLogger("waybills.push.sf")
 
@@ -165,25 +163,18 @@ def route_record(*, carrier_id: int, route: dict) -> str:
     status_ = op_code_status(route["opCode"].strip())
     description = (route.get("remark") or "")[:200]
     location = (route.get("acceptAddress") or "")[:80]
-    with transaction.atomic():
-        waybill_lock(waybill)  # one push at a time per number: the replay check, then the record
-        if TrackingEvent.objects.filter(
-            waybill=waybill,
-            occurred_at=route["occurred_at"],
-            status=status_,
-            description=description,
-            location=location,
-        ).exists():
-            return "replayed"
-        tracking_record(
-            actor=Actor(shop=None, branch=waybill.subscription.branch),
-            waybill_no=waybill.waybill_no,
-            occurred_at=route["occurred_at"],
-            status=status_,
-            description=description,
-            location=location,
-        )
-    return "recorded"
+    recorded = tracking_record_pushed(
+        waybill=waybill,
+        events=[
+            {
+                "occurred_at": route["occurred_at"],
+                "status": status_,
+                "description": description,
+                "location": location,
+            }
+        ],
+    )
+    return "recorded" if recorded else "replayed"
 
 
 # --- the door -----------------------------------------------------------------------------------

@@ -157,6 +157,41 @@ def _order_follows(waybill: Waybill, status: str, at: datetime) -> None:
         pass  # an out-of-order event the order cannot follow (e.g. delivered, then failed)
 
 
+def tracking_record_pushed(*, waybill: Waybill, events: list[dict]) -> int:
+    """A carrier's push for one of its numbers (Kuaidi100, SF): each event not yet recorded
+    goes through :func:`tracking_record`, acting as the number's branch; an event already
+    recorded (same time and status: a replayed push, or the same event pushed again) is
+    skipped, and so is one the rules refuse (logged). Under the waybill's lock, so two
+    deliveries of one push cannot both record. ``events``: ``occurred_at``, ``status``,
+    ``description``, ``location``. Returns how many were recorded."""
+    actor = Actor(shop=None, branch=waybill.subscription.branch)
+    recorded = 0
+    with transaction.atomic():
+        waybill_lock(waybill)
+        seen = set(
+            TrackingEvent.objects.filter(waybill=waybill).values_list("occurred_at", "status")
+        )
+        for event in events:
+            key = (event["occurred_at"], event["status"])
+            if key in seen:
+                continue
+            try:
+                tracking_record(
+                    actor=actor,
+                    waybill_no=waybill.waybill_no,
+                    occurred_at=event["occurred_at"],
+                    status=event["status"],
+                    description=(event.get("description") or "")[:200],
+                    location=(event.get("location") or "")[:80],
+                )
+            except (ValidationError, NotFound) as err:
+                logger.info("pushed tracking event skipped: %s %s", err.code, err.detail)
+                continue
+            seen.add(key)
+            recorded += 1
+    return recorded
+
+
 def violation_record(*, waybill: Waybill, at: datetime) -> Violation:
     """Deduct a recycled number's count again; owed while the balance is empty."""
     violation = Violation.objects.create(
