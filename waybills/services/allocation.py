@@ -114,31 +114,17 @@ def exception_record(
                 )
 
 
-def _built(d: Drawn, *, sub: Subscription, at: datetime, actor_name: str) -> list[Waybill]:
-    """The committed waybills as model instances, without reading them back (related
-    objects set, so answers need no further queries)."""
+def _built(d: Drawn, *, sub: Subscription) -> list[Waybill]:
+    """The committed waybills as model instances, from the values the commit sent (not read
+    back; related objects set, so answers need no further queries)."""
     related = {"subscription": sub, "carrier": sub.carrier, "branch": sub.branch}
+    by_package = {v["package_no"]: v for v in d.values}
     out = []
-    screen = d.issued.routing or d.package.screen
-    for (pk, _order_id, package_no, number), parent_id in zip(
-        d.rows, [d.package.parent_id] * len(d.rows), strict=True
-    ):
-        values = R.row_values(
-            shop_id=d.package.shop_id,
-            order=d.package.order,
-            sub=sub,
-            screen=screen,
-            number=number,
-            package_no=package_no,
-            at=at,
-            actor_name=actor_name,
-            sender=d.package.sender,
-            items=d.package.items if package_no == d.rows[0][2] else [],
-            weight_grams=d.package.weight_grams if package_no == d.rows[0][2] else None,
-            parent_id=parent_id if parent_id else (d.rows[0][0] if package_no > 1 else None),
-            carrier_order_id=d.issued.carrier_order_id,
-            print_data=d.issued.print_data,
-        )
+    parent_pk = d.rows[0][0]
+    for pk, _order_id, package_no, _number in d.rows:
+        values = dict(by_package[package_no])
+        if package_no > 1 and not values["parent_id"]:
+            values["parent_id"] = parent_pk  # 子母件: set by the commit's second statement
         waybill = rawsql.new(Waybill, values, {**related, "order": d.package.order})
         waybill.pk = pk
         waybill._state.adding, waybill._state.db = False, "default"
@@ -168,7 +154,7 @@ def _draw_one(*, actor: Actor, sub: Subscription, package: Package, at: datetime
                 sub.carrier.code,
                 d.rows[0][3],
             )
-        return Allocation(_built(d, sub=sub, at=at, actor_name=actor_name), created=True)
+        return Allocation(_built(d, sub=sub), created=True)
     existing = live_rows(
         order_id=order.pk, shop_id=package.shop_id, first=package.package_from, count=package.count
     )

@@ -83,6 +83,8 @@ class Drawn:
     #: committed the reservation first
     rows: list[tuple] = field(default_factory=list)
     committed: bool = False
+    #: the waybills' values as the commit sent them (answers are built from them, unread)
+    values: list[dict] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -262,7 +264,8 @@ def commit(*, sub: Subscription, drawn: list[Drawn], at: datetime, actor_name: s
         return
     rows: list[list] = []
     for d in ready:
-        for row in _rows_for(d, sub=sub, at=at, actor_name=actor_name):
+        d.values = _rows_for(d, sub=sub, at=at, actor_name=actor_name)
+        for row in d.values:
             rows.append(R.params_of(row) + [d.held.id])
     params = quota.commit_params(ids=[d.held.id for d in ready], at=at)
     params += R.column_arrays(rows) + [sub.carrier.code, at]
