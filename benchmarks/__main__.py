@@ -11,6 +11,9 @@ unless ``--keep`` is given. Sections (``--only``, default all):
   a request) and ``bulk`` (the API under gunicorn, 50 orders a request), then the
   invariants (no duplicate number, no negative balance, ledger = counters, one live
   number per order package);
+* ``carrier``    – a batch of ``--carrier-orders`` through the Kuaidi100 adapter against a
+  local stand-in answering after ``--carrier-latency`` seconds: one call at a time vs
+  ``CARRIER_CONCURRENCY`` at once (:mod:`benchmarks.carrier`);
 * ``recycle``    – the recycling sweep over ``--waybills`` bulk-inserted numbers;
 * ``export``     – the reconciliation statement: CSV of ``--waybills`` rows (time, peak
   RSS of the exporting process) and XLSX of ``--xlsx-waybills`` rows;
@@ -41,7 +44,17 @@ from benchmarks.common import (
     refuse_remote,
 )
 
-SECTIONS = ("orders", "single", "batch", "http", "bulk", "recycle", "export", "labels")
+SECTIONS = (
+    "orders",
+    "single",
+    "batch",
+    "http",
+    "bulk",
+    "carrier",
+    "recycle",
+    "export",
+    "labels",
+)
 ALIASES = {"allocation": ("single", "batch", "http", "bulk"), "all": SECTIONS}
 
 
@@ -70,7 +83,7 @@ def _args(argv):
         default=list(SECTIONS),
         metavar="SECTIONS",
         help="comma-separated: orders, single, batch, http, bulk, allocation "
-        "(= single,batch,http,bulk), recycle, export, labels, all",
+        "(= single,batch,http,bulk), carrier, recycle, export, labels, all",
     )
     g = parser.add_argument_group("order list page")
     g.add_argument("--orders", type=int, default=200_000, help="demo orders to seed")
@@ -120,6 +133,11 @@ def _args(argv):
     g.add_argument("--xlsx-waybills", type=int, default=100_000, help="rows of the XLSX export")
     g.add_argument("--recycle-batch", type=int, default=5000, help="the sweep's batch size")
     parser.add_argument("--labels", type=int, default=300, help="labels per format")
+    g = parser.add_argument_group("carrier API")
+    g.add_argument("--carrier-orders", type=int, default=500, help="orders in the batch")
+    g.add_argument(
+        "--carrier-latency", type=float, default=0.05, help="seconds the carrier takes a call"
+    )
     parser.add_argument("--keep", action="store_true", help=f"keep the {BENCH_DB} database")
     return parser.parse_args(argv)
 
@@ -149,6 +167,10 @@ def _run(args, results: Results) -> None:
     if cases:
         allocation.run(args, results, cases)
     dataset = None
+    if "carrier" in args.only:
+        from benchmarks import carrier
+
+        carrier.run(args, results)
     if "recycle" in args.only or "export" in args.only:
         dataset = recycle.seed_dataset(args)
     if "export" in args.only:
