@@ -258,27 +258,43 @@ class Reservation(models.Model):
         COMMITTED = "committed", _("Committed")
         RELEASED = "released", _("Released")
 
-    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="+")
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.PROTECT, related_name="+", verbose_name=_("subscription")
+    )
     # no foreign-key constraints to the shop and the order: the reserving statement holds
     # the quota row's lock, and a constraint check would make it wait for any lock on the
     # order row (a packer's open transaction), holding every other draw of the service
     # behind it. The ids are written by the engine from rows it has just read.
     shop = models.ForeignKey(
-        "shops.Shop", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        "shops.Shop",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        verbose_name=_("shop"),
     )
     order = models.ForeignKey(
-        "shops.Order", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        "shops.Order",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        verbose_name=_("order"),
     )
-    package_from = models.IntegerField(default=1)
-    count = models.IntegerField()
-    charge = models.IntegerField()  # numbers taken from the balance (0 on a monthly account)
-    carrier_order_id = models.CharField(max_length=40, unique=True)
-    state = models.CharField(max_length=12, choices=State.choices, default=State.RESERVED)
-    params = models.JSONField(default=dict, blank=True)  # services, weight, sender, items
-    actor = models.CharField(max_length=60, blank=True)
-    last_error = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField()
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    package_from = models.IntegerField(_("first package"), default=1)
+    count = models.IntegerField(_("numbers"))
+    charge = models.IntegerField(
+        _("charged")
+    )  # numbers taken from the balance (0 on a monthly account)
+    carrier_order_id = models.CharField(_("carrier-side order id"), max_length=40, unique=True)
+    state = models.CharField(
+        _("state"), max_length=12, choices=State.choices, default=State.RESERVED
+    )
+    params = models.JSONField(
+        _("request"), default=dict, blank=True
+    )  # services, weight, sender, items
+    actor = models.CharField(_("by"), max_length=60, blank=True)
+    last_error = models.CharField(_("last error"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("reserved at"))
+    resolved_at = models.DateTimeField(_("settled at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("quota reservation")
@@ -338,7 +354,9 @@ class GatewayConfig(models.Model):
         KUAIDI100 = "kuaidi100", _("Kuaidi100 (快递100)")
         SF = "sf", _("SF Express (丰桥)")
 
-    carrier = models.OneToOneField(Carrier, on_delete=models.CASCADE, related_name="gateway")
+    carrier = models.OneToOneField(
+        Carrier, on_delete=models.CASCADE, related_name="gateway", verbose_name=_("carrier")
+    )
     kind = models.CharField(_("gateway"), max_length=16, choices=Kind.choices, default=Kind.BUILTIN)
     key = models.CharField(_("account key / partner id"), max_length=64, blank=True)
     secret = EncryptedTextField(_("secret / check word"), blank=True)
@@ -360,19 +378,23 @@ class GatewayCall(models.Model):
     """One call to a carrier's API, for ops: what was asked (consumer data masked), how it
     went and how long it took. Failures also reach the merchant as 面单异常."""
 
-    kind = models.CharField(max_length=16)
-    account = models.CharField(max_length=64, blank=True)  # the gateway account (its key)
-    operation = models.CharField(max_length=32)  # order, cancel, subscribe, query…
-    carrier_order_id = models.CharField(max_length=40, blank=True, db_index=True)
-    url = models.CharField(max_length=300)
-    attempt = models.PositiveSmallIntegerField(default=1)
-    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    ok = models.BooleanField(default=False)
-    error = models.CharField(max_length=200, blank=True)
-    seconds = models.FloatField(default=0)
-    request = models.JSONField(default=dict, blank=True)  # masked
-    response = models.TextField(blank=True)  # masked, cut to a few kB
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(_("gateway"), max_length=16)
+    account = models.CharField(
+        _("account"), max_length=64, blank=True
+    )  # the gateway account (its key)
+    operation = models.CharField(_("operation"), max_length=32)  # order, cancel, subscribe, query…
+    carrier_order_id = models.CharField(
+        _("carrier-side order id"), max_length=40, blank=True, db_index=True
+    )
+    url = models.CharField(_("URL"), max_length=300)
+    attempt = models.PositiveSmallIntegerField(_("attempt"), default=1)
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    ok = models.BooleanField(_("succeeded"), default=False)
+    error = models.CharField(_("error"), max_length=200, blank=True)
+    seconds = models.FloatField(_("seconds"), default=0)
+    request = models.JSONField(_("request (masked)"), default=dict, blank=True)  # masked
+    response = models.TextField(_("answer (masked)"), blank=True)  # masked, cut to a few kB
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-at", "-id"]
