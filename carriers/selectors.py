@@ -85,3 +85,22 @@ def share_candidates(*, subscription: Subscription) -> QuerySet[Shop]:
 
 def ledger_list(*, subscription: Subscription) -> QuerySet[LedgerEntry]:
     return subscription.ledger.order_by("-at", "-id")
+
+
+def gateway_for_push_token(token: str):
+    """The SF gateway whose push secret is ``token`` (compared in constant time, every
+    configured secret tried, so the time does not say which one matched); None when none
+    does. SF signs nothing: the secret in the push URL is the credential."""
+    import hmac
+
+    from carriers.models import GatewayConfig
+    from waybill_console.crypto import open_secret
+
+    found = None
+    if not token:
+        return None
+    for config in GatewayConfig.objects.filter(kind=GatewayConfig.Kind.SF):
+        secret = open_secret(config.callback_salt)
+        if secret and hmac.compare_digest(token.encode(), secret.encode()):
+            found = config
+    return found

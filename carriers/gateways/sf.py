@@ -507,3 +507,21 @@ class SFGateway:
         if reply.code == ALREADY_CANCELLED or reply.success:
             return
         raise _refusal(reply)
+
+
+# --- route pushes (the door: waybills/api/push_sf.py) -------------------------------------------
+
+#: opCode -> our tracking status (sources in the push door's docstring); others: in transit
+PICKED_UP = frozenset({"50", "54"})
+DELIVERED = frozenset({"80", "8080"})
+RETURNED = frozenset({"648", "99"})
+
+
+def op_code_status(op_code: str) -> str:
+    if op_code in PICKED_UP:
+        return "picked_up"
+    if op_code in DELIVERED:
+        return "delivered"
+    if op_code in RETURNED:
+        return "failed"
+    return "in_transit"

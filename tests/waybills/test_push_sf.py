@@ -10,12 +10,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from carriers.gateways.sf import op_code_status
 from carriers.models import Carrier, GatewayConfig
 from shops.models import Order
 from tests.conftest import main_actor, make_order
 from tests.fakes.sf import MONTHLY_CARD, FakeSF, gateway_config
 from tests.waybills.conftest import open_service
-from waybills.api.push_sf import op_code_status
 from waybills.models import TrackingEvent, TrackingStatus, Waybill
 from waybills.services import waybill_allocate
 

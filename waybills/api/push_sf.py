@@ -43,7 +43,6 @@ skipped (logged): pushing it again would not change the answer.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -55,36 +54,21 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from carriers.models import GatewayConfig
-from waybill_console.crypto import open_secret
+from carriers.gateways.sf import op_code_status
+from carriers.selectors import gateway_for_push_token
 from waybill_console.errors import AppError, PermissionDenied
-from waybills.models import TrackingStatus, Waybill
-from waybills.services.tracking import tracking_record_pushed
+from waybills.services.tracking import tracking_route_pushed
 
 logger = logging.getLogger("waybills.push.sf")
 
 MAX_ROUTES = 10
 BEIJING = ZoneInfo("Asia/Shanghai")
 ACCEPT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-PICKED_UP = frozenset({"50", "54"})
-DELIVERED = frozenset({"80", "8080"})
-RETURNED = frozenset({"648", "99"})
-
 TAKEN = {"return_code": "0000", "return_msg": "成功"}
 
 
 def refused(message: str) -> dict:
     return {"return_code": "1000", "return_msg": message}
-
-
-def op_code_status(op_code: str) -> str:
-    if op_code in PICKED_UP:
-        return TrackingStatus.PICKED_UP
-    if op_code in DELIVERED:
-        return TrackingStatus.DELIVERED
-    if op_code in RETURNED:
-        return TrackingStatus.FAILED
-    return TrackingStatus.IN_TRANSIT
 
 
 # --- the documented shapes ----------------------------------------------------------------------
@@ -118,18 +102,6 @@ class SfPushAnswerSerializer(serializers.Serializer):
 # --- reading a push -----------------------------------------------------------------------------
 
 
-def gateway_for_token(token: str) -> GatewayConfig | None:
-    """The SF gateway whose push secret is ``token`` (compared in constant time)."""
-    found = None
-    if not token:
-        return None
-    for config in GatewayConfig.objects.filter(kind=GatewayConfig.Kind.SF):
-        secret = open_secret(config.callback_salt)
-        if secret and hmac.compare_digest(token.encode(), secret.encode()):
-            found = config
-    return found
-
-
 def routes_of(data) -> list[dict] | None:
     """The push's routes, each checked; None when the body is not a push of at most
     :data:`MAX_ROUTES` readable routes (then nothing is recorded)."""
@@ -146,35 +118,6 @@ def routes_of(data) -> list[dict] | None:
             return None
         route["occurred_at"] = naive.replace(tzinfo=BEIJING)
     return routes
-
-
-def route_record(*, carrier_id: int, route: dict) -> str:
-    """Record one route: ``recorded``, ``replayed`` or why it was skipped."""
-    waybill = (
-        Waybill.objects.filter(carrier_id=carrier_id, waybill_no=route["mailno"].strip())
-        .select_related("subscription__branch__carrier")
-        .first()
-    )
-    if waybill is None or waybill.subscription is None:
-        return "unknown number"
-    order_id = (route.get("orderid") or "").strip()
-    if order_id and waybill.carrier_order_id and order_id != waybill.carrier_order_id:
-        return "another order id"
-    status_ = op_code_status(route["opCode"].strip())
-    description = (route.get("remark") or "")[:200]
-    location = (route.get("acceptAddress") or "")[:80]
-    recorded = tracking_record_pushed(
-        waybill=waybill,
-        events=[
-            {
-                "occurred_at": route["occurred_at"],
-                "status": status_,
-                "description": description,
-                "location": location,
-            }
-        ],
-    )
-    return "recorded" if recorded else "replayed"
 
 
 # --- the door -----------------------------------------------------------------------------------
@@ -196,7 +139,7 @@ class SFRoutePushView(APIView):
         summary="SF Express route push (路由推送): tracking for SF's numbers",
     )
     def post(self, request):
-        config = gateway_for_token(request.query_params.get("token", ""))
+        config = gateway_for_push_token(request.query_params.get("token", ""))
         if config is None:
             logger.warning("SF route push refused: no matching token (from %s)", _peer(request))
             raise PermissionDenied()
@@ -214,7 +157,17 @@ class SFRoutePushView(APIView):
                     continue
                 seen.add(route["id"])
                 try:
-                    result = route_record(carrier_id=config.carrier_id, route=route)
+                    result = tracking_route_pushed(
+                        carrier_id=config.carrier_id,
+                        waybill_no=route["mailno"].strip(),
+                        carrier_order_id=(route.get("orderid") or "").strip(),
+                        event={
+                            "occurred_at": route["occurred_at"],
+                            "status": op_code_status(route["opCode"].strip()),
+                            "description": route.get("remark") or "",
+                            "location": route.get("acceptAddress") or "",
+                        },
+                    )
                 except AppError as err:
                     result = f"refused {err.code}"
                 outcome[result] = outcome.get(result, 0) + 1

@@ -192,6 +192,29 @@ def tracking_record_pushed(*, waybill: Waybill, events: list[dict]) -> int:
     return recorded
 
 
+def tracking_route_pushed(
+    *, carrier_id: int, waybill_no: str, carrier_order_id: str, event: dict
+) -> str:
+    """One route a carrier pushed for one of its numbers (SF): ``recorded``, ``replayed``,
+    or why it was skipped (a number not in the console; a number of another order id than
+    the one we gave the carrier)."""
+    waybill = (
+        Waybill.objects.filter(carrier_id=carrier_id, waybill_no=waybill_no)
+        .select_related("subscription__branch__carrier")
+        .first()
+    )
+    if waybill is None or waybill.subscription is None:
+        return "unknown number"
+    if (
+        carrier_order_id
+        and waybill.carrier_order_id
+        and carrier_order_id != waybill.carrier_order_id
+    ):
+        return "another order id"
+    recorded = tracking_record_pushed(waybill=waybill, events=[event])
+    return "recorded" if recorded else "replayed"
+
+
 def violation_record(*, waybill: Waybill, at: datetime) -> Violation:
     """Deduct a recycled number's count again; owed while the balance is empty."""
     violation = Violation.objects.create(
