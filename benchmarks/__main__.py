@@ -136,8 +136,12 @@ def _args(argv):
     g = parser.add_argument_group("carrier API")
     g.add_argument("--carrier-orders", type=int, default=500, help="orders in the batch")
     g.add_argument(
-        "--carrier-latency", type=float, default=0.05, help="seconds the carrier takes a call"
+        "--carrier-latency", type=float, default=0.2, help="seconds the carrier takes a call"
     )
+    g.add_argument(
+        "--carrier-http-requests", type=int, default=300, help="(g) single HTTP allocations"
+    )
+    g.add_argument("--carrier-clients", type=int, default=8, help="(g) client threads")
     parser.add_argument("--keep", action="store_true", help=f"keep the {BENCH_DB} database")
     return parser.parse_args(argv)
 

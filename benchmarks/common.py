@@ -150,7 +150,7 @@ class Results:
                 f"{r.value:,.1f} {r.unit}" if r.value < 100 else f"{r.value:,.0f} {r.unit}",
                 r.ratio,
                 r.target,
-                r.verdict,
+                f"{r.verdict} {r.note}".strip(),
             )
             for r in self.rows
         ]

@@ -31,6 +31,8 @@ def main() -> int:
             f"{host}:{port}",
             "--workers",
             os.environ.get("WEB_CONCURRENCY", "3"),
+            "--threads",
+            os.environ.get("WEB_THREADS", "4"),
             "--access-logfile",
             "-",
             "--timeout",

@@ -284,7 +284,7 @@ CARRIER_BREAKER_FAILURES = int(env("CARRIER_BREAKER_FAILURES", "5"))
 CARRIER_BREAKER_SECONDS = float(env("CARRIER_BREAKER_SECONDS", "30"))
 CARRIER_RATE_PER_SECOND = int(env("CARRIER_RATE_PER_SECOND", "100"))
 # calls made at once by one batch allocation against a carrier API (issue_many)
-CARRIER_CONCURRENCY = int(env("CARRIER_CONCURRENCY", "8"))
+CARRIER_CONCURRENCY = int(env("CARRIER_CONCURRENCY", "16"))
 # where carriers reach this site (tracking pushes): scheme and host, no trailing slash;
 # empty: no callback URL is given to carriers (no pushed tracking)
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", "").rstrip("/")

@@ -36,7 +36,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,6 +75,40 @@ def _timeout() -> httpx.Timeout:
         write=settings.CARRIER_READ_TIMEOUT,
         pool=settings.CARRIER_CONNECT_TIMEOUT,
     )
+
+
+_clients: dict[tuple, httpx.Client] = {}
+_clients_lock = threading.Lock()
+
+
+def _http() -> httpx.Client:
+    """The process's HTTP client for carrier calls: connections kept alive between calls
+    (a TLS handshake per package would cost more than the carrier's answer), as many as
+    ``CARRIER_CONCURRENCY`` calls in flight. One per process (a forked worker builds its
+    own: a connection must never be shared across a fork) and per time-out setting."""
+    key = (
+        os.getpid(),
+        settings.CARRIER_CONNECT_TIMEOUT,
+        settings.CARRIER_READ_TIMEOUT,
+        settings.CARRIER_CONCURRENCY,
+    )
+    client = _clients.get(key)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                size = max(settings.CARRIER_CONCURRENCY, 1) * 2
+                client = httpx.Client(
+                    timeout=_timeout(),
+                    follow_redirects=False,
+                    limits=httpx.Limits(
+                        max_connections=size, max_keepalive_connections=size, keepalive_expiry=30
+                    ),
+                )
+                for stale in [k for k in _clients if k[0] != key[0]]:
+                    _clients.pop(stale)  # a parent's: never used (nor closed) after a fork
+                _clients[key] = client
+    return client
 
 
 def _record(**fields) -> None:
@@ -268,8 +304,7 @@ def post_form(
         text = ""
         retry = True
         try:
-            with httpx.Client(timeout=_timeout(), follow_redirects=False) as client:
-                response = client.post(url, data=data)
+            response = _http().post(url, data=data)
             status, text = response.status_code, response.text
             if 300 <= status < 400:
                 error, retry = f"HTTP {status}: redirect not followed", False

@@ -149,6 +149,11 @@ class FakeKuaidi100:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # connections kept alive, as the real API's are
+            # headers and body leave in separate writes: without TCP_NODELAY the body waits
+            # for the client's delayed ACK (40 ms a call that no real server adds)
+            disable_nagle_algorithm = True
+
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 form = {
