@@ -35,3 +35,8 @@ class CarriersConfig(AppConfig):
 
         register_kind(sf.KIND, sf.SFGateway)
         register_kind(kuaidi100.KIND, kuaidi100.Kuaidi100Gateway)  # every carrier, via 快递100
+        # 概览's balances (shops never imports us)
+        from carriers.overview import balance_figures
+        from shops.overview import register_figures
+
+        register_figures(balance_figures)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from carriers.models import Branch, Carrier, LedgerEntry, Subscription
+from carriers.models import (
+    Branch,
+    Carrier,
+    GatewayConfig,
+    LedgerEntry,
+    NetworkType,
+    Subscription,
+    SubscriptionStatus,
+)
 from carriers.quota.cancel_cap import cancellable_now  # noqa: F401 (per branch: the quota's)
 from shops import regions
 from shops.models import Membership, Shop
@@ -14,6 +22,22 @@ from waybill_console.tenancy import Actor
 
 def carrier_list() -> QuerySet[Carrier]:
     return Carrier.objects.order_by("code")
+
+
+#: gateways that order numbers on the merchant's own e-waybill account with the carrier
+#: (Kuaidi100: ``partnerId`` / ``partnerKey`` = the subscription's monthly account / secret key)
+PARTNER_ACCOUNT_KINDS = (GatewayConfig.Kind.KUAIDI100,)
+
+
+def account_fields(*, carrier: Carrier) -> dict[str, bool]:
+    """Which of the merchant's account fields opening a service with ``carrier`` asks for:
+    what the carrier always needs, and both when ops connected it through a gateway that
+    orders on the merchant's partner account (the branch gives it: 月结账号 / 密钥)."""
+    partner = GatewayConfig.objects.filter(carrier=carrier, kind__in=PARTNER_ACCOUNT_KINDS).exists()
+    return {
+        "monthly_account": carrier.needs_monthly_account or partner,
+        "secret_key": carrier.needs_secret_key or partner,
+    }
 
 
 def _region_prefix(province: str, city: str, district: str) -> str:
@@ -48,6 +72,29 @@ def subscription_list(*, actor: Actor) -> QuerySet[Subscription]:
         .select_related("carrier", "branch", "address")
         .order_by("carrier__code", "id")
     )
+
+
+#: a franchise service with fewer numbers left warns: 单号余额不足,请尽快联系网点申购
+LOW_BALANCE = 100
+#: the statuses a service draws numbers in
+DRAWING_STATUSES = (SubscriptionStatus.ACTIVE, SubscriptionStatus.EXPIRING)
+
+
+def balance_is_low(sub: Subscription) -> bool:
+    """An active franchise service under :data:`LOW_BALANCE` numbers (a direct carrier
+    bills a monthly account: no balance to run out of)."""
+    return (
+        sub.carrier.network_type == NetworkType.FRANCHISE
+        and sub.status == SubscriptionStatus.ACTIVE
+        and sub.balance < LOW_BALANCE
+    )
+
+
+def subscription_balance_list(*, actor: Actor) -> QuerySet[Subscription]:
+    """概览's balances: the services the shop draws numbers from now (its own and those
+    shared with it, active or expiring), with carrier and branch; one query on the
+    subscription's shop index."""
+    return subscription_list(actor=actor).filter(status__in=DRAWING_STATUSES)
 
 
 def subscription_get(*, actor: Actor, subscription_id: int) -> Subscription:

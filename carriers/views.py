@@ -15,24 +15,18 @@ from shops.selectors import address_list
 from shops.views import shop_required
 from waybill_console.errors import AppError, page_error
 
-LOW_BALANCE = 100
-
 
 @shop_required
 def subscription_list(request: HttpRequest) -> HttpResponse:
     subs = list(selectors.subscription_list(actor=request.actor))
     for sub in subs:
         sub.cancellable = selectors.cancellable_now(sub)
-        sub.low_balance = (
-            sub.carrier.network_type == "franchise"
-            and sub.status == "active"
-            and sub.balance < LOW_BALANCE
-        )
+        sub.low_balance = selectors.balance_is_low(sub)
         sub.recent = list(selectors.ledger_list(subscription=sub)[:5])
     return render(
         request,
         "console/carriers/subscriptions.html",
-        {"subscriptions": subs, "low_balance": LOW_BALANCE},
+        {"subscriptions": subs, "low_balance": selectors.LOW_BALANCE},
     )
 
 
@@ -117,6 +111,7 @@ def subscription_apply(request: HttpRequest) -> HttpResponse:
         "address": address,
         "branches": branches,
         "params": params,
+        "asks": selectors.account_fields(carrier=carrier) if carrier else {},
         "provinces": regions.provinces(),
         "region_only": region_only,
         "contact_name": params.get("contact_name") or (address.contact_name if address else ""),

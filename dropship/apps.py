@@ -6,6 +6,8 @@ class DropshipConfig(AppConfig):
     name = "dropship"
 
     def ready(self):
+        from django.utils.translation import gettext_lazy as _
+
         from dropship.selectors import on_behalf_waybills
         from dropship.services.allocation import allocations_cancel_for_order
         from dropship.services.factory import factory_order_link_settled
@@ -14,14 +16,20 @@ class DropshipConfig(AppConfig):
         from waybill_console import jobs
         from waybill_console import permissions as perms
         from waybills import selectors as waybill_selectors
-        from waybills.services import draw
+        from waybills.services import settle
 
         # the job kind this app runs (the kernel imports no app)
-        jobs.register_kind("dropship_statement", statement_run, perms.DROPSHIP_MANAGE)
+        jobs.register_kind(
+            "dropship_statement",
+            statement_run,
+            perms.DROPSHIP_MANAGE,
+            label=_("Dropship statement"),
+            download=True,
+        )
 
         if allocations_cancel_for_order not in order_states.ORDER_BLOCK_HANDLERS:
             order_states.ORDER_BLOCK_HANDLERS.append(allocations_cancel_for_order)
         if on_behalf_waybills not in waybill_selectors.ON_BEHALF_ACCESS:
             waybill_selectors.ON_BEHALF_ACCESS.append(on_behalf_waybills)
         # a factory's number committed by the settling sweep goes to its factory order
-        draw.SETTLED_HANDLERS["allocate_on_behalf"] = factory_order_link_settled
+        settle.SETTLED_HANDLERS["allocate_on_behalf"] = factory_order_link_settled

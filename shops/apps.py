@@ -7,6 +7,7 @@ class ShopsConfig(AppConfig):
 
     def ready(self):
         from django.db.models.signals import post_delete, post_save
+        from django.utils.translation import gettext_lazy as _
 
         from carriers.models import Branch, Carrier
         from shops import selectors
@@ -18,8 +19,12 @@ class ShopsConfig(AppConfig):
         from waybill_console.api_tokens import tokens_changed
 
         # what the kernel calls back: it imports no app
-        jobs.register_kind("order_export", order_export_run, perms.EXPORT)
-        jobs.register_kind("order_import", order_import_run, perms.ORDER_MANAGE)
+        jobs.register_kind(
+            "order_export", order_export_run, perms.EXPORT, label=_("Order export"), download=True
+        )
+        jobs.register_kind(
+            "order_import", order_import_run, perms.ORDER_MANAGE, label=_("Order import")
+        )
         tenancy.register_memberships(
             for_session=selectors.membership_for_session,
             list_for_user=selectors.membership_list_for_user,

@@ -311,6 +311,13 @@ class Order(models.Model):
                 fields=["shop", "status", "-created_at"], name="order_shop_status_created"
             ),
             models.Index(fields=["shop", "receiver_phone_index"], name="order_shop_phone"),
+            # the search's order-number prefix (LIKE 'x%') under any database collation:
+            # the unique index serves it only where the collation is "C"
+            models.Index(
+                fields=["shop", "order_no"],
+                name="order_shop_order_no_prefix",
+                opclasses=["int8_ops", "varchar_pattern_ops"],
+            ),
             models.Index(
                 fields=["shop", "carrier_code", "-created_at"], name="order_shop_carrier_created"
             ),

@@ -18,8 +18,8 @@ from shops.models import OrderStatus
 from shops.services import exports, imports
 from shops.services.order_states import AT_RISK_WINDOW
 from shops.views import shop_required
-from waybill_console.errors import AppError, ValidationError, page_error
-from waybill_console.jobs import job_get
+from waybill_console.errors import AppError, NotFound, ValidationError, page_error
+from waybill_console.jobs import job_file_size, job_get
 
 PAGE_SIZE = 50
 
@@ -320,4 +320,6 @@ def job_download(request: HttpRequest, job_id: int) -> HttpResponse:
     job = job_get(actor=request.actor, job_id=job_id)
     if not job.file_path:
         return page_error(request, ValidationError(_("The file is not ready yet.")))
+    if job_file_size(job) is None:  # removed from the media folder since
+        return page_error(request, NotFound(_("The file is no longer kept: export again.")))
     return FileResponse(open(job.file_path, "rb"), as_attachment=True, filename=job.file_name)

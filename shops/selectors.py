@@ -21,6 +21,7 @@ from shops.models import (
 )
 from shops.services.order_states import AT_RISK_WINDOW
 from waybill_console import inputs
+from waybill_console import permissions as perms
 from waybill_console.crypto import blind_index
 from waybill_console.errors import NotFound, ValidationError
 from waybill_console.tenancy import Actor
@@ -172,7 +173,8 @@ def order_list(
     now=None,
 ) -> QuerySet[Order]:
     f = filters or OrderFilters(status=status or "", q=q or "")
-    qs = Order.objects.filter(shop=actor.require_shop())
+    shop = actor.require_shop()
+    qs = Order.objects.filter(shop=shop)
     if f.status:
         qs = qs.filter(status=f.status)
     if f.date_from:
@@ -194,14 +196,33 @@ def order_list(
             else qs.exclude(after_sale_status=AfterSaleStatus.IN_PROGRESS)
         )
     if f.q:
-        digits = re.sub(r"[\s-]", "", f.q)
-        if digits.startswith("+86"):
-            digits = digits[3:]
-        if digits.isdigit() and len(digits) == 11:
-            qs = qs.filter(Q(receiver_phone_index=blind_index(digits)) | Q(order_no=f.q))
-        else:
-            qs = qs.filter(order_no__startswith=f.q)
+        qs = qs.filter(order_search(shop_id=shop.pk, term=f.q))
     return qs
+
+
+#: numbers other apps keep that find an order in the search: ``finder(shop_id=, term=)``
+#: returns the ids of the shop's orders carrying that number (a few, found by an index).
+#: ``waybills`` registers its waybill numbers (``waybills.apps``); shops never imports it.
+ORDER_NUMBER_FINDERS: list = []
+
+
+def order_search(*, shop_id: int, term: str) -> Q:
+    """The order list's search box (page, API, exports, batch actions): an order number or
+    its beginning (``order_no LIKE 'term%'`` on the ``order_shop_order_no_prefix`` index),
+    a number registered in ``ORDER_NUMBER_FINDERS`` (a waybill number), or a full mobile
+    number (its blind index). Every part is an index lookup within the shop; the finders
+    run first, so their ids join the condition as constants (a bitmap OR, no subplan)."""
+    term = term.strip()
+    match = Q(order_no__startswith=term)
+    digits = re.sub(r"[\s-]", "", term)
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    if digits.isdigit() and len(digits) == 11:
+        match |= Q(receiver_phone_index=blind_index(digits))
+    found = [pk for finder in ORDER_NUMBER_FINDERS for pk in finder(shop_id=shop_id, term=term)]
+    if found:
+        match |= Q(pk__in=sorted(set(found)))
+    return match
 
 
 def order_get(*, actor: Actor, order_id: int, with_items: bool = True) -> Order:
@@ -263,3 +284,26 @@ def sub_account_list(*, actor: Actor) -> QuerySet[Membership]:
         .select_related("user")
         .order_by("role", "id")
     )
+
+
+def sub_account_get(*, actor: Actor, membership_id: int) -> Membership:
+    """One sub-account of the actor's shop, for whoever manages accounts: another shop's,
+    the main account and a missing one are the same 404."""
+    actor.require(perms.ACCOUNT_MANAGE)
+    membership = (
+        Membership.objects.filter(
+            shop=actor.require_shop(), pk=membership_id, role=Membership.Role.SUB
+        )
+        .select_related("user")
+        .first()
+    )
+    if membership is None:
+        raise NotFound()
+    return membership
+
+
+def member_names(*, actor: Actor) -> dict[int, str]:
+    """The shop's members by user id: the name the shop knows each by (the display name,
+    else the login name), for "who did it" columns."""
+    members = Membership.objects.filter(shop=actor.require_shop()).select_related("user")
+    return {m.user_id: m.display_name or m.user.get_username() for m in members}

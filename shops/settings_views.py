@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import password_validation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from shops import regions, selectors, services
 from shops.views import shop_required
 from waybill_console import permissions as perms
-from waybill_console.errors import AppError
+from waybill_console.errors import AppError, ValidationError
 
 ADDRESS_FIELDS = ("contact_name", "phone", "province", "city", "district", "street", "detail")
 
@@ -82,14 +84,22 @@ def region_children(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"regions": [{"code": r.code, "name": r.name} for r in found]})
 
 
+def _account_context(**extra) -> dict:
+    return {
+        "permission_grid": perms.grid(),
+        "password_help": password_validation.password_validators_help_texts(),
+        **extra,
+    }
+
+
 @shop_required
 def account_list(request: HttpRequest) -> HttpResponse:
+    """The shop's accounts, and the form that adds a sub-account."""
     request.actor.require(perms.ACCOUNT_MANAGE)
-    context = {
-        "memberships": selectors.sub_account_list(actor=request.actor),
-        "grantable": [(p, perms.label(p)) for p in perms.GRANTABLE],
-        "form": {},
-    }
+    memberships = list(selectors.sub_account_list(actor=request.actor))
+    for m in memberships:
+        m.permission_labels = [perms.label(p) for p in perms.GRANTABLE if p in m.permissions]
+    context = _account_context(memberships=memberships, form={})
     if request.method == "POST":
         form = {
             "username": request.POST.get("username", ""),
@@ -108,15 +118,55 @@ def account_list(request: HttpRequest) -> HttpResponse:
     return render(request, "console/shops/accounts.html", context)
 
 
+#: the edit page's forms: ``action`` → the service call it makes
+ACCOUNT_ACTIONS = {
+    "permissions": lambda r, pk: services.sub_account_update(
+        actor=r.actor, membership_id=pk, permissions=r.POST.getlist("permissions")
+    ),
+    "rename": lambda r, pk: services.sub_account_update(
+        actor=r.actor, membership_id=pk, display_name=r.POST.get("display_name", "")
+    ),
+    "password": lambda r, pk: services.sub_account_password_reset(
+        actor=r.actor, membership_id=pk, password=r.POST.get("password", "")
+    ),
+    "disable": lambda r, pk: services.sub_account_update(
+        actor=r.actor, membership_id=pk, is_active=False
+    ),
+    "enable": lambda r, pk: services.sub_account_update(
+        actor=r.actor, membership_id=pk, is_active=True
+    ),
+}
+
+ACCOUNT_DONE = {
+    "permissions": gettext_lazy("Permissions saved."),
+    "rename": gettext_lazy("Name saved."),
+    "password": gettext_lazy("Password reset: the account's open sessions have ended."),
+    "disable": gettext_lazy("Sub-account disabled: it can no longer sign in to this shop."),
+    "enable": gettext_lazy("Sub-account enabled."),
+}
+
+
 @shop_required
-@require_POST
 def account_update(request: HttpRequest, membership_id: int) -> HttpResponse:
-    action = request.POST.get("action")
-    kwargs = {}
-    if action == "permissions":
-        kwargs["permissions"] = request.POST.getlist("permissions")
-    elif action in ("disable", "enable"):
-        kwargs["is_active"] = action == "enable"
-    services.sub_account_update(actor=request.actor, membership_id=membership_id, **kwargs)
-    messages.success(request, _("Sub-account updated."))
-    return redirect("console:account_list")
+    """One sub-account: its permission grid, rename, password reset, disable / enable
+    (disable behind a confirm step). Each form posts its ``action``."""
+    membership = selectors.sub_account_get(actor=request.actor, membership_id=membership_id)
+    context = _account_context(
+        account=membership, checked=membership.permissions, display_name=membership.display_name
+    )
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        if action not in ACCOUNT_ACTIONS:
+            raise ValidationError.for_fields(action=_("Choose what to change."))
+        try:
+            ACCOUNT_ACTIONS[action](request, membership.pk)
+        except AppError as err:
+            context.update(error=err.as_dict(), failed=action)
+            if action == "permissions":
+                context["checked"] = request.POST.getlist("permissions")
+            if action == "rename":
+                context["display_name"] = request.POST.get("display_name", "")
+            return render(request, "console/shops/account_edit.html", context, status=err.status)
+        messages.success(request, ACCOUNT_DONE[action])
+        return redirect("console:account_update", membership_id=membership.pk)
+    return render(request, "console/shops/account_edit.html", context)

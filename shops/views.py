@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from shops import selectors, services
 from shops.auth import login_client
-from shops.models import OrderStatus
+from shops.overview import overview_figures
 from waybill_console.errors import AppError, page_error
 
 
@@ -81,10 +81,8 @@ def home(request: HttpRequest) -> HttpResponse:
     actor = request.actor
     if actor.shop.is_factory:
         return redirect("factory:home")
-    orders = selectors.order_list(actor=actor)
     context = {
-        "order_count": orders.count(),
-        "awaiting_count": orders.filter(status=OrderStatus.PAID).count(),
-        "recent_orders": orders[:5],
+        "figures": overview_figures(actor=actor),
+        "recent_orders": selectors.order_list(actor=actor)[:5],
     }
     return render(request, "console/shops/home.html", context)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -44,6 +44,11 @@ class JobKind:
     #: what an actor (a sub-account's permission, a token's scope) needs to see the job at
     #: all: its status, its result and its file, through every door (``job_get``)
     permission: str
+    #: what people call it (下载中心 and the job page); "" shows the kind. Presentation
+    #: only: not compared when a kind is registered again
+    label: str = field(default="", compare=False)
+    #: it writes a file to download: listed in the download centre (:func:`job_download_list`)
+    download: bool = field(default=False, compare=False)
 
 
 #: every job kind: its handler and the permission that sees it. Filled by the apps that own
@@ -51,15 +56,23 @@ class JobKind:
 KINDS: dict[str, JobKind] = {}
 
 
-def register_kind(kind: str, handler: Callable[[Job], dict], permission: str) -> None:
-    """Declare a job kind: the handler that runs it and the permission that sees it.
+def register_kind(
+    kind: str,
+    handler: Callable[[Job], dict],
+    permission: str,
+    *,
+    label: str = "",
+    download: bool = False,
+) -> None:
+    """Declare a job kind: the handler that runs it and the permission that sees it; its
+    name for people, and whether it writes a file to download (an export, a statement).
 
     Called from the owning app's ``AppConfig.ready()``. The same registration again does
     nothing; another handler or permission for a kind already registered, or a permission
     that does not exist, is ImproperlyConfigured."""
     if permission not in perms.ALL:
         raise ImproperlyConfigured(f"job kind {kind!r}: unknown permission {permission!r}")
-    register_once(KINDS, kind, JobKind(handler, permission), what="job kind")
+    register_once(KINDS, kind, JobKind(handler, permission, label, download), what="job kind")
 
 
 def job_kind(kind: str) -> JobKind:
@@ -124,6 +137,42 @@ def job_list(*, actor: Actor, kind: str):
     if kind not in KINDS or not actor.has(KINDS[kind].permission):
         return qs.none()
     return qs.order_by("-created_at", "-id")
+
+
+def download_kinds(*, actor: Actor) -> dict[str, str]:
+    """The kinds that write a file and that the actor may see: kind → its label."""
+    return {
+        kind: str(k.label or kind)
+        for kind, k in sorted(KINDS.items())
+        if k.download and actor.has(k.permission)
+    }
+
+
+def job_download_list(*, actor: Actor, kind: str = ""):
+    """下载中心 (needs the export permission): the shop's jobs that write a file (exports,
+    statements, of every status), of the kinds the actor may see, newest first; ``kind``
+    narrows to one of them (another kind: none). One index range per kind (``shop, kind,
+    -created_at``)."""
+    actor.require(perms.EXPORT)
+    kinds = download_kinds(actor=actor)
+    if kind:
+        kinds = {kind: kinds[kind]} if kind in kinds else {}
+    return (
+        Job.objects.filter(shop=actor.require_shop(), kind__in=list(kinds))
+        .select_related("created_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def job_file_size(job: Job) -> int | None:
+    """The size in bytes of the job's file while it is kept; None before it is written
+    or once it is gone."""
+    if not job.file_path:
+        return None
+    try:
+        return Path(job.file_path).stat().st_size
+    except OSError:
+        return None
 
 
 def job_visible(actor: Actor, job: Job) -> bool:

@@ -32,6 +32,32 @@ LABELS = {
     ACCOUNT_MANAGE: _("Manage sub-accounts"),
 }
 
+#: one line under each label on the sub-account page: what the permission lets one do
+HINTS = {
+    ADDRESS_MANAGE: _("Add, edit and delete the shop's shipping addresses."),
+    ORDER_MANAGE: _(
+        "Import orders, mark them paid, answer cancellations, after-sales, edit receivers."
+    ),
+    CONSUMER_VIEW: _("See receivers' full names, phones and addresses; every view is recorded."),
+    WAYBILL_OPEN: _("Apply for, set as default and cancel e-waybill services."),
+    WAYBILL_ALLOCATE: _("Allocate waybill numbers, one order or a batch; retry exceptions."),
+    WAYBILL_CANCEL: _("Cancel waybill numbers that were not used."),
+    PRINT: _("Print labels and pick lists; printers, print agents and label templates."),
+    SHIP: _("Ship orders, scan to ship, mark ready to ship, re-route."),
+    DROPSHIP_MANAGE: _("Bind factories and hand orders to them to ship."),
+    EXPORT: _("Export orders and reconciliation files (consumer data masked)."),
+    ACCOUNT_MANAGE: _("Sub-accounts, their permissions and passwords."),
+}
+
+#: the sub-account page's grid: the grantable permissions by area
+GROUPS = [
+    (_("Orders"), [ORDER_MANAGE, CONSUMER_VIEW, EXPORT]),
+    (_("E-waybills"), [WAYBILL_OPEN, WAYBILL_ALLOCATE, WAYBILL_CANCEL]),
+    (_("Printing and shipping"), [PRINT, SHIP]),
+    (_("Dropship"), [DROPSHIP_MANAGE]),
+    (_("Shop settings"), [ADDRESS_MANAGE]),
+]
+
 #: permissions a main account can hand to a sub-account
 GRANTABLE = [p for p in LABELS if p != ACCOUNT_MANAGE]
 ALL = frozenset(LABELS)
@@ -39,3 +65,14 @@ ALL = frozenset(LABELS)
 
 def label(name: str) -> str:
     return str(LABELS.get(name, name))
+
+
+def grid() -> list[dict]:
+    """The grantable permissions by area, each with its label and hint (for the page)."""
+    return [
+        {
+            "title": title,
+            "permissions": [{"code": p, "label": LABELS[p], "hint": HINTS[p]} for p in names],
+        }
+        for title, names in GROUPS
+    ]

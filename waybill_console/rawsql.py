@@ -190,10 +190,35 @@ def execute_prepared(cursor, name: str, sql: str, params: list) -> None:
     if _GENERIC_PLANS not in names and not db.in_atomic_block:
         cursor.execute("SET plan_cache_mode = force_generic_plan")
         names.add(_GENERIC_PLANS)
+    _prepare(cursor, names, name, sql, len(params))
+    placeholders = ", ".join(["%s"] * len(params))
+    cursor.execute(f"EXECUTE {name} ({placeholders})", params)
+
+
+def _prepare(cursor, names: set[str], name: str, sql: str, count: int) -> None:
     if name not in names:
-        counter = iter(range(1, len(params) + 1))
+        counter = iter(range(1, count + 1))
         server_sql = _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", sql)
         cursor.execute(f"PREPARE {name} AS {server_sql}")
         names.add(name)
-    placeholders = ", ".join(["%s"] * len(params))
-    cursor.execute(f"EXECUTE {name} ({placeholders})", params)
+
+
+def execute_prepared_together(cursor, statements: list[tuple[str, str, list]]) -> None:
+    """Run prepared statements ``(name, sql, params)`` in one round trip and one
+    transaction: sent as one query text outside a transaction, PostgreSQL runs them in
+    order as a single implicit transaction (an error in any undoes all of them). The
+    cursor holds the last statement's result. Only outside a transaction (raises
+    otherwise: inside one, each statement would need its own savepoint)."""
+    db = cursor.db
+    if db.in_atomic_block:
+        raise RuntimeError("execute_prepared_together runs outside a transaction only")
+    names = _prepared_names(db)
+    if _GENERIC_PLANS not in names:
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+        names.add(_GENERIC_PLANS)
+    texts, values = [], []
+    for name, sql, params in statements:
+        _prepare(cursor, names, name, sql, len(params))
+        texts.append(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})")
+        values += params
+    cursor.execute("; ".join(texts), values)

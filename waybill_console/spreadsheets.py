@@ -22,7 +22,9 @@ the shared strings the kept cells refer to are kept. What stays in memory is at 
 ``max_rows`` x ``max_columns`` short texts. XML entities and DTDs are refused (defusedxml).
 
 CSV gets the same line and column limits; a line with more than
-:data:`CSV_MAX_SEPARATORS` separators is refused before it is split.
+:data:`CSV_MAX_SEPARATORS` separators is refused before it is split. A cell written as
+``="0123"`` (how the product's own CSV exports keep digits a text in Excel) reads as
+``0123``.
 
 Every refusal is a :class:`FileRefused` whose message names the limit.
 """
@@ -41,6 +43,7 @@ from defusedxml.ElementTree import ParseError, iterparse
 from django.utils.translation import gettext_lazy as _
 
 from waybill_console.errors import ValidationError
+from waybill_console.exports import excel_text_value
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 XLSX_MAX_PARTS = 1000
@@ -133,7 +136,8 @@ def _csv_rows(raw: bytes, *, max_rows: int, max_columns: int) -> list[Row]:
     try:
         for values in reader:
             row_no += 1
-            cells = [v.strip() for v in values[:max_columns]]
+            # ="0123": a text our own exports wrote for Excel (waybill_console.exports)
+            cells = [excel_text_value(v.strip()) for v in values[:max_columns]]
             if not any(cells):
                 continue
             if row_no > max_rows:

@@ -2,6 +2,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.utils.translation import gettext
 from django.views import defaults
 
@@ -16,6 +17,12 @@ from waybill_console.errors import (
 from waybill_console.tasks import HEARTBEAT_KEY
 
 API_PREFIX = "/api/"
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask every site for ``/favicon.ico`` (pages link ``img/favicon.svg`` too):
+    a permanent redirect to the static icon, so the answer is cached and never a 404."""
+    return redirect(static("img/favicon.ico"), permanent=True)
 
 
 def index(request: HttpRequest) -> HttpResponse:

@@ -21,8 +21,44 @@ class WaybillNotCancellable(AppError):
         "shipped": _("the order was shipped with it"),
     }
 
-    def __init__(self, reason: str):
-        super().__init__(reason=self.REASONS[reason], detail={"reason": reason})
+    #: another number of the same carrier order, which the carrier cancels with this one
+    SIBLING_MESSAGE = _(
+        "Waybill %(waybill_no)s of the same order cannot be cancelled: %(reason)s. The "
+        "carrier cancels the order's numbers together."
+    )
+
+    def __init__(self, reason: str, *, sibling: str = ""):
+        if sibling:
+            super().__init__(
+                self.SIBLING_MESSAGE,
+                reason=self.REASONS[reason],
+                waybill_no=sibling,
+                detail={"reason": reason, "waybill_no": sibling},
+            )
+        else:
+            super().__init__(reason=self.REASONS[reason], detail={"reason": reason})
+
+
+class CancelWholeOrderOnly(AppError):
+    """The carrier cancels every number of a carrier order at once (SF: by ``orderId``, all
+    packages of a 子母件): one of them cannot be cancelled while the others are live.
+    ``detail.waybill_nos``: the numbers a cancel would take, all to be cancelled in one
+    request (``whole_order``)."""
+
+    code = "CANCEL_WHOLE_ORDER_ONLY"
+    status = 409
+    message = _(
+        "%(carrier)s cancels all packages of an order together: this order's %(count)s "
+        "packages (%(waybill_nos)s) can only be cancelled all at once."
+    )
+
+    def __init__(self, *, carrier: str, waybill_nos: list[str]):
+        super().__init__(
+            carrier=carrier,
+            count=len(waybill_nos),
+            waybill_nos=", ".join(waybill_nos),
+            detail={"waybill_nos": list(waybill_nos)},
+        )
 
 
 class WaybillNotUpdatable(AppError):

@@ -108,6 +108,13 @@ class Waybill(models.Model):
             models.Index(fields=["shop", "-allocated_at"], name="waybill_shop_allocated"),
             models.Index(fields=["subscription", "-allocated_at"], name="waybill_sub_allocated"),
             models.Index(fields=["order", "package_no"], name="waybill_order_package"),
+            # 概览's 未打印 (and the usage details' "not printed" filter): numbers waiting for
+            # their label, counted without reading the shop's printed ones
+            models.Index(
+                fields=["shop", "-allocated_at"],
+                name="waybill_shop_unprinted",
+                condition=Q(status="allocated", print_count=0),
+            ),
             # the recycling sweep's two predicates, as partial indexes
             models.Index(
                 fields=["id"],

@@ -13,12 +13,19 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from carriers.models import Subscription
+from shops.models import Order
+from shops.selectors import order_list
+from shops.services.order_states import order_refuse_if_blocked, order_refuse_transition
 from waybill_console import inputs
-from waybill_console.errors import NotFound, ValidationError
+from waybill_console import permissions as perms
+from waybill_console.errors import AppError, NotFound, ValidationError
 from waybill_console.tenancy import Actor
+from waybills.errors import WaybillOrderMismatch
 from waybills.models import (
+    LIVE_STATUSES,
     REDEDUCTION_COUNT,
     AllocationException,
+    TrackingEvent,
     Violation,
     Waybill,
     WaybillStatus,
@@ -45,6 +52,8 @@ class UsageFilters:
     status: str = ""
     order: str = ""
     waybill_no: str = ""
+    #: "no": never printed (print_count 0), "yes": printed at least once, "": either
+    printed: str = ""
 
     @classmethod
     def from_params(cls, params) -> UsageFilters:
@@ -82,6 +91,10 @@ class UsageFilters:
                 return default
             return number
 
+        printed = text("printed").lower()
+        if printed not in ("", "yes", "no"):
+            errors["printed"] = _("yes or no.")
+            printed = ""
         status = text("status")
         if status and status not in WaybillStatus.values:
             errors["status"] = _("One of %(values)s.") % {"values": ", ".join(WaybillStatus.values)}
@@ -95,6 +108,7 @@ class UsageFilters:
             status=status,
             order=text("order"),
             waybill_no=text("waybill_no").upper(),
+            printed=printed,
         )
         if f.date_from and f.date_to and f.date_from > f.date_to:
             errors["to"] = _("Not before the start date.")
@@ -180,7 +194,21 @@ def waybill_list(
         qs = qs.filter(order__order_no=f.order)
     if f.waybill_no:
         qs = qs.filter(waybill_no=f.waybill_no)
+    if f.printed:
+        qs = qs.filter(print_count=0) if f.printed == "no" else qs.filter(print_count__gt=0)
     return qs.select_related("carrier", "branch", "order").order_by("-allocated_at", "-id")
+
+
+#: 未打印: numbers drawn and still waiting for their label (allocated, never printed), over
+#: the longest window usage details take (an idle number is recycled after 30 days anyway)
+UNPRINTED = UsageFilters(status=WaybillStatus.ALLOCATED.value, printed="no", days=MAX_DAYS)
+
+
+def waybill_unprinted_count(*, actor: Actor, now: datetime | None = None) -> int:
+    """概览's 未打印: the shop's numbers of :data:`UNPRINTED`, the same filter the usage
+    details list with ``UNPRINTED.as_params()``. One range of the partial index
+    ``waybill_shop_unprinted``."""
+    return waybill_list(actor=actor, filters=UNPRINTED, now=now).count()
 
 
 def waybill_get(*, actor: Actor, waybill_no: str, carrier: str = "") -> Waybill:
@@ -209,6 +237,16 @@ def waybills_for_order(*, actor: Actor, order_id: int) -> QuerySet[Waybill]:
         .filter(order_id=order_id)
         .select_related("carrier")
         .order_by("package_no", "-allocated_at")
+    )
+
+
+def tracking_for_order(*, actor: Actor, order_id: int) -> QuerySet[TrackingEvent]:
+    """The tracking events of the order's numbers (carriers' pushes, branches' reports),
+    newest first."""
+    return (
+        TrackingEvent.objects.filter(waybill__in=_scoped(actor).filter(order_id=order_id))
+        .select_related("waybill")
+        .order_by("-occurred_at", "-id")
     )
 
 
@@ -296,3 +334,88 @@ def reconciliation_list(*, actor: Actor):
     from waybill_console.jobs import job_list
 
     return job_list(actor=actor, kind="reconciliation")
+
+
+# --- 扫描发货 and the order search ---------------------------------------------------------
+
+
+def order_ids_by_waybill_no(*, shop_id: int, term: str) -> list[int]:
+    """The order search's waybill numbers (registered in ``shops.selectors.
+    ORDER_NUMBER_FINDERS``): the shop's own orders carrying this number, any status (a
+    cancelled label still finds its order). One probe of the ``(waybill_no, carrier)``
+    index; a number another shop drew finds nothing."""
+    number = (term or "").strip().upper()
+    if not number or len(number) > 40:
+        return []
+    return list(
+        Waybill.objects.filter(waybill_no=number, shop_id=shop_id, order__shop_id=shop_id)
+        .order_by()
+        .values_list("order_id", flat=True)
+        .distinct()[:20]
+    )
+
+
+@dataclass
+class ScanMatch:
+    """What a scan found: the order with its items, the shop's own numbers for it (by
+    package), the number scanned (when it was a waybill number), the number it ships under
+    (its live parent package; "" when it has none) and why shipping it would be refused
+    now (``None``: Enter ships it). The ship itself re-checks everything (``waybill_ship``)."""
+
+    order: Order
+    waybills: list[Waybill]
+    scanned: Waybill | None
+    waybill_no: str
+    refusal: AppError | None
+
+
+def scan_find(*, actor: Actor, code: str) -> ScanMatch:
+    """扫描发货: the shop's order a scanned label names, by its waybill number (the shop's own
+    numbers, a live one first when two carriers issued it) or, failing that, by its exact
+    order number. Another shop's number or order is NOT_FOUND, like a missing one.
+
+    The refusal is the ship's own rules, asked in the ship's order: the status move
+    (ALREADY_SHIPPED…), the number (a cancelled label, or no number drawn yet:
+    WAYBILL_ORDER_MISMATCH), then ``order_refuse_if_blocked`` (ORDER_BLOCKED: after-sale,
+    a cancellation request waiting for its answer)."""
+    actor.require(perms.SHIP)
+    shop = actor.require_shop()
+    code = (code or "").strip()
+    if not code or len(code) > 64:
+        raise ValidationError.for_fields(code=_("Scan a waybill number or an order number."))
+    scanned = min(
+        Waybill.objects.filter(waybill_no=code.upper(), shop=shop, order__shop=shop),
+        key=lambda w: (w.status not in LIVE_STATUSES, -w.pk),
+        default=None,
+    )
+    orders = order_list(actor=actor).prefetch_related("items")
+    if scanned is not None:
+        order = orders.filter(pk=scanned.order_id).first()
+    else:
+        order = orders.filter(order_no=code).first()
+    if order is None:
+        raise NotFound(
+            _("No order or waybill number of this shop matches “%(scanned)s”."), scanned=code
+        )
+    waybills = list(waybills_for_order(actor=actor, order_id=order.pk))
+    live = [w for w in waybills if w.status in LIVE_STATUSES]
+    refusal = None
+    try:
+        order_refuse_transition(order, "ship")
+        if scanned is not None and scanned.status not in LIVE_STATUSES:
+            raise WaybillOrderMismatch(detail={"waybill_no": scanned.waybill_no})
+        if not live:
+            raise WaybillOrderMismatch(
+                _("This order has no waybill number yet: allocate one first."),
+                detail={"waybill_no": ""},
+            )
+        order_refuse_if_blocked(order, purpose="ship")
+    except AppError as err:
+        refusal = err
+    return ScanMatch(
+        order=order,
+        waybills=waybills,
+        scanned=scanned,
+        waybill_no=live[0].waybill_no if live else "",
+        refusal=refusal,
+    )

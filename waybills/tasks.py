@@ -13,6 +13,6 @@ def recycle_waybills() -> dict:
 @shared_task(name="waybills.tasks.settle_reservations", acks_late=True)
 def settle_reservations() -> dict:
     """Ask the carrier about reservations no attempt finished (crash, time-out)."""
-    from waybills.services.draw import reservations_settle
+    from waybills.services.settle import reservations_settle
 
     return reservations_settle()

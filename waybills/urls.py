@@ -2,9 +2,10 @@
 
 from django.urls import path
 
-from waybills.views import batch, exceptions, orders, usage
+from waybills.views import batch, exceptions, orders, receiver, scan, usage
 
 urlpatterns = [
+    path("scan/", scan.scan_page, name="scan"),
     path("waybills/", usage.waybill_usage, name="waybill_usage"),
     path("waybills/reconciliation/", usage.reconciliation_start, name="waybill_reconciliation"),
     path("waybills/exceptions/", exceptions.exception_list, name="waybill_exceptions"),
@@ -38,5 +39,11 @@ urlpatterns = [
         orders.order_waybill_ship,
         name="order_waybill_ship",
     ),
+    path(
+        "waybills/orders/<int:order_id>/receiver/",
+        receiver.order_receiver_edit,
+        name="order_receiver_edit",
+    ),
+    path("waybills/receiver-parse/", receiver.receiver_paste_parse, name="receiver_paste_parse"),
     path("waybills/<str:waybill_no>/cancel/", usage.waybill_cancel, name="waybill_cancel"),
 ]

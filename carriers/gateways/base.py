@@ -98,7 +98,26 @@ class CarrierGateway(Protocol):
     # answer a replay of the same carrier-side order id with the first result (Kuaidi100's
     # ``reorder=false``): the settling sweep then asks again with the whole request.
 
+    #: True when one cancel at the carrier cancels every number issued under the carrier-side
+    #: order id, not only the number named (SF cancels by ``orderId``: all numbers of a 子母件
+    #: at once). The engine then cancels such numbers all together or not at all, with one
+    #: call (:func:`cancels_whole_order`, :func:`cancel_calls`); False for the others.
+    cancels_whole_order: bool
+
     def cancel(self, *, subscription, waybill_no: str, carrier_order_id: str = "") -> None: ...
+
+
+def cancels_whole_order(gateway) -> bool:
+    """Whether a cancel at this gateway's carrier takes every number of the carrier-side
+    order with it (a gateway that does not say cancels one number)."""
+    return bool(getattr(gateway, "cancels_whole_order", False))
+
+
+def cancel_calls(gateway, waybill_nos: list[str]) -> list[str]:
+    """The numbers to name in cancel calls for ``waybill_nos``, all issued under one
+    carrier-side order id: the first only where one cancel takes the whole order, else
+    each of them."""
+    return waybill_nos[:1] if cancels_whole_order(gateway) else list(waybill_nos)
 
 
 def issue_each(gateway, requests: list[IssueRequest]) -> list[Issued | Exception]:

@@ -51,15 +51,9 @@ a carrier's name never gets our code). Every other non-empty field (``kdComOrder
 as sent) goes into ``print_data``. A value longer than our column is cut there (the full
 value stays in ``print_data``).
 
-**Codes → our errors** (apifox project-514987 ``api-55456473``: -1, 30001–30004, 30009):
-30004 账号单量不足 → QUOTA_INSUFFICIENT (单号余额不足,请尽快联系网点申购); 30002 验证签名失败
-→ GATEWAY_SIGNATURE_INVALID (the operator's key/secret); 30003 账号信息不正确 →
-MONTHLY_ACCOUNT_INVALID (商家编码不存在/月结账号失效,请与物流公司核实); 30001 and any other
-code, -1 included → ALLOCATION_FAILED with the carrier's code and message in ``detail``.
-All are definite (the quota is released). The transport turns HTTP 5xx and time-outs
-after its retries into ALLOCATION_TIMEOUT (outcome unknown: the reservation is kept and
-settled by replaying the same ``orderId``); an HTTP 200 whose body is not a readable
-answer is ALLOCATION_FAILED with the outcome unknown for the same reason.
+**Codes → our errors**: :mod:`carriers.gateways.kuaidi100_codes` (with the carrier-code
+catalog, ``kuaidicom``); the pure mapping of requests and answers is
+:mod:`carriers.gateways.kuaidi100_mapping`, the pushes :mod:`carriers.gateways.kuaidi100_push`.
 
 **Settling** (:meth:`settle`): the order again with the same ``orderId``. A refusal that
 says nothing was issued under that id (30001: the same request was refused; 30004: no
@@ -77,6 +71,16 @@ from our own call log of that order (the logged answer keeps it); when none is f
 as cancelled (nothing left to cancel at the carrier); other refusals → CARRIER_REFUSED
 with the carrier's words, 30002/30003 as for an order.
 
+**A cancel covers one number** (:attr:`Kuaidi100Gateway.cancels_whole_order` is False).
+Checked against the official cancel page (api.kuaidi100.com/document/dianzimiandanquxiao:
+"对已经提交过的面单但没有寄发的面单号进行取消", ``kuaidinum`` 快递单号 required), [off]
+java-demo ``request/LabelCancelParam.java`` and php-demo ``src/ele_cancel.php``: the
+cancel names the waybill number, ``orderId`` (``kdComOrderNum``) only accompanies it, and
+nothing says the other numbers of a 子母件 go with it. So a sub number may be cancelled
+alone here, unlike SF's own API (:mod:`carriers.gateways.sf`). Not documented either way:
+what a carrier that itself cancels per order (SF, ``shunfeng``) does when reached through
+Kuaidi100.
+
 **Batches** (:meth:`issue_many`): the packages are asked at once, at most
 ``CARRIER_CONCURRENCY`` calls in flight (threads; each closes its database connections
 when it ends: the transport logs every call).
@@ -93,12 +97,8 @@ skipped (its status is unknown). Times are China time (``ftime``, ``YYYY-MM-DD H
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
-
-from django.conf import settings
 
 from carriers import errors
 from carriers.gateways.base import (
@@ -109,277 +109,47 @@ from carriers.gateways.base import (
     issue_concurrently,
 )
 from carriers.gateways.builtin import BuiltinGateway
+from carriers.gateways.kuaidi100_codes import (
+    ACCOUNT_WRONG,
+    KIND,
+    NOT_FOUND,
+    NOTHING_ISSUED,
+    OK,
+    SIGNATURE_WRONG,
+    kuaidicom_for,
+    refusal,
+    unknown_outcome,
+)
+from carriers.gateways.kuaidi100_mapping import (
+    PUSH_PATH,
+    answer_body,
+    answer_code,
+    answer_data,
+    callback_url,
+    dumps,
+    issued_from,
+    logged_answer,
+    masked_order,
+    order_param,
+    sign,
+)
+from carriers.gateways.kuaidi100_push import (  # the push side, where callers have always found it
+    CHINA,
+    TRACKING,
+    Push,
+    TrackingUpdate,
+    push_read,
+    push_salt,
+    push_sign,
+    tracking_updates,
+)
 from carriers.gateways.transport import post_form
-from waybill_console.crypto import mask_address, mask_code, mask_name, mask_phone, open_secret
-from waybill_console.errors import AppError
+from waybill_console.crypto import mask_code, open_secret
 
 log = logging.getLogger("carriers.gateways")
 
-KIND = "kuaidi100"
 DEFAULT_URL = "https://api.kuaidi100.com/label/order"
 DEFAULT_POLL_URL = "https://poll.kuaidi100.com/poll"
-PUSH_PATH = "/api/v1/carrier/push/kuaidi100/"
-
-#: our carrier code -> Kuaidi100's ``kuaidicom``. [off] java-demo ``contant/CompanyConstant.java``
-#: (shunfeng … debangkuaidi); POSTB: [off] PyPI kuaidi100-mcp 0.1.3 ``api_mcp.py``; FENGWANG:
-#: apifox ``api-8589437`` (supported list); ZTOINTL: ``zhongtongguoji`` (中通国际) from [3p]
-#: company lists only (not confirmed for e-waybills: the API refuses it with 30001 if not)
-KUAIDICOM = {
-    "ZTO": "zhongtong",
-    "YTO": "yuantong",
-    "STO": "shentong",
-    "YUNDA": "yunda",
-    "EMS": "ems",
-    "JD": "jd",
-    "JT": "jtexpress",
-    "DEPPON": "debangkuaidi",
-    "SF": "shunfeng",
-    "POSTB": "youzhengguonei",
-    "FENGWANG": "fengwang",
-    "ZTOINTL": "zhongtongguoji",
-}
-CARRIER_OF = {com: code for code, com in KUAIDICOM.items()}
-
-OK = 200
-BAD_PARAMS, SIGNATURE_WRONG, ACCOUNT_WRONG, QUOTA_EMPTY = 30001, 30002, 30003, 30004
-NOT_FOUND = 30009
-#: refusals of a replayed order that say the carrier issued nothing under its ``orderId``
-NOTHING_ISSUED = {BAD_PARAMS, QUOTA_EMPTY}
-#: what the carrier calls its routing fields, as :class:`ScreenResult` names them
-ROUTING_KEYS = ("bulkpen", "pkgCode", "pkgName", "destSortingCode", "road")
-NUMBER_KEYS = ("kuaidinum", "childNum")
-#: answer fields not kept in the call log (label links and print commands)
-UNLOGGED_KEYS = ("printData", "printDatas", "label", "backTemplate")
-#: our column widths (waybills.Waybill) for the carrier's routing values
-SORT_CODE_MAX, CODE_MAX, NAME_MAX = 20, 20, 40
-
-
-# --- signatures ------------------------------------------------------------------------------
-
-
-def sign(param: str, t: str, key: str, secret: str) -> str:
-    """``upper(md5(param + t + key + secret))``: the request signature."""
-    return hashlib.md5((param + t + key + secret).encode("utf-8")).hexdigest().upper()  # nosec B324
-
-
-def dumps(value) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-# --- our request -> their param ----------------------------------------------------------
-
-
-def kuaidicom_for(carrier_code: str) -> str:
-    com = KUAIDICOM.get(carrier_code)
-    if com is None:
-        raise errors.AllocationFailed(
-            detail={"error": f"no Kuaidi100 company code for carrier {carrier_code}"}
-        )
-    return com
-
-
-def _man(name: str, phone: str, province: str, city: str, district: str, detail: str) -> dict:
-    phone = (phone or "").strip()
-    mobile = phone.isdigit() and len(phone) == 11 and phone.startswith("1")
-    return {
-        "name": name or "",
-        "mobile" if mobile else "tel": phone,
-        "printAddr": f"{province}{city}{district}{detail or ''}",
-    }
-
-
-def _masked_man(man: dict, province: str, city: str, district: str) -> dict:
-    phone = man.get("mobile") or man.get("tel") or ""
-    return {
-        "name": mask_name(man["name"]),
-        "phone": mask_phone(phone),
-        "printAddr": mask_address(province, city, district, "x"),
-    }
-
-
-def callback_url() -> str:
-    base = getattr(settings, "PUBLIC_BASE_URL", "")
-    return f"{base}{PUSH_PATH}" if base else ""
-
-
-def order_param(
-    request: IssueRequest, *, kuaidicom: str, receiver: dict, callback: str = "", salt: str = ""
-) -> dict:
-    """``param`` of ``method=order`` for one order package (``receiver``: name, phone and
-    street in full)."""
-    sub, r, s = request.subscription, request.receiver, request.sender or {}
-    param = {
-        "printType": "NON",
-        "kuaidicom": kuaidicom,
-        "partnerId": sub.monthly_account,
-        "net": sub.branch.code,
-        "orderId": request.carrier_order_id,
-        "reorder": False,
-        "payType": "MONTHLY",
-        "sendMan": _man(
-            s.get("name", ""),
-            s.get("phone", ""),
-            s.get("province", ""),
-            s.get("city", ""),
-            s.get("district", ""),
-            s.get("detail", ""),
-        ),
-        "recMan": _man(
-            receiver.get("name", ""),
-            receiver.get("phone", ""),
-            r.province,
-            r.city,
-            r.district,
-            receiver.get("detail", ""),
-        ),
-        "count": request.package_count,
-    }
-    partner_key = open_secret(sub.secret_key)
-    if partner_key:
-        param["partnerKey"] = partner_key
-    if request.package_count > 1:
-        param["needChild"] = "1"
-    if request.weight_grams:
-        param["weight"] = round(request.weight_grams / 1000, 3)
-    names = [
-        str(i.get("name") or i.get("product_name") or "")
-        for i in request.items or []
-        if isinstance(i, dict)
-    ]
-    cargo = "、".join(dict.fromkeys(n for n in names if n))
-    if cargo:
-        param["cargo"] = cargo[:100]
-    if callback and salt:
-        param.update(needSubscribe=True, pollCallBackUrl=callback, salt=salt, resultv2="1")
-    return param
-
-
-def _masked_order(param: dict, request: IssueRequest) -> dict:
-    """What the call log keeps of an order: no consumer data, no partner key, no salt."""
-    r, s = request.receiver, request.sender or {}
-    return {
-        "method": "order",
-        "kuaidicom": param["kuaidicom"],
-        "orderId": param["orderId"],
-        "partnerId": mask_code(param["partnerId"]),
-        "net": param["net"],
-        "count": param["count"],
-        "needChild": param.get("needChild", ""),
-        "weight": param.get("weight"),
-        "needSubscribe": bool(param.get("needSubscribe")),
-        "sendMan": _masked_man(
-            param["sendMan"], s.get("province", ""), s.get("city", ""), s.get("district", "")
-        ),
-        "recMan": _masked_man(param["recMan"], r.province, r.city, r.district),
-    }
-
-
-# --- their answer -> ours ---------------------------------------------------------------------
-
-
-def _body(text: str) -> dict | None:
-    try:
-        body = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _code(body: dict):
-    try:
-        return int(body.get("code"))
-    except (TypeError, ValueError):
-        return None
-
-
-def _data(body: dict) -> dict:
-    data = body.get("data")
-    if isinstance(data, list):  # lenient: one order answered in a list
-        data = data[0] if data else None
-    return data if isinstance(data, dict) else {}
-
-
-def logged_answer(text: str) -> str:
-    """The answer as the call log keeps it: without label links or print commands."""
-    body = _body(text)
-    if body is None:
-        return text[:200]
-    data = {k: v for k, v in _data(body).items() if k not in UNLOGGED_KEYS}
-    return dumps({"code": body.get("code"), "message": body.get("message"), "data": data})
-
-
-def refusal(code, message: str) -> AppError:
-    """The carrier's refusal as our error (definite: nothing was issued by this call)."""
-    detail = {"carrier_code": code, "carrier_message": str(message or "")[:200]}
-    if code == QUOTA_EMPTY:
-        return errors.QuotaInsufficient(detail=detail)
-    if code == SIGNATURE_WRONG:
-        return errors.GatewaySignatureInvalid(gateway="快递100", detail=detail)
-    if code == ACCOUNT_WRONG:
-        return errors.MonthlyAccountInvalid(detail=detail)
-    return errors.AllocationFailed(detail=detail)
-
-
-def unknown_outcome(reason: str) -> AppError:
-    """An answer we cannot read: the carrier may have issued (the reservation is kept and
-    settled by replaying the same ``orderId``)."""
-    err = errors.AllocationFailed(detail={"error": reason})
-    err.outcome_unknown = True
-    return err
-
-
-def _fit(value, width: int) -> str:
-    return str(value or "")[:width]
-
-
-def routing(data: dict, screened: ScreenResult | None) -> ScreenResult | None:
-    """The carrier's routing over our screening's (None: the carrier gave none)."""
-    if not any(data.get(k) for k in ROUTING_KEYS):
-        return None
-    base = screened or ScreenResult("", "", "", "", "", "")
-    sort_code = data.get("destSortingCode") or data.get("road")
-    centre = (
-        (_fit(data.get("pkgCode"), CODE_MAX), _fit(data.get("pkgName"), NAME_MAX))
-        if data.get("pkgCode") or data.get("pkgName")
-        else (base.package_center_code, base.package_center_name)
-    )
-    short = (
-        ("", _fit(data["bulkpen"], NAME_MAX))
-        if data.get("bulkpen")
-        else (base.short_address_code, base.short_address_name)
-    )
-    return ScreenResult(
-        sort_code=_fit(sort_code, SORT_CODE_MAX) if sort_code else base.sort_code,
-        package_center_code=centre[0],
-        package_center_name=centre[1],
-        short_address_code=short[0],
-        short_address_name=short[1],
-        region_code=base.region_code,
-        services=list(base.services),
-    )
-
-
-def issued_from(request: IssueRequest, body: dict) -> Issued:
-    data = _data(body)
-    parent = str(data.get("kuaidinum") or "").strip()
-    children = [n.strip() for n in str(data.get("childNum") or "").split(",") if n.strip()]
-    numbers = [parent, *children] if parent else []
-    if len(numbers) != request.package_count:
-        raise unknown_outcome(
-            f"{len(numbers)} numbers answered for {request.package_count} packages"
-        )
-    print_data = {
-        k: v for k, v in data.items() if k not in NUMBER_KEYS and v not in (None, "", [], {})
-    }
-    return Issued(
-        carrier_order_id=request.carrier_order_id,
-        numbers=numbers,
-        routing=routing(data, request.screen),
-        print_data=print_data,
-    )
-
-
-# --- pushes -----------------------------------------------------------------------------------
 
 
 # --- the gateway ------------------------------------------------------------------------------
@@ -387,6 +157,9 @@ def issued_from(request: IssueRequest, body: dict) -> Issued:
 
 class Kuaidi100Gateway:
     """One carrier's gateway through Kuaidi100 (see the module docstring)."""
+
+    #: a cancel names one number (the module docstring: "A cancel covers one number")
+    cancels_whole_order = False
 
     def __init__(self, config):
         self.key = config.key
@@ -427,7 +200,7 @@ class Kuaidi100Gateway:
             carrier_order_id=carrier_order_id,
             mask_response=logged_answer,
         )
-        return answer.status, _body(answer.text)
+        return answer.status, answer_body(answer.text)
 
     def issue(self, request: IssueRequest) -> Issued:
         sub = request.subscription
@@ -446,14 +219,14 @@ class Kuaidi100Gateway:
         status, body = self._call(
             "order",
             param,
-            masked=_masked_order(param, request),
+            masked=masked_order(param, request),
             carrier_order_id=request.carrier_order_id,
         )
         if status >= 400:  # not an answer of the API (a wrong URL, a proxy): refused
             raise errors.AllocationFailed(detail={"error": f"HTTP {status}"})
         if body is None:
             raise unknown_outcome("unreadable answer")
-        code = _code(body)
+        code = answer_code(body)
         if code is None:
             raise unknown_outcome("no code in the answer")
         if code != OK:
@@ -501,7 +274,7 @@ class Kuaidi100Gateway:
         if status >= 400 or body is None:
             problem = f"HTTP {status}" if status >= 400 else "unreadable answer"
             raise errors.CarrierRefused(reason=problem, detail={"error": problem})
-        code = _code(body)
+        code = answer_code(body)
         if code in (OK, NOT_FOUND):
             return
         if code in (SIGNATURE_WRONG, ACCOUNT_WRONG):
@@ -521,7 +294,7 @@ class Kuaidi100Gateway:
             kind=KIND, operation="order", carrier_order_id=carrier_order_id, ok=True
         ).order_by("-at", "-id")
         for text in logged.values_list("response", flat=True)[:5]:
-            data = _data(_body(text) or {})
+            data = answer_data(answer_body(text) or {})
             numbers = [data.get("kuaidinum"), *str(data.get("childNum") or "").split(",")]
             if waybill_no in numbers:
                 return str(data.get("kdComOrderNum") or "")
@@ -553,7 +326,7 @@ class Kuaidi100Gateway:
             data={"schema": "json", "param": dumps(param)},
             masked={"method": "subscribe", "company": param["company"], "number": waybill_no},
         )
-        body = _body(answer.text) or {}
+        body = answer_body(answer.text) or {}
         code = str(body.get("returnCode") or "")
         if body.get("result") is True or code in ("200", "501"):
             return
@@ -565,20 +338,10 @@ class Kuaidi100Gateway:
         )
 
 
-# the push side, re-exported where callers have always found it
-from carriers.gateways.kuaidi100_push import (  # noqa: E402
-    CHINA,
-    TRACKING,
-    Push,
-    TrackingUpdate,
-    push_read,
-    push_salt,
-    push_sign,
-    tracking_updates,
-)
-
 __all__ = [
     "CHINA",
+    "KIND",
+    "PUSH_PATH",
     "TRACKING",
     "Kuaidi100Gateway",
     "Push",

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from carriers.gateways.kuaidi100 import CARRIER_OF, KIND, _body
+from carriers.gateways.kuaidi100_codes import CARRIER_OF, KIND
+from carriers.gateways.kuaidi100_mapping import answer_body
 from waybill_console.crypto import open_secret
 from waybill_console.errors import NotAuthenticated, ValidationError
 
@@ -115,7 +116,7 @@ def push_read(*, param: str, signature: str) -> Push:
     """A tracking push, verified: the signature is checked with the salt of the carrier the
     push names. Raises VALIDATION_ERROR (unreadable) or NOT_AUTHENTICATED (a carrier we do
     not connect through Kuaidi100, no salt set, or a wrong signature)."""
-    body = _body(param or "")
+    body = answer_body(param or "")
     last = body.get("lastResult") if body else None
     if not isinstance(last, dict):
         raise ValidationError.for_fields(param="A Kuaidi100 push: JSON with lastResult.")

@@ -52,7 +52,8 @@ was checked against these sources ([3p] = a third party's code, not SF's own doc
 * **EXP_RECE_UPDATE_ORDER** ``dealType`` 2 cancels the SF order by ``orderId`` (gzbw79
   ``src/UpdateOrder.php``; a repeat answers ``8037`` 已消单, ``examples/update_order.php``,
   which counts as cancelled here). SF cancels per order: cancelling one number of a 子母件
-  cancels the order (every number of it) at SF.
+  cancels the order (every number of it) at SF: :attr:`SFGateway.cancels_whole_order`,
+  by which ``waybill_cancel`` cancels a live group whole, with one call, or not at all.
 * **Errors**: ``8119`` 月结卡号不存在或已失效 → MONTHLY_ACCOUNT_INVALID (商家编码不存在/月结账号
   失效,请与物流公司核实); any other refusal → ALLOCATION_FAILED with SF's code and text in
   the detail; an answer that cannot be read after the request left → ALLOCATION_TIMEOUT
@@ -377,6 +378,9 @@ def issued_from(data: dict, *, carrier_order_id: str, screen: ScreenResult | Non
 class SFGateway:
     """One operator account with SF (``GatewayConfig`` of kind ``sf``)."""
 
+    #: EXP_RECE_UPDATE_ORDER cancels the SF order: every number of a 子母件 at once
+    cancels_whole_order = True
+
     def __init__(self, config):
         self.partner_id = config.key
         self._sealed_check_word = config.secret
@@ -495,7 +499,8 @@ class SFGateway:
         return issued_from(reply.data, carrier_order_id=carrier_order_id, screen=None)
 
     def cancel(self, *, subscription, waybill_no: str, carrier_order_id: str = "") -> None:
-        """Cancel the SF order (SF cancels per order id; a repeat, 8037 已消单, is done)."""
+        """Cancel the SF order, every number of it (SF cancels per order id; ``waybill_no``
+        is not sent); a repeat, 8037 已消单, is done."""
         if not carrier_order_id:
             raise errors.AllocationFailed(detail={"carrier_order_id": "missing: SF cancels by it"})
         reply = self._call(

@@ -12,11 +12,14 @@ from carriers.quota.ledger import ledger_check, ledger_post  # noqa: F401
 from carriers.quota.reservations import (  # noqa: F401
     Held,
     Want,
+    carrier_order_id,
     commit_params,
     note_error,
+    refuse,
     release,
     reservations_due,
     reserve_or_continue,
+    reserve_statement,
     reserve_upto,
 )
 from carriers.quota.returns import quota_rededuct, quota_return_recycled  # noqa: F401

@@ -111,6 +111,41 @@ def reserve(
     inside one it runs in a savepoint so a refusal leaves the caller's transaction usable.
     A package that already has an open reservation raises IntegrityError: see
     :func:`reserve_or_continue`."""
+    name, sql, values = reserve_statement(
+        sub=sub, wants=wants, at=at, actor=actor, reference=reference
+    )
+    if connection.in_atomic_block:
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(_RESERVE_SQL, values[1])
+            rows = cur.fetchall()
+    else:  # the hot path: one prepared statement that commits on its own
+        with connection.cursor() as cur:
+            rawsql.execute_prepared(cur, name, sql, values[0])
+            rows = cur.fetchall()
+    if not rows:
+        refuse(sub)
+    by_key = {(w.order_id, w.package_from): w for w in wants}
+    return [
+        Held(
+            pk, order_id, package_from, count, coid, params=by_key[(order_id, package_from)].params
+        )
+        for pk, order_id, package_from, count, coid in rows
+    ]
+
+
+def reserve_statement(
+    *,
+    sub: Subscription,
+    wants: list[Want],
+    at: datetime,
+    actor: str,
+    reference: str,
+    coids: list[str] | None = None,
+) -> tuple[str, str, tuple[list, dict]]:
+    """The reserving statement as ``(name, positional sql, (positional params, named
+    params))``, for :func:`reserve` and for a caller that sends it together with the
+    commit (a gateway that issues without a network call: see ``draw.obtain``). ``coids``:
+    the packages' carrier-side order ids when the caller made them already."""
     n = sum(w.count for w in wants)
     prepaid = _prepaid(sub)
     params = {
@@ -125,31 +160,15 @@ def reserve(
         "orders": [w.order_id for w in wants],
         "froms": [w.package_from for w in wants],
         "counts": [w.count for w in wants],
-        "coids": [carrier_order_id(w.order_id, w.package_from) for w in wants],
+        "coids": coids or [carrier_order_id(w.order_id, w.package_from) for w in wants],
         "params": [json.dumps(w.params, ensure_ascii=False) for w in wants],
     }
-    if connection.in_atomic_block:
-        with transaction.atomic(), connection.cursor() as cur:
-            cur.execute(_RESERVE_SQL, params)
-            rows = cur.fetchall()
-    else:  # the hot path: one prepared statement that commits on its own
-        with connection.cursor() as cur:
-            rawsql.execute_prepared(
-                cur, "wbc_reserve", _RESERVE_POSITIONAL, [params[n] for n in _RESERVE_NAMES]
-            )
-            rows = cur.fetchall()
-    if not rows:
-        _refuse(sub)
-    by_key = {(w.order_id, w.package_from): w for w in wants}
-    return [
-        Held(
-            pk, order_id, package_from, count, coid, params=by_key[(order_id, package_from)].params
-        )
-        for pk, order_id, package_from, count, coid in rows
-    ]
+    return "wbc_reserve", _RESERVE_POSITIONAL, ([params[n] for n in _RESERVE_NAMES], params)
 
 
-def _refuse(sub: Subscription) -> None:
+def refuse(sub: Subscription) -> None:
+    """Raise why the reserving statement took nothing: the service is not usable now, or
+    its balance does not cover the packages."""
     current = Subscription.objects.filter(pk=sub.pk).values_list("status", "balance").first()
     status, balance = current or (None, 0)
     if status not in USABLE:
@@ -237,13 +256,16 @@ def reserve_upto(
 #: ones still open become waybills, so a reservation is committed at most once
 COMMIT_CTE = """r AS (
     UPDATE carriers_reservation SET state = 'committed', resolved_at = %s, last_error = ''
-     WHERE id = ANY(%s) AND state = 'reserved'
- RETURNING id
+     WHERE carrier_order_id = ANY(%s) AND state = 'reserved'
+ RETURNING carrier_order_id
 )"""
 
 
-def commit_params(*, ids: list[int], at: datetime) -> list:
-    return [at, ids]
+def commit_params(*, carrier_order_ids: list[str], at: datetime) -> list:
+    """The parameters of :data:`COMMIT_CTE`: the reservations by their carrier-side order
+    ids (known before the reservation's own id, so the commit can follow the reserving
+    statement in the same round trip)."""
+    return [at, carrier_order_ids]
 
 
 _RELEASE_SQL = """

@@ -38,6 +38,7 @@ STATEMENT_GAP = timedelta(minutes=10)
 MAX_RANGE_DAYS = 92
 PRICE_BATCH_LIMIT = 1000
 MAX_PRICE = Decimal("9999999999.99")
+CENT = Decimal("0.01")
 
 
 def _side(actor: Actor) -> tuple[Shop, str]:
@@ -323,8 +324,9 @@ def statement_rows(statement: Statement, *, side: str):
                     item.product_name,
                     item.spec,
                     item.quantity,
-                    "" if price is None else f"{price:.2f}",
-                    "" if amount is None else f"{amount:.2f}",
+                    # Decimals: numbers in XLSX, 12.50 in CSV (waybill_console.exports)
+                    "" if price is None else price.quantize(CENT),
+                    "" if amount is None else amount.quantize(CENT),
                     "" if price is not None else "缺少结算价",
                 ],
                 amount,
@@ -367,7 +369,7 @@ def statement_run(job: Job) -> dict:
                 total += amount
             if count % 1000 == 0:
                 job_progress(job, done=count)
-        write(["合计", "", "", "", "", "", "", "", "", "", "", f"{total:.2f}",
+        write(["合计", "", "", "", "", "", "", "", "", "", "", total.quantize(CENT),
                f"缺少结算价 {missing} 项" if missing else ""])  # fmt: skip
         if statement.file_format == "csv":
             out.close()

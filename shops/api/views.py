@@ -56,7 +56,12 @@ class OrderListView(APIView):
             OpenApiParameter("has_waybill", str, required=False, enum=["yes", "no"]),
             OpenApiParameter("is_dropship", str, required=False, enum=["yes", "no"]),
             OpenApiParameter("after_sale", str, required=False, enum=["yes", "no"]),
-            OpenApiParameter("q", str, required=False, description="order number or phone"),
+            OpenApiParameter(
+                "q",
+                str,
+                required=False,
+                description="order number or its beginning, waybill number, or full phone",
+            ),
         ],
         summary="List orders (receiver masked); filters: status, date_from, date_to, "
         "at_risk, carrier, has_waybill, is_dropship, after_sale, q",

@@ -7,13 +7,17 @@ from shops.services.accounts import (  # noqa: F401
     login_record_failure,
     session_switch_shop,
     shop_create,
+    password_problems,
     shop_set_active,
-    sub_account_create,
-    sub_account_update,
     user_create,
     user_find_for_login,
     username_identity,
     username_normalize,
+)
+from shops.services.sub_accounts import (  # noqa: F401
+    sub_account_create,
+    sub_account_password_reset,
+    sub_account_update,
 )
 from shops.services.addresses import (  # noqa: F401
     ADDRESS_LIMIT,

@@ -10,7 +10,9 @@ import zlib
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -68,8 +70,9 @@ def user_create(*, username: str, password: str):
     errors = {}
     if not re.fullmatch(r"[\w.@+-]{3,150}", username):
         errors["username"] = _("Username: 3 to 150 letters, digits or . @ + - _.")
-    if len(password or "") < 8:
-        errors["password"] = _("Password: at least 8 characters.")
+    problems = password_problems(password=password, user=User(username=username))
+    if problems:
+        errors["password"] = problems
     if errors:
         raise ValidationError.for_fields(**errors)
     identity = username_identity(username)
@@ -88,26 +91,15 @@ def user_create(*, username: str, password: str):
             raise taken from None
 
 
-def sub_account_create(
-    *, actor: Actor, username: str, password: str, permissions: list[str], display_name: str = ""
-) -> Membership:
-    """The main account adds a sub-account with the given named permissions."""
-    actor.require(perms.ACCOUNT_MANAGE)
-    shop = actor.require_shop()
-    unknown = [p for p in permissions if p not in perms.GRANTABLE]
-    if unknown:
-        raise ValidationError.for_fields(
-            permissions=_("Permissions: some of the chosen permissions cannot be granted.")
-        )
-    with transaction.atomic():
-        user = user_create(username=username, password=password)
-        return Membership.objects.create(
-            user=user,
-            shop=shop,
-            role=Membership.Role.SUB,
-            permissions=sorted(set(permissions)),
-            display_name=display_name,
-        )
+def password_problems(*, password: str, user) -> list[str]:
+    """What Django's ``AUTH_PASSWORD_VALIDATORS`` find wrong with ``password`` for ``user``
+    (an unsaved one for a new login), each naming the field ("密码：这个密码太常见了。");
+    empty when it may be set. Every password the product sets goes through here."""
+    try:
+        validate_password(password or "", user=user)
+    except DjangoValidationError as err:
+        return [_("Password: %(problem)s") % {"problem": m} for m in err.messages]
+    return []
 
 
 def session_switch_shop(*, request, shop_id: int) -> Membership:
@@ -220,35 +212,3 @@ def api_token_revoke(*, actor: Actor, token_id: int) -> None:
         revoked_at=timezone.now()
     )
     tokens_changed()  # every process stops accepting it once this commits
-
-
-def sub_account_update(
-    *,
-    actor: Actor,
-    membership_id: int,
-    permissions: list[str] | None = None,
-    is_active: bool | None = None,
-    display_name: str | None = None,
-) -> Membership:
-    """Set a sub-account's permissions, or disable / enable it (main account only)."""
-    actor.require(perms.ACCOUNT_MANAGE)
-    membership = Membership.objects.filter(
-        shop=actor.require_shop(), pk=membership_id, role=Membership.Role.SUB
-    ).first()
-    if membership is None:
-        from waybill_console.errors import NotFound
-
-        raise NotFound()
-    if permissions is not None:
-        unknown = [p for p in permissions if p not in perms.GRANTABLE]
-        if unknown:
-            raise ValidationError.for_fields(
-                permissions=f"Unknown permissions: {', '.join(unknown)}"
-            )
-        membership.permissions = sorted(set(permissions))
-    if is_active is not None:
-        membership.is_active = is_active
-    if display_name is not None:
-        membership.display_name = display_name.strip()[:60]
-    membership.save()
-    return membership

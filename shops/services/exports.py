@@ -119,7 +119,7 @@ def _row(order: Order) -> list:
         local(order.created_at).strftime("%Y-%m-%d %H:%M:%S"),
         local(order.paid_at).strftime("%Y-%m-%d %H:%M:%S") if order.paid_at else "",
         items,
-        str(order.total_amount),
+        order.total_amount,  # a Decimal: a number in XLSX (waybill_console.exports)
         order.receiver_name_masked,
         order.receiver_phone_masked,
         f"{order.receiver_province}{order.receiver_city}{order.receiver_district}",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import datetime, time
+from decimal import Decimal
 from pathlib import Path
 
 from django.db import transaction
@@ -369,8 +370,8 @@ def template_csv() -> bytes:
             "CUP-500-W",
             "真空保温杯",
             "500ml 白色",
-            "2",
-            "39.90",
+            2,
+            Decimal("39.90"),
             "张三",
             "13812345678",
             "浙江省",

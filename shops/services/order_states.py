@@ -102,16 +102,24 @@ def sla_next_due(order: Order) -> datetime | None:
     return None
 
 
-def order_transition(
-    order: Order, action: str, *, actor: Actor | None, at: datetime, **data
-) -> Order:
-    allowed, target = TRANSITIONS[action]
+def order_refuse_transition(order: Order, action: str) -> None:
+    """Refuse a move the ``TRANSITIONS`` table does not allow from the order's status: a
+    second ship is ALREADY_SHIPPED, any other ORDER_STATE_CONFLICT (``detail.status``).
+    :func:`order_transition` applies it; a door may ask it first (the scan page)."""
+    allowed, _target = TRANSITIONS[action]
     if order.status not in allowed:
         if action == "ship" and order.status not in NOT_YET_SHIPPED | {S.CANCELLED}:
             raise AlreadyShipped()
         raise OrderStateConflict(
             status=order.get_status_display(), detail={"status": order.status, "action": action}
         )
+
+
+def order_transition(
+    order: Order, action: str, *, actor: Actor | None, at: datetime, **data
+) -> Order:
+    order_refuse_transition(order, action)
+    target = TRANSITIONS[action][1]
     previous = order.status
     order.status = target
     stamp = {

@@ -2,7 +2,8 @@
 // Each field is a box that moves (drag) and resizes (drag its corner) with the mouse,
 // snapped to 0.5 mm and kept inside the custom area; the table beside it edits the same
 // numbers. The preview is redrawn from the unsaved draft after each change; Save posts
-// the whole custom area and shows a refusal next to the field it names.
+// the whole custom area and shows a refusal next to the field it names. Leaving the page
+// with unsaved changes asks first (beforeunload).
 (function () {
   "use strict";
 
@@ -445,9 +446,19 @@
   ["free_text", "watermark"].forEach(function (name) {
     form.elements[name].addEventListener("input", changed);
   });
-  form.elements.grayscale[1].addEventListener("change", function () {
-    form.dataset.dirty = "1";
-    setStatus(S.dirty, "dirty");
+  ["grayscale", "privacy"].forEach(function (name) {
+    form.elements[name][1].addEventListener("change", function () {
+      form.dataset.dirty = "1";
+      setStatus(S.dirty, "dirty");
+    });
+  });
+
+  // leaving with unsaved changes (a link, reload, closing the tab) asks first, with the
+  // browser's own dialog; once saved it does not
+  window.addEventListener("beforeunload", function (e) {
+    if (form.dataset.dirty !== "1") { return; }
+    e.preventDefault();
+    e.returnValue = "";
   });
 
   // --- save ---------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The label designer in Chromium: create a ZTO 100×150 template from 面单模板, drag a
-field of the custom area to a new place, resize another by its corner, change a font size,
-save; the stored custom area changed accordingly and the preview shows the saved label;
-the 隐私面单 box, on for a new template, saved off and on survives a reload."""
+field of the custom area to a new place (leaving now asks first: unsaved), resize another
+by its corner, change a font size, save; the stored custom area changed accordingly, the
+preview shows the saved label and the page is left without a question; the 隐私面单 box,
+on for a new template, saved off and on survives a reload."""
 
 from __future__ import annotations
 
@@ -118,6 +119,20 @@ def test_drag_resize_font_size_save_and_the_preview_follows(page):
         " && document.getElementById('designer-preview').src.startsWith('blob:')"
     )
 
+    # leaving with the drag unsaved: the browser asks first; staying keeps the drag
+    asked = []
+
+    def answer(dialog):
+        asked.append(dialog.type)
+        dialog.dismiss()
+
+    page.on("dialog", answer)
+    page.locator("nav.sidenav a[href$='/console/label-templates/']").click()
+    page.wait_for_function("() => document.getElementById('designer').dataset.dirty === '1'")
+    assert asked == ["beforeunload"]
+    assert page.url.endswith(f"/console/label-templates/{template.pk}/")
+    assert page.get_by_test_id(f"x-{i_product}").input_value() == "10"
+
     # --- resize 规格 by its corner: +5.2 mm wide, +1.9 mm high → +5 mm, +2 mm (0.5 mm grid)
     handle = page.get_by_test_id(f"field-handle-{i_spec}")
     centre = lambda b: (b["x"] + b["width"] / 2, b["y"] + b["height"] / 2)  # noqa: E731
@@ -172,9 +187,11 @@ def test_drag_resize_font_size_save_and_the_preview_follows(page):
     assert page.get_by_test_id(f"font-size-{i_product}").input_value() == "14"
     assert page.evaluate(PIXEL_HASH)["hash"] == after["hash"]
 
-    # the list: per carrier, the first template of a carrier is its default
+    # the list: per carrier, the first template of a carrier is its default; saved, the
+    # page is left without a question
     page.locator("nav.sidenav a[href$='/console/label-templates/']").click()
     page.wait_for_url("**/console/label-templates/")
+    assert asked == ["beforeunload"]
     row = page.get_by_test_id(f"template-{template.pk}")
     assert row.get_by_test_id("default-badge").is_visible()
     screenshot(page, "label-templates")

@@ -26,7 +26,7 @@ from tests.waybills.conftest import branch_actor, open_service
 from waybill_console.errors import AppError
 from waybills.models import Waybill
 from waybills.services import waybill_allocate, waybill_allocate_many, waybill_cancel
-from waybills.services.draw import reservations_settle
+from waybills.services.settle import reservations_settle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,20 +11,35 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from carriers.errors import AllocationTimeout, GatewaySignatureInvalid, MonthlyAccountInvalid
+from carriers.errors import (
+    AllocationFailed,
+    AllocationTimeout,
+    CancelLimitReached,
+    GatewaySignatureInvalid,
+    MonthlyAccountInvalid,
+)
 from carriers.gateways import gateway_for
 from carriers.gateways.builtin import number_is_valid
 from carriers.gateways.sf import SEARCH_ORDER, SFGateway, msg_digest
-from carriers.models import GatewayCall, Reservation
+from carriers.models import BranchAccount, GatewayCall, Reservation, Subscription
 from carriers.quota import ledger_check
-from tests.conftest import main_actor, make_order
+from carriers.selectors import cancellable_now
+from tests.conftest import main_actor, make_order, token_client
 from tests.fakes.sf import MONTHLY_CARD, FakeSF, gateway_config
 from tests.waybills.conftest import open_service
-from waybills.models import AllocationException, Waybill, WaybillStatus
-from waybills.services import waybill_allocate, waybill_allocate_many, waybill_cancel
-from waybills.services.draw import reservations_settle
+from waybill_console.errors import AppError
+from waybill_console.tenancy import Actor
+from waybills.errors import CancelWholeOrderOnly
+from waybills.models import AllocationException, Waybill
+from waybills.services import (
+    tracking_record,
+    waybill_allocate,
+    waybill_allocate_many,
+    waybill_cancel,
+)
+from waybills.services.settle import reservations_settle
 
 CREATE, UPDATE = "EXP_RECE_CREATE_ORDER", "EXP_RECE_UPDATE_ORDER"
 
@@ -242,29 +257,174 @@ def test_a_wrong_check_word_is_refused_by_sfs_gateway_and_nothing_drawn(fake, qu
     assert not Waybill.objects.filter(order=order).exists()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_cancel_cancels_the_sf_order_and_8037_counts_as_cancelled(fake, sf, shop_a):
-    _, allocation = _draw(shop_a, sf, package_count=2)
-    parent, child = allocation.waybills
-    actor = main_actor(shop_a)
+# --- cancel: SF cancels the whole order (every number of a 子母件) ------------------------------
 
-    waybill_cancel(actor=actor, waybill=child)
-    [first] = fake.calls_of(UPDATE)
-    assert first["msgData"] == {
+
+def _statuses(waybills) -> list[str]:
+    return list(
+        Waybill.objects.filter(pk__in=[w.pk for w in waybills])
+        .order_by("pk")
+        .values_list("status", flat=True)
+    )
+
+
+def _cancel_counts(sub) -> tuple[int, int]:
+    """(the subscription's cancelled, its branch account's cancelled: the cap's count)."""
+    account = BranchAccount.objects.filter(shop_id=sub.shop_id, branch_id=sub.branch_id).first()
+    return (
+        Subscription.objects.get(pk=sub.pk).cancelled_total,
+        account.cancelled_total if account else 0,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_number_of_an_sf_multi_package_order_is_refused_and_nothing_is_sent(fake, sf, shop_a):
+    order, allocation = _draw(shop_a, sf, package_count=3)
+    parent, child, _third = allocation.waybills
+    numbers = [w.waybill_no for w in allocation.waybills]
+
+    with pytest.raises(CancelWholeOrderOnly) as refused:
+        waybill_cancel(actor=main_actor(shop_a), waybill=child)
+    assert (refused.value.code, refused.value.status) == ("CANCEL_WHOLE_ORDER_ONLY", 409)
+    assert refused.value.detail == {"waybill_nos": numbers}
+    assert refused.value.render_message() == (
+        f"顺丰速运按订单整单取消：该订单的 3 个包裹（{', '.join(numbers)}）只能一并取消，"
+        "不能只取消其中一个。"
+    )
+    with translation.override("en"):
+        assert refused.value.render_message() == (
+            "顺丰速运 cancels all packages of an order together: this order's 3 packages "
+            f"({', '.join(numbers)}) can only be cancelled all at once."
+        )
+    # the API refuses the same way (the parent too: its siblings are live)
+    api = token_client(shop_a)
+    response = api.post(f"/api/v1/waybills/{parent.waybill_no}/cancel/")
+    assert response.status_code == 409
+    assert response.json()["code"] == "CANCEL_WHOLE_ORDER_ONLY"
+    assert response.json()["detail"] == {"waybill_nos": numbers}
+
+    assert fake.calls_of(UPDATE) == []  # SF never heard of it
+    assert not _order_at_sf(fake, parent.carrier_order_id)["cancelled"]
+    assert _statuses(allocation.waybills) == ["allocated"] * 3
+    assert _cancel_counts(sf) == (0, 0)
+    order.refresh_from_db()
+    assert order.tracking_no == parent.waybill_no
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_whole_sf_order_is_cancelled_with_one_call_each_number_counted(fake, sf, shop_a):
+    order, allocation = _draw(shop_a, sf, package_count=3)
+    parent, child, _third = allocation.waybills
+    before = cancellable_now(Subscription.objects.get(pk=sf.pk))
+
+    api = token_client(shop_a)
+    response = api.post(
+        f"/api/v1/waybills/{child.waybill_no}/cancel/", {"whole_order": True}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert (response.json()["waybill_no"], response.json()["status"]) == (
+        child.waybill_no,
+        "cancelled",
+    )
+    [call] = fake.calls_of(UPDATE)  # one SF call for the three numbers
+    assert call["digest_ok"]
+    assert call["msgData"] == {
         "orderId": parent.carrier_order_id,
         "dealType": 2,
         "language": "zh-CN",
     }
     assert _order_at_sf(fake, parent.carrier_order_id)["cancelled"]
+    assert _statuses(allocation.waybills) == ["cancelled"] * 3
+    assert _cancel_counts(sf) == (3, 3)  # each number counted against the cap
+    assert cancellable_now(Subscription.objects.get(pk=sf.pk)) == before - 3
+    order.refresh_from_db()
+    assert (order.has_waybill, order.tracking_no) == (False, "")
+    assert GatewayCall.objects.filter(kind="sf", operation="cancel").count() == 1
 
-    # SF cancels per order: asked again for the parent it answers 8037 已消单, which is done
-    waybill_cancel(actor=actor, waybill=Waybill.objects.get(pk=parent.pk))
-    second = fake.calls_of(UPDATE)[-1]
-    assert json.loads(json.loads(second["answer"])["apiResultData"])["errorCode"] == "8037"
-    statuses = set(
-        Waybill.objects.filter(pk__in=[parent.pk, child.pk]).values_list("status", flat=True)
+    again = api.post(
+        f"/api/v1/waybills/{parent.waybill_no}/cancel/", {"whole_order": True}, format="json"
     )
-    assert statuses == {WaybillStatus.CANCELLED}
+    assert again.status_code == 409 and again.json()["detail"] == {"reason": "already_cancelled"}
+    assert len(fake.calls_of(UPDATE)) == 1
+    assert ledger_check() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_whole_order_cancel_counts_every_number_against_the_cap(fake, sf, shop_a):
+    big = [_draw(shop_a, sf, package_count=n)[1].waybills for n in (20, 20, 17)]
+    _, small = _draw(shop_a, sf, package_count=3)
+    sub = Subscription.objects.get(pk=sf.pk)
+    assert sub.allocated_total == 60 and cancellable_now(sub) == 12  # 60 / 5
+
+    # 20 numbers at once would take the cancelled share past 20 %: refused whole
+    with pytest.raises(CancelLimitReached):
+        waybill_cancel(actor=main_actor(shop_a), waybill=big[0][5], whole_order=True)
+    assert _statuses(big[0]) == ["allocated"] * 20
+    assert _cancel_counts(sf) == (0, 0)
+    assert fake.calls_of(UPDATE) == []
+
+    waybill_cancel(actor=main_actor(shop_a), waybill=small.waybills[0], whole_order=True)
+    assert _statuses(small.waybills) == ["cancelled"] * 3
+    assert _cancel_counts(sf) == (3, 3)
+    assert cancellable_now(Subscription.objects.get(pk=sf.pk)) == 9
+    assert len(fake.calls_of(UPDATE)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sf_refusing_a_whole_order_cancel_undoes_every_number(fake, sf, shop_a):
+    _, allocation = _draw(shop_a, sf, package_count=2)
+    fake.script(UPDATE, ("error", "8252", "订单已揽收，不能取消"))
+    with pytest.raises(AllocationFailed) as refused:
+        waybill_cancel(actor=main_actor(shop_a), waybill=allocation.parent, whole_order=True)
+    assert refused.value.detail["carrier_code"] == "8252"
+    assert len(fake.calls_of(UPDATE)) == 1
+    assert _statuses(allocation.waybills) == ["allocated"] * 2
+    assert _cancel_counts(sf) == (0, 0)  # both counts given back
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_group_with_a_picked_up_number_cannot_be_cancelled_at_all(fake, sf, shop_a):
+    _, allocation = _draw(shop_a, sf, package_count=2)
+    parent, child = allocation.waybills
+    tracking_record(
+        actor=Actor(shop=None, branch=sf.branch),
+        waybill_no=parent.waybill_no,
+        occurred_at=timezone.now(),
+        status="picked_up",
+    )
+    for whole_order in (False, True):
+        with pytest.raises(AppError) as refused:
+            waybill_cancel(actor=main_actor(shop_a), waybill=child, whole_order=whole_order)
+        assert refused.value.code == "WAYBILL_NOT_CANCELLABLE"
+        assert refused.value.detail == {"reason": "picked_up", "waybill_no": parent.waybill_no}
+        assert refused.value.render_message() == (
+            f"同一订单的面单 {parent.waybill_no} 不能取消：包裹已揽收。"
+            "承运商按订单整单取消，这些单号只能一并取消。"
+        )
+    assert fake.calls_of(UPDATE) == []
+    assert Waybill.objects.get(pk=child.pk).status == "allocated"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_order_page_offers_the_whole_order_cancel_and_does_it(fake, sf, shop_a, client):
+    order, allocation = _draw(shop_a, sf, package_count=2)
+    numbers = [w.waybill_no for w in allocation.waybills]
+    client.force_login(shop_a.memberships.get().user)
+    html = client.get(f"/console/waybills/orders/{order.pk}/").content.decode()
+    assert html.count('data-testid="cancel-whole-order"') == 2
+    assert 'data-testid="cancel-waybill"' not in html
+    assert "整单取消（2 个面单）" in html
+    assert f"确定一并取消该订单的 2 个面单 {', '.join(numbers)} 吗？" in html
+
+    back = f"/console/orders/{order.pk}/"
+    response = client.post(
+        f"/console/waybills/{numbers[1]}/cancel/", {"whole_order": "1", "next": back}
+    )
+    assert response.status_code == 302
+    assert _statuses(allocation.waybills) == ["cancelled"] * 2
+    assert len(fake.calls_of(UPDATE)) == 1
+    page = client.get(response.url).content.decode()
+    assert f"已整单取消该订单的 2 个面单：{', '.join(numbers)}。" in page
 
 
 @pytest.mark.django_db(transaction=True)

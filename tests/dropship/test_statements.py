@@ -36,6 +36,7 @@ from tests.waybills.conftest import open_service
 from tests.waybills.parallel import run_in_processes
 from waybill_console.celery import app
 from waybill_console.errors import AppError
+from waybill_console.exports import MONEY_FORMAT, excel_text_value
 from waybill_console.jobs import job_run
 from waybill_console.models import Job
 
@@ -187,7 +188,9 @@ def test_statement_rows_list_each_returned_item_with_amount_and_missing_prices(
     assert first_cup[0][0] == "星河代发 (110101)"
     assert first_cup[0][3] == "2026-03-01 00:00:00"
     assert first_cup[0][5] == inside[0].tracking_no
-    assert first_cup[0][6:] == ["CUP-1", "保温杯", "500ml 白色", 2, "12.50", "25.00", ""]
+    assert first_cup[0][6:] == [
+        "CUP-1", "保温杯", "500ml 白色", 2, Decimal("12.50"), Decimal("25.00"), ""
+    ]  # fmt: skip
     assert first_cup[1] == Decimal("25.00")
     assert first_lid[0][6:] == ["LID-2", "杯盖", "白色", 1, "", "", "缺少结算价"]
     assert first_lid[1] is None
@@ -232,12 +235,23 @@ def test_the_statement_file_has_the_rows_and_a_total(
 
 
 def read_file(job: Job) -> list[list[str]]:
+    """The cells as Excel shows them: CSV's ="…" digits as the digits, XLSX amounts (numeric
+    cells in the 0.00 format) with two decimals."""
     with open(job.file_path, "rb") as fh:
         raw = fh.read()
     if job.file_name.endswith(".csv"):
-        return list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+        rows = csv.reader(io.StringIO(raw.decode("utf-8-sig")))
+        return [[excel_text_value(c) for c in r] for r in rows]
     sheet = load_workbook(io.BytesIO(raw), read_only=True).worksheets[0]
-    return [["" if c is None else str(c) for c in r] for r in sheet.iter_rows(values_only=True)]
+    return [
+        [
+            "" if c.value is None
+            else f"{c.value:.2f}" if c.number_format == MONEY_FORMAT
+            else str(c.value)
+            for c in r
+        ]
+        for r in sheet.iter_rows()
+    ]  # fmt: skip
 
 
 # --- asking for statements ------------------------------------------------------------------

@@ -139,7 +139,7 @@ def test_sub_account_without_address_permission_is_refused(shop_a):
     sub = services.sub_account_create(
         actor=main_actor(shop_a),
         username="clerk9",
-        password="clerk-9999",
+        password="Desk-nine-99",
         permissions=[perms.PRINT],
     )
     from waybill_console.tenancy import Actor
@@ -178,7 +178,7 @@ def test_main_account_manages_sub_accounts_on_the_page(client, shop_a):
     client.force_login(shop_a.memberships.get().user)
     response = client.post(
         "/console/accounts/",
-        {"username": "packer7", "password": "packer-777", "permissions": [perms.PRINT, perms.SHIP]},
+        {"username": "packer7", "password": "Packing-desk-7", "permissions": [perms.PRINT, perms.SHIP]},
     )
     assert response.status_code == 302
     sub = Membership.objects.get(user__username="packer7")
@@ -195,7 +195,7 @@ def test_sub_account_cannot_open_the_sub_account_page(client, shop_a):
     sub = services.sub_account_create(
         actor=main_actor(shop_a),
         username="clerk8",
-        password="clerk-8888",
+        password="Desk-eight-88",
         permissions=perms.GRANTABLE,
     )
     client.force_login(sub.user)
@@ -211,7 +211,7 @@ def test_disabled_sub_account_has_no_shop(client, shop_a):
     sub = services.sub_account_create(
         actor=main_actor(shop_a),
         username="clerk7",
-        password="clerk-7777",
+        password="Desk-seven-77",
         permissions=[perms.PRINT],
     )
     services.sub_account_update(actor=main_actor(shop_a), membership_id=sub.pk, is_active=False)

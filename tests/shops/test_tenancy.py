@@ -74,7 +74,7 @@ def test_sub_account_without_permission_is_refused_with_clear_message(shop_a):
     packer = services.sub_account_create(
         actor=main_actor(shop_a),
         username="packer1",
-        password="packer-123",
+        password="Pack-station-24",
         permissions=[perms.PRINT],
     )
     api = token_client(shop_a, scopes=[perms.PRINT], language="zh-hans")
@@ -93,7 +93,7 @@ def test_sub_account_page_refusal_shows_the_message(client, shop_a):
     membership = services.sub_account_create(
         actor=main_actor(shop_a),
         username="packer2",
-        password="packer-123",
+        password="Pack-station-24",
         permissions=[perms.SHIP],
     )
     client.force_login(membership.user)
@@ -127,12 +127,12 @@ def test_only_the_main_account_creates_sub_accounts(shop_a):
     sub = services.sub_account_create(
         actor=main_actor(shop_a),
         username="sub-x",
-        password="sub-x-123",
+        password="Tenant-x-2024",
         permissions=perms.GRANTABLE,
     )
     with pytest.raises(PermissionDenied):
         services.sub_account_create(
-            actor=Actor.for_membership(sub), username="sub-y", password="sub-y-123", permissions=[]
+            actor=Actor.for_membership(sub), username="sub-y", password="Tenant-y-2024", permissions=[]
         )
     assert not Membership.objects.filter(user__username="sub-y").exists()
 

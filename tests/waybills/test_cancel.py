@@ -198,3 +198,24 @@ def test_a_cancel_the_carrier_refuses_is_undone(shop_a):
     assert Waybill.objects.get(pk=waybill.pk).status == "allocated"
     assert _counters(sub) == (9, 1, 0)
     assert Order.objects.get(pk=waybill.order_id).tracking_no == waybill.waybill_no
+
+
+def test_a_sub_number_is_cancelled_alone_where_the_carrier_cancels_per_number(shop_a):
+    """The built-in gateway (like Kuaidi100) cancels the number named: one package of a
+    子母件 may go alone, and ``whole_order`` changes nothing (SF: tests/carriers/test_sf.py)."""
+    sub = open_service(shop_a, balance=10)
+    allocation = services.waybill_allocate(
+        actor=main_actor(shop_a), order=make_order(shop_a), subscription=sub, package_count=3
+    )
+    parent, child, third = allocation.waybills
+    services.waybill_cancel(actor=main_actor(shop_a), waybill=child)
+    services.waybill_cancel(actor=main_actor(shop_a), waybill=third, whole_order=True)
+    statuses = dict(
+        Waybill.objects.filter(order_id=parent.order_id).values_list("waybill_no", "status")
+    )
+    assert statuses == {
+        parent.waybill_no: "allocated",
+        child.waybill_no: "cancelled",
+        third.waybill_no: "cancelled",
+    }
+    assert _counters(sub) == (7, 3, 2)

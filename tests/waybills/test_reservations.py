@@ -18,7 +18,7 @@ from tests.conftest import main_actor, make_order
 from tests.waybills.conftest import open_service
 from waybills.models import AllocationException, Waybill
 from waybills.services import waybill_allocate, waybill_allocate_many
-from waybills.services.draw import reservations_settle
+from waybills.services.settle import reservations_settle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

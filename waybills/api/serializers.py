@@ -345,6 +345,18 @@ class AppendSerializer(serializers.Serializer):
     count = serializers.IntegerField(min_value=1, max_value=20, default=1)
 
 
+class WaybillCancelSerializer(serializers.Serializer):
+    whole_order = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=(
+            "Where the carrier cancels a whole order at once (SF: every number of a 子母件), "
+            "cancel all live numbers of this number's order together; without it such a "
+            "cancel is refused with CANCEL_WHOLE_ORDER_ONLY. Other carriers: no effect."
+        ),
+    )
+
+
 class TrackingEventSerializer(serializers.Serializer):
     waybill_no = serializers.CharField(max_length=40)
     occurred_at = inputs.DateTimeField()

@@ -55,6 +55,7 @@ class WaybillListView(APIView):
                 "status",
                 "order",
                 "waybill_no",
+                "printed",
             )
         ],
         summary="Usage details (使用详情): the last 7 days by default, filterable",
@@ -200,12 +201,20 @@ class WaybillDetailView(APIView):
 
 
 class WaybillCancelView(APIView):
-    @extend_schema(request=None, responses=s.WaybillSerializer, summary="Cancel (cap enforced)")
+    @extend_schema(
+        request=s.WaybillCancelSerializer,
+        responses=s.WaybillSerializer,
+        summary="Cancel (cap enforced; SF 子母件: the whole order with whole_order)",
+    )
     @idempotent
     def post(self, request, waybill_no: str):
+        waybill = _waybill(request, waybill_no)  # another shop's number: 404 before any 400
+        ser = s.WaybillCancelSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
         waybill = services.waybill_cancel(
             actor=request.wbc_actor,
-            waybill=_waybill(request, waybill_no),
+            waybill=waybill,
+            whole_order=ser.validated_data["whole_order"],
         )
         return Response(s.WaybillSerializer(waybill).data)
 

@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from carriers.gateways import gateway_for
-from carriers.gateways.base import Receiver
+from carriers.gateways.base import Receiver, cancel_calls, cancels_whole_order
 from carriers.quota import cancel_give_back, cancel_take
 from shops.services.order_intake import clean_items, clean_receiver
 from shops.services.order_marks import order_marks_refresh
@@ -26,6 +26,7 @@ from waybill_console.crypto import mask_name, mask_phone
 from waybill_console.errors import AppError, ValidationError
 from waybill_console.tenancy import Actor
 from waybills.errors import (
+    CancelWholeOrderOnly,
     WaybillNotCancellable,
     WaybillNotUpdatable,
     WaybillReceiverNotEditable,
@@ -63,51 +64,146 @@ def waybill_cancellable(waybill: Waybill) -> bool:
     return True
 
 
-def waybill_cancel(*, actor: Actor, waybill: Waybill, now: datetime | None = None) -> Waybill:
+def waybill_cancel_group(waybill: Waybill, *, lock: bool = False) -> list[Waybill]:
+    """The numbers one cancel at the carrier takes with ``waybill``, by id (the lock order):
+    where the carrier cancels whole orders (:func:`carriers.gateways.base.cancels_whole_order`,
+    SF), ``waybill`` and the live numbers issued under its carrier-side order id (a 子母件);
+    elsewhere ``waybill`` alone. ``lock``: taken FOR UPDATE (in the caller's transaction)."""
+    whole = waybill.carrier_order_id and cancels_whole_order(gateway_for(waybill.carrier.code))
+    rows = Waybill.objects.select_for_update() if lock else Waybill.objects.all()
+    if not whole:
+        return [rows.get(pk=waybill.pk)] if lock else [waybill]
+    return list(
+        rows.filter(
+            Q(pk=waybill.pk)
+            | Q(
+                shop_id=waybill.shop_id,
+                subscription_id=waybill.subscription_id,
+                carrier_order_id=waybill.carrier_order_id,
+                status__in=[s.value for s in LIVE_STATUSES],
+            )
+        ).order_by("pk")
+    )
+
+
+def waybill_cancel_groups(waybills: list[Waybill]) -> dict[int, list[str]]:
+    """For a page's rows: id -> the numbers a cancel of that row takes, for the rows whose
+    cancel takes more than the row itself (:func:`waybill_cancel_group`); one query."""
+    keys = {
+        (w.subscription_id, w.carrier_order_id)
+        for w in waybills
+        if w.status in LIVE_STATUSES
+        and w.carrier_order_id
+        and cancels_whole_order(gateway_for(w.carrier.code))
+    }
+    if not keys:
+        return {}
+    numbers: dict[tuple, list[str]] = {}
+    live = (
+        Waybill.objects.filter(
+            shop_id__in={w.shop_id for w in waybills},
+            carrier_order_id__in={k[1] for k in keys},
+            status__in=[s.value for s in LIVE_STATUSES],
+        )
+        .order_by("pk")
+        .values_list("subscription_id", "carrier_order_id", "waybill_no")
+    )
+    for sub_id, carrier_order_id, number in live:
+        if (sub_id, carrier_order_id) in keys:
+            numbers.setdefault((sub_id, carrier_order_id), []).append(number)
+    groups = {}
+    for w in waybills:
+        group = numbers.get((w.subscription_id, w.carrier_order_id), [])
+        if len(group) > 1 and w.waybill_no in group:
+            groups[w.pk] = group
+    return groups
+
+
+def _refuse_group(waybill: Waybill, group: list[Waybill], whole_order: bool) -> None:
+    """A cancel that takes other numbers with ``waybill`` (the carrier cancels the whole
+    order): each of them must be cancellable, and the caller must have asked for them all."""
+    if len(group) < 2:
+        return
+    for row in group:
+        if row.pk != waybill.pk:
+            try:
+                _refuse_cancel(row)
+            except WaybillNotCancellable as refused:
+                raise WaybillNotCancellable(
+                    refused.detail["reason"], sibling=row.waybill_no
+                ) from None
+    if not whole_order:
+        raise CancelWholeOrderOnly(
+            carrier=waybill.carrier.name, waybill_nos=[w.waybill_no for w in group]
+        )
+
+
+def waybill_cancel(
+    *,
+    actor: Actor,
+    waybill: Waybill,
+    whole_order: bool = False,
+    now: datetime | None = None,
+) -> Waybill:
     """Cancel an unused number, within the cancel cap of the subscription's branch
     (CANCEL_LIMIT_REACHED past it, nothing changed).
 
-    Locks: the waybill, then (in :func:`carriers.quota.cancel_take`) the branch account and
-    the subscription, then the order."""
+    Where the carrier cancels whole orders (SF: every number of a 子母件 at once), a number
+    whose order has other live numbers is cancelled only together with them: with
+    ``whole_order`` every number of the group is cancelled (each counted against the cap)
+    with one carrier call; without it the cancel is refused (CANCEL_WHOLE_ORDER_ONLY,
+    nothing changed, nothing sent). Elsewhere ``whole_order`` changes nothing.
+
+    Locks: the group's waybills by id, then (in :func:`carriers.quota.cancel_take`) the
+    branch account and the subscription, then the order."""
     actor.require(perms.WAYBILL_CANCEL)
     waybill_check(actor=actor, waybill=waybill)
     _refuse_cancel(waybill)
+    _refuse_group(waybill, waybill_cancel_group(waybill), whole_order)
     at = now or timezone.now()
     # reserve (cap and state, committed), then tell the carrier, then undo if it refused:
     # no transaction stays open across the call, and the carrier never hears of a cancel
     # that the cap refused
     with transaction.atomic():
-        waybill = waybill_lock(waybill)
+        group = waybill_cancel_group(waybill, lock=True)
+        waybill = next(w for w in group if w.pk == waybill.pk)
         _refuse_cancel(waybill)
-        cancel_take(subscription_id=waybill.subscription_id)
-        waybill.status = W.CANCELLED
-        waybill.cancelled_at = at
-        waybill.last_changed_at = at
-        waybill.save(update_fields=["status", "cancelled_at", "last_changed_at"])
+        _refuse_group(waybill, group, whole_order)
+        for row in group:
+            cancel_take(subscription_id=row.subscription_id)
+            row.status = W.CANCELLED
+            row.cancelled_at = at
+            row.last_changed_at = at
+            row.save(update_fields=["status", "cancelled_at", "last_changed_at"])
         _refresh_order_mark(waybill.order_id)
+    gateway = gateway_for(waybill.carrier.code)
+    numbers = [waybill.waybill_no] + [w.waybill_no for w in group if w.pk != waybill.pk]
     try:
-        gateway_for(waybill.carrier.code).cancel(
-            subscription=waybill.subscription,
-            waybill_no=waybill.waybill_no,
-            carrier_order_id=waybill.carrier_order_id,
-        )
+        for number in cancel_calls(gateway, numbers):
+            gateway.cancel(
+                subscription=waybill.subscription,
+                waybill_no=number,
+                carrier_order_id=waybill.carrier_order_id,
+            )
     except AppError:
-        _undo_cancel(waybill)
+        _undo_cancel(group)
         raise
     return waybill
 
 
-def _undo_cancel(waybill: Waybill) -> None:
-    """The carrier refused the cancel: the number is allocated again, the count given back
-    (fewer cancels can never break the cap)."""
+def _undo_cancel(group: list[Waybill]) -> None:
+    """The carrier refused the cancel: the numbers are allocated again, the counts given
+    back (fewer cancels can never break the cap)."""
     with transaction.atomic():
-        rows = Waybill.objects.filter(pk=waybill.pk, status=W.CANCELLED).update(
-            status=W.ALLOCATED, cancelled_at=None
-        )
-        if rows:
-            cancel_give_back(subscription_id=waybill.subscription_id)
-            _refresh_order_mark(waybill.order_id)
-    waybill.status, waybill.cancelled_at = W.ALLOCATED, None
+        for waybill in group:
+            rows = Waybill.objects.filter(pk=waybill.pk, status=W.CANCELLED).update(
+                status=W.ALLOCATED, cancelled_at=None
+            )
+            if rows:
+                cancel_give_back(subscription_id=waybill.subscription_id)
+        _refresh_order_mark(group[0].order_id)
+    for waybill in group:
+        waybill.status, waybill.cancelled_at = W.ALLOCATED, None
 
 
 def _refresh_order_mark(order_id: int) -> None:

@@ -12,46 +12,36 @@ batch job, appended sub numbers, a factory drawing on a merchant's behalf) ends 
    reservations' state, the waybills, the order's mark, its open 面单异常); a definite
    refusal releases the reservation at once; an unknown outcome (a time-out after the
    request left) keeps it: the next attempt for the package continues it with the same
-   carrier-side order id, and :func:`reservations_settle` (beat) asks the carrier about
-   any left open, so a package never gets two numbers and no quota is lost.
+   carrier-side order id, and ``settle.reservations_settle`` (beat) asks the carrier
+   about any left open, so a package never gets two numbers and no quota is lost.
+
+A gateway that issues without a network call (the built-in sandbox) takes the same steps
+in one round trip: its numbers first, then the reservation, its record and the commit as
+one transaction (:func:`_obtain_local`).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 
 from carriers import quota
 from carriers.gateways import gateway_for
-from carriers.gateways.base import Issued, IssueRequest, Receiver, ScreenResult
-from carriers.models import Reservation, Subscription
+from carriers.gateways.base import Issued, IssueRequest, Receiver, ScreenResult, cancel_calls
+from carriers.models import Subscription
 from carriers.quota.reservations import COMMIT_CTE, Held, Want
 from shops.models import Order
 from shops.services.order_marks import MARK_NUMBERED_CTE
 from waybill_console import rawsql
 from waybill_console.errors import AppError
-from waybill_console.locks import advisory_lock
 from waybills.models import LIVE_STATUSES, Waybill
 from waybills.services import rows as R
 
 log = logging.getLogger(__name__)
-
-
-def settle_after() -> timedelta:
-    """An attempt older than this with no answer is settled by asking the carrier (longer
-    than any gateway's time-outs and retries, so a slow request is never raced)."""
-    return timedelta(seconds=settings.RESERVATION_SETTLE_AFTER_SECONDS)
-
-
-#: purpose -> ``handler(order_id=…, shop_id=…, waybill_ids=…)`` called after the settling
-#: sweep committed a reservation another app started (dropship links its factory order)
-SETTLED_HANDLERS: dict[str, object] = {}
 
 
 @dataclass
@@ -155,6 +145,18 @@ def obtain(
     rest come back with QUOTA_INSUFFICIENT."""
     from carriers.errors import QuotaInsufficient
 
+    gateway = gateway_for(sub.carrier.code)
+    local = _obtain_local(
+        gateway,
+        actor_name=actor_name,
+        sub=sub,
+        packages=packages,
+        at=at,
+        reference=reference,
+        upto=upto,
+    )
+    if local is not None:
+        return local
     wants = [_want(p) for p in packages]
     if upto:
         held, refused = quota.reserve_upto(
@@ -171,21 +173,12 @@ def obtain(
     assert len(refused) == len(packages) - len(held)
     asking = [d for d in drawn if d.held is not None]
     requests = [
-        IssueRequest(
-            carrier_order_id=d.held.carrier_order_id,
-            subscription=sub,
-            sender=d.package.sender,
-            receiver=receiver_of(d.package.order),
-            items=d.package.items,
-            weight_grams=d.package.weight_grams,
-            package_count=d.held.count,
-            services=d.package.services or d.package.screen.services,
-            screen=d.package.screen,
-            reveal_receiver=partial(receiver_reveal_for_carrier, d.package.order),
+        issue_request(
+            d.package, sub=sub, carrier_order_id=d.held.carrier_order_id, count=d.held.count
         )
         for d in asking
     ]
-    answers = gateway_for(sub.carrier.code).issue_many(requests) if requests else []
+    answers = gateway.issue_many(requests) if requests else []
     release, unknown = [], []
     for d, answer in zip(asking, answers, strict=True):
         if isinstance(answer, AppError):
@@ -205,6 +198,94 @@ def obtain(
         )
     if unknown:
         quota.note_error(ids=[d.held.id for d in unknown], message=unknown[0].error.code)
+    return drawn
+
+
+def issue_request(
+    p: Package, *, sub: Subscription, carrier_order_id: str, count: int
+) -> IssueRequest:
+    return IssueRequest(
+        carrier_order_id=carrier_order_id,
+        subscription=sub,
+        sender=p.sender,
+        receiver=receiver_of(p.order),
+        items=p.items,
+        weight_grams=p.weight_grams,
+        package_count=count,
+        services=p.services or p.screen.services,
+        screen=p.screen,
+        reveal_receiver=partial(receiver_reveal_for_carrier, p.order),
+    )
+
+
+#: the orders first: waiting for an order row someone else holds (an edit, another draw)
+#: must happen before the quota row is taken, never while holding it
+_LOCK_ORDERS_SQL = "SELECT id FROM shops_order WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE"
+
+
+def _obtain_local(
+    gateway,
+    *,
+    actor_name: str,
+    sub: Subscription,
+    packages: list[Package],
+    at: datetime,
+    reference: str,
+    upto: bool,
+) -> list[Drawn] | None:
+    """The same path in one round trip for a gateway that issues without a network call
+    (the built-in sandbox, ``issue_local``): the numbers are taken first (no lock held),
+    then the orders' rows are locked, and the reservation, the gateway's record of what it
+    issued and the commit go to the database together with that, as one transaction: the
+    quota row is locked only while PostgreSQL runs the last three statements.
+
+    All packages or none: None (nothing written, the numbers unused) sends the caller down
+    the general path, which sorts out what this one does not (an open reservation or a
+    live number for a package, a balance that covers only part of a batch, 子母件 whose
+    sub numbers the commit links in a second statement, a caller's transaction). Raises
+    what the reservation refused."""
+    issue_local = getattr(gateway, "issue_local", None)
+    if issue_local is None or connection.in_atomic_block:
+        return None
+    if any(p.count > 1 and p.package_from == 1 for p in packages):
+        return None
+    coids = [quota.carrier_order_id(p.order.pk, p.package_from) for p in packages]
+    requests = [
+        issue_request(p, sub=sub, carrier_order_id=coid, count=p.count)
+        for p, coid in zip(packages, coids, strict=True)
+    ]
+    answer = issue_local(requests)
+    if answer is None:
+        return None
+    issued, record = answer
+    wants = [_want(p) for p in packages]
+    drawn = [
+        Drawn(p, Held(0, p.order.pk, p.package_from, p.count, coid, params=w.params), i)
+        for p, coid, w, i in zip(packages, coids, wants, issued, strict=True)
+    ]
+    name, sql, (params, _named) = quota.reserve_statement(
+        sub=sub, wants=wants, at=at, actor=actor_name, reference=reference, coids=coids
+    )
+    commit_params = _commit_params(sub=sub, ready=drawn, at=at, actor_name=actor_name)
+    try:
+        with connection.cursor() as cur:
+            rawsql.execute_prepared_together(
+                cur,
+                [
+                    ("wbc_lock_orders", _LOCK_ORDERS_SQL, [[p.order.pk for p in packages]]),
+                    (name, sql, params),
+                    record,
+                    ("wbc_commit", _COMMIT_SQL, commit_params),
+                ],
+            )
+            inserted = cur.fetchall()
+    except IntegrityError:
+        return None
+    if not inserted:  # the reservation took nothing: not usable, or the balance is short
+        if upto:
+            return None
+        quota.refuse(sub)
+    _take_rows(drawn, inserted)
     return drawn
 
 
@@ -240,7 +321,7 @@ WITH {COMMIT_CTE},
 v AS (SELECT * FROM {R.unnest_sql()}),
 w AS (
     INSERT INTO waybills_waybill ({R.COLUMNS})
-    SELECT {R.select_sql()} FROM v WHERE v.reservation_id::bigint IN (SELECT id FROM r)
+    SELECT {R.select_sql()} FROM v WHERE v.reservation_key IN (SELECT carrier_order_id FROM r)
  RETURNING id, order_id, shop_id, package_no, waybill_no
 ),
 {MARK_NUMBERED_CTE},
@@ -259,16 +340,10 @@ def commit(*, sub: Subscription, drawn: list[Drawn], at: datetime, actor_name: s
     meanwhile by another attempt inserts nothing: its ``rows`` stay empty. Raises
     IntegrityError when a package already holds a live number from another reservation
     (see :func:`commit_or_release`)."""
-    ready = [d for d in drawn if d.ok]
+    ready = _pending(drawn)
     if not ready:
         return
-    rows: list[list] = []
-    for d in ready:
-        d.values = _rows_for(d, sub=sub, at=at, actor_name=actor_name)
-        for row in d.values:
-            rows.append(R.params_of(row) + [d.held.id])
-    params = quota.commit_params(ids=[d.held.id for d in ready], at=at)
-    params += R.column_arrays(rows) + [sub.carrier.code, at]
+    params = _commit_params(sub=sub, ready=ready, at=at, actor_name=actor_name)
     children = any(d.held.count > 1 and d.package.package_from == 1 for d in ready)
     if not children and not connection.in_atomic_block:
         # one prepared statement that commits on its own (one round trip, one or fifty rows)
@@ -289,6 +364,27 @@ def commit(*, sub: Subscription, drawn: list[Drawn], at: datetime, actor_name: s
                           AND p.shop_id = c.shop_id AND p.package_no = 1""",
                     [ids, ids],
                 )
+    _take_rows(ready, inserted)
+
+
+def _pending(drawn: list[Drawn]) -> list[Drawn]:
+    """The answered packages not committed yet."""
+    return [d for d in drawn if d.ok and not d.committed]
+
+
+def _commit_params(*, sub: Subscription, ready: list[Drawn], at: datetime, actor_name: str):
+    rows: list[list] = []
+    for d in ready:
+        d.values = _rows_for(d, sub=sub, at=at, actor_name=actor_name)
+        for row in d.values:
+            rows.append(R.params_of(row) + [d.held.carrier_order_id])
+    coids = [d.held.carrier_order_id for d in ready]
+    params = quota.commit_params(carrier_order_ids=coids, at=at)
+    return params + R.column_arrays(rows) + [sub.carrier.code, at]
+
+
+def _take_rows(ready: list[Drawn], inserted: list[tuple]) -> None:
+    """Hand each package the rows the commit inserted for it."""
     by_order: dict[int, list] = {}
     for row in inserted:
         by_order.setdefault(row[1], []).append(row)
@@ -310,12 +406,10 @@ def commit_or_release(
         commit(sub=sub, drawn=drawn, at=at, actor_name=actor_name)
         return
     except IntegrityError:
-        if len([d for d in drawn if d.ok]) == 1:
-            lost_race(sub, [d for d in drawn if d.ok], at=at, actor_name=actor_name)
+        if len(_pending(drawn)) == 1:
+            lost_race(sub, _pending(drawn), at=at, actor_name=actor_name)
             return
-    for d in drawn:
-        if not d.ok:
-            continue
+    for d in _pending(drawn):
         try:
             commit(sub=sub, drawn=[d], at=at, actor_name=actor_name)
         except IntegrityError:
@@ -331,7 +425,8 @@ def lost_race(sub: Subscription, drawn: list[Drawn], *, at: datetime, actor_name
     )
     gateway = gateway_for(sub.carrier.code)
     for d in drawn:
-        for number in d.issued.numbers:
+        # one call where the carrier cancels the whole order (SF), else one per number
+        for number in cancel_calls(gateway, d.issued.numbers):
             try:
                 gateway.cancel(
                     subscription=sub, waybill_no=number, carrier_order_id=d.held.carrier_order_id
@@ -355,107 +450,3 @@ def live_rows(*, order_id: int, shop_id: int, first: int, count: int) -> list[Wa
         .select_related("carrier", "branch", "subscription", "order")
         .order_by("package_no")
     )
-
-
-# --- settling what no attempt finished ---------------------------------------------------------
-
-
-def _package_from_params(res: Reservation, order: Order) -> Package:
-    params = res.params or {}
-    return Package(
-        order=order,
-        shop_id=res.shop_id,
-        screen=ScreenResult(**params["screen"]),
-        sender=params.get("sender") or R.sender_of(res.subscription),
-        package_from=res.package_from,
-        count=res.count,
-        items=params.get("items") or [],
-        weight_grams=params.get("weight_grams"),
-        services=params.get("services") or [],
-        parent_id=params.get("parent_id"),
-        purpose=params.get("purpose") or "allocate",
-    )
-
-
-def _request_for(res: Reservation, package: Package, sub: Subscription) -> IssueRequest:
-    return IssueRequest(
-        carrier_order_id=res.carrier_order_id,
-        subscription=sub,
-        sender=package.sender,
-        receiver=receiver_of(package.order),
-        items=package.items,
-        weight_grams=package.weight_grams,
-        package_count=res.count,
-        services=package.services or package.screen.services,
-        screen=package.screen,
-        reveal_receiver=partial(receiver_reveal_for_carrier, package.order),
-    )
-
-
-def reservations_settle(
-    *, now: datetime | None = None, older_than: timedelta | None = None
-) -> dict:
-    """Ask the carrier about every reservation left open by an attempt that ended without
-    an answer (a crash, a time-out): what it issued is committed, with the same numbers;
-    what it never issued is released. One sweep at a time (advisory lock)."""
-    at = now or timezone.now()
-    counts = {"committed": 0, "released": 0, "waiting": 0}
-    with advisory_lock("waybills.settle") as acquired:
-        if not acquired:
-            return {**counts, "skipped": True}
-        for res in quota.reservations_due(before=at - (older_than or settle_after())):
-            sub = res.subscription
-            order = Order.objects.get(pk=res.order_id)
-            package = _package_from_params(res, order)
-            gateway = gateway_for(sub.carrier.code)
-            try:
-                settle = getattr(gateway, "settle", None)
-                if settle is not None:  # a carrier that answers a replay of the same order id
-                    issued = settle(_request_for(res, package, sub))
-                else:
-                    issued = gateway.query(subscription=sub, carrier_order_id=res.carrier_order_id)
-            except AppError as err:  # the carrier cannot answer now: next sweep
-                quota.note_error(ids=[res.pk], message=err.code)
-                counts["waiting"] += 1
-                continue
-            if issued is None:
-                quota.release(
-                    ids=[res.pk], at=at, why="the carrier issued no number", reference="settle"
-                )
-                counts["released"] += 1
-                continue
-            if package.purpose == "allocate_on_behalf":
-                package.first_package_no = next_on_behalf_no(order.pk)
-            held = Held(res.pk, res.order_id, res.package_from, res.count, res.carrier_order_id)
-            drawn = [Drawn(package, held, issued)]
-            commit_or_release(sub=sub, drawn=drawn, at=at, actor_name="system")
-            if drawn[0].committed:
-                counts["committed"] += 1
-                handler = SETTLED_HANDLERS.get(package.purpose)
-                if handler:
-                    handler(
-                        order_id=order.pk,
-                        shop_id=res.shop_id,
-                        waybill_ids=[r[0] for r in drawn[0].rows],
-                    )
-            else:
-                counts["released"] += 1
-    return counts
-
-
-#: a factory's numbers for an order are its packages 101, 102, … (one per factory part),
-#: apart from the merchant's own 1…20, so neither ever takes the other's package slot
-ON_BEHALF_PACKAGE_BASE = 100
-
-
-def next_on_behalf_no(order_id: int) -> int:
-    from django.db.models import Max
-
-    top = (
-        Waybill.objects.filter(
-            order_id=order_id, status__in=LIVE_STATUSES, package_no__gt=ON_BEHALF_PACKAGE_BASE
-        )
-        .aggregate(top=Max("package_no"))
-        .get("top")
-    )
-    return (top or ON_BEHALF_PACKAGE_BASE) + 1

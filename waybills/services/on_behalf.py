@@ -27,16 +27,15 @@ from waybill_console.tenancy import Actor
 from waybills.models import Waybill
 from waybills.services import rows as R
 from waybills.services.draw import (
-    ON_BEHALF_PACKAGE_BASE,
     Drawn,
     Package,
     commit_or_release,
     lost_race,
-    next_on_behalf_no,
     obtain,
     receiver_of,
 )
 from waybills.services.resolve import resolve_subscription
+from waybills.services.settle import ON_BEHALF_PACKAGE_BASE, next_on_behalf_no
 
 PURPOSE = "allocate_on_behalf"
 PACKAGE_BASE = ON_BEHALF_PACKAGE_BASE

@@ -42,11 +42,11 @@ def _cast(field) -> str:
 
 
 def unnest_sql() -> str:
-    """``unnest(%s::text[], …) AS v(columns…, reservation_id)``: any number of rows as one
+    """``unnest(%s::text[], …) AS v(columns…, reservation_key)``: any number of rows as one
     text array per column, so the statement's text (and its prepared plan) is the same for
     one row and for fifty. :func:`select_sql` casts each column back to its type."""
     arrays = ", ".join(["%s::text[]"] * (len(FIELDS) + 1))
-    return f"unnest({arrays}) AS v({COLUMNS}, reservation_id)"
+    return f"unnest({arrays}) AS v({COLUMNS}, reservation_key)"
 
 
 def select_sql() -> str:
@@ -65,7 +65,8 @@ def _text(value):
 
 
 def column_arrays(rows: list[list]) -> list[list]:
-    """Rows of parameters (:func:`params_of` + the reservation id) as one text list per
+    """Rows of parameters (:func:`params_of` + the reservation's carrier-side order id) as
+    one text list per
     column."""
     return [[_text(v) for v in column] for column in zip(*rows, strict=True)]
 

@@ -14,6 +14,7 @@ from carriers.selectors import carrier_list
 from shops.views import shop_required
 from waybill_console.errors import ValidationError
 from waybills import selectors, services
+from waybills.services.receiver_edit import RECEIVER_PROBLEM_CODES
 from waybills.views import common
 
 
@@ -25,7 +26,12 @@ def exception_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "console/waybills/exceptions.html",
-        {"page": page, "show_all": show_all, "open_count": qs.count() if not show_all else None},
+        {
+            "page": page,
+            "show_all": show_all,
+            "open_count": qs.count() if not show_all else None,
+            "receiver_codes": RECEIVER_PROBLEM_CODES,
+        },
     )
 
 

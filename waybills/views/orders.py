@@ -17,19 +17,22 @@ from waybill_console.errors import AppError, ValidationError
 from waybills import selectors, services
 from waybills.models import LIVE_STATUSES
 from waybills.services.allocation import ALLOCATABLE, USABLE
-from waybills.services.changes import waybill_cancellable
+from waybills.services.changes import waybill_cancel_groups, waybill_cancellable
 from waybills.views import common
 
 
 @shop_required
 def order_waybills(request: HttpRequest, order_id: int) -> HttpResponse:
-    """htmx: the order's numbers with cancel and ship, or a 取号 form when it has none."""
+    """htmx: the order's numbers with cancel and ship (and their tracking), or a 取号 form
+    when it has none."""
     order = shop_selectors.order_get(actor=request.actor, order_id=order_id)
     waybills = list(selectors.waybills_for_order(actor=request.actor, order_id=order.pk))
     live = [w for w in waybills if w.status in LIVE_STATUSES]
     shippable = order.status in ALLOCATABLE
+    groups = waybill_cancel_groups(waybills)  # SF 子母件: cancelled whole or not at all
     for w in waybills:
         w.cancellable = waybill_cancellable(w)
+        w.cancel_numbers = groups.get(w.pk, [])
         w.shippable = shippable and w in live
     subs = []
     if shippable and not live:
@@ -40,6 +43,7 @@ def order_waybills(request: HttpRequest, order_id: int) -> HttpResponse:
         {
             "order": order,
             "waybills": waybills,
+            "tracking": selectors.tracking_for_order(actor=request.actor, order_id=order.pk),
             "subscriptions": subs,
             "addresses": shop_selectors.address_list(actor=request.actor),
             "back": reverse("console:order_detail", args=[order.pk]),

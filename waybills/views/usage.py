@@ -19,7 +19,11 @@ from waybill_console.errors import AppError, ValidationError
 from waybills import selectors, services
 from waybills.models import WaybillStatus
 from waybills.services.allocation import USABLE
-from waybills.services.changes import waybill_cancellable
+from waybills.services.changes import (
+    waybill_cancel_group,
+    waybill_cancel_groups,
+    waybill_cancellable,
+)
 from waybills.views import common
 
 CHART_DAYS = 7
@@ -34,6 +38,7 @@ FILTER_KEYS = (
     "status",
     "order",
     "waybill_no",
+    "printed",
 )
 
 #: the three series of the usage chart, with their bar colours
@@ -127,8 +132,10 @@ def waybill_usage(request: HttpRequest) -> HttpResponse:
             .filter(pk__in=[w.pk for w in rows])
             .values_list("pk", flat=True)
         )
+        groups = waybill_cancel_groups(rows)  # SF 子母件: cancelled whole or not at all
         for w in rows:
             w.cancellable = w.pk in actionable and waybill_cancellable(w)
+            w.cancel_numbers = groups.get(w.pk, [])
         values = {k: str(v) for k, v in filters.as_params().items()}
     else:
         values = {k: request.GET.get(k, "") for k in FILTER_KEYS}
@@ -160,16 +167,24 @@ def waybill_usage(request: HttpRequest) -> HttpResponse:
 @shop_required
 @require_POST
 def waybill_cancel(request: HttpRequest, waybill_no: str) -> HttpResponse:
-    """取消面单. Another shop's number is the same 404 as a missing one."""
+    """取消面单 (``whole_order=1``: every number of an SF 子母件 together). Another shop's
+    number is the same 404 as a missing one."""
     waybill = selectors.waybill_get(actor=request.actor, waybill_no=waybill_no)
     back = common.next_url(request, reverse("console:waybill_usage"))
+    whole_order = request.POST.get("whole_order") == "1"
+    numbers = [w.waybill_no for w in waybill_cancel_group(waybill)] if whole_order else []
     try:
-        services.waybill_cancel(actor=request.actor, waybill=waybill)
+        services.waybill_cancel(actor=request.actor, waybill=waybill, whole_order=whole_order)
     except AppError as err:
         return common.refused(request, err, back)
-    messages.success(
-        request, _("Waybill %(waybill_no)s cancelled.") % {"waybill_no": waybill.waybill_no}
-    )
+    if len(numbers) > 1:
+        text = _("All %(count)s waybills of the order cancelled: %(waybill_nos)s.") % {
+            "count": len(numbers),
+            "waybill_nos": ", ".join(numbers),
+        }
+    else:
+        text = _("Waybill %(waybill_no)s cancelled.") % {"waybill_no": waybill.waybill_no}
+    messages.success(request, text)
     return common.done(request, back)
 
 
