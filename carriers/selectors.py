@@ -7,7 +7,6 @@ from django.db.models import Q, QuerySet
 from carriers.models import (
     Branch,
     Carrier,
-    GatewayConfig,
     LedgerEntry,
     NetworkType,
     Subscription,
@@ -24,19 +23,17 @@ def carrier_list() -> QuerySet[Carrier]:
     return Carrier.objects.order_by("code")
 
 
-#: gateways that order numbers on the merchant's own e-waybill account with the carrier
-#: (Kuaidi100: ``partnerId`` / ``partnerKey`` = the subscription's monthly account / secret key)
-PARTNER_ACCOUNT_KINDS = (GatewayConfig.Kind.KUAIDI100,)
-
-
 def account_fields(*, carrier: Carrier) -> dict[str, bool]:
     """Which of the merchant's account fields opening a service with ``carrier`` asks for:
-    what the carrier always needs, and both when ops connected it through a gateway that
-    orders on the merchant's partner account (the branch gives it: 月结账号 / 密钥)."""
-    partner = GatewayConfig.objects.filter(carrier=carrier, kind__in=PARTNER_ACCOUNT_KINDS).exists()
+    what the carrier always needs, and what the gateway ops connected it through orders
+    numbers on (``account_fields`` of the adapter: Kuaidi100's partner account is the
+    merchant's 月结账号 / 密钥 from the branch; SF's monthly card)."""
+    from carriers.gateways import gateway_for
+
+    asks = getattr(gateway_for(carrier.code), "account_fields", frozenset())
     return {
-        "monthly_account": carrier.needs_monthly_account or partner,
-        "secret_key": carrier.needs_secret_key or partner,
+        "monthly_account": carrier.needs_monthly_account or "monthly_account" in asks,
+        "secret_key": carrier.needs_secret_key or "secret_key" in asks,
     }
 
 

@@ -1,12 +1,19 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from carriers.models import Branch, Carrier, LedgerEntry, Subscription
-from carriers.selectors import cancellable_now
+from carriers.selectors import account_fields, cancellable_now
 
 
 class CarrierSerializer(serializers.ModelSerializer):
     services = serializers.ListField(child=serializers.CharField(), help_text="e.g. insured")
     label_sizes = serializers.ListField(child=serializers.CharField(), help_text="e.g. 100x150")
+    account_fields = serializers.SerializerMethodField(
+        help_text="The account fields an application for this carrier must give, as this "
+        "installation connects it: needs_monthly_account / needs_secret_key, plus what the "
+        "configured carrier API orders numbers on (Kuaidi100: monthly_account and "
+        "secret_key, the partner account the branch issued; SF: monthly_account)."
+    )
 
     class Meta:
         model = Carrier
@@ -20,7 +27,12 @@ class CarrierSerializer(serializers.ModelSerializer):
             "number_example",
             "services",
             "label_sizes",
+            "account_fields",
         ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_account_fields(self, carrier: Carrier) -> list[str]:
+        return [name for name, asked in account_fields(carrier=carrier).items() if asked]
 
 
 class BranchSerializer(serializers.ModelSerializer):

@@ -203,6 +203,8 @@ _RECORD_HELD_SQL = _RECORD_SQL.replace(
 
 class BuiltinGateway:
     #: the sandbox cancels the number named, not its siblings (see ``cancel``)
+    #: the subscription's account fields this gateway orders numbers on
+    account_fields = frozenset()  # what the carrier catalog asks, no more
     cancels_whole_order = False
 
     def screen(

@@ -159,6 +159,8 @@ class Kuaidi100Gateway:
     """One carrier's gateway through Kuaidi100 (see the module docstring)."""
 
     #: a cancel names one number (the module docstring: "A cancel covers one number")
+    #: the subscription's account fields this gateway orders numbers on
+    account_fields = frozenset({"monthly_account", "secret_key"})  # partnerId / partnerKey
     cancels_whole_order = False
 
     def __init__(self, config):

@@ -96,3 +96,28 @@ def test_wizard_prefills_the_contact_from_the_address(client, merchant):
         "/console/waybill-service/apply/", {"carrier": "ZTO", "address": address.pk}
     ).content.decode()
     assert f'name="contact_name" value="{address.contact_name}"' in html
+
+
+def test_wizard_asks_for_the_account_the_connected_gateway_orders_on(client, merchant):
+    """ZTO on the sandbox asks for no account; connected through Kuaidi100 (numbers ordered
+    on the merchant's partner account from the branch) it asks for both, on the page and
+    in the API's carrier list."""
+    from carriers.gateways import gateways_forget
+    from tests.conftest import token_client
+    from tests.fakes.kuaidi100 import FakeKuaidi100, connect
+
+    address = merchant.addresses.get()
+    page = {"carrier": "ZTO", "address": address.pk}
+    api = token_client(merchant)
+    html = client.get("/console/waybill-service/apply/", page).content.decode()
+    assert 'name="monthly_account"' not in html and 'name="secret_key"' not in html
+    zto = next(c for c in api.get("/api/v1/carriers/").json() if c["code"] == "ZTO")
+    assert zto["account_fields"] == []
+    connect(FakeKuaidi100())  # configured only: no call is made
+    gateways_forget()
+    html = client.get("/console/waybill-service/apply/", page).content.decode()
+    assert 'name="monthly_account"' in html and 'name="secret_key"' in html
+    zto = next(c for c in api.get("/api/v1/carriers/").json() if c["code"] == "ZTO")
+    assert zto["account_fields"] == ["monthly_account", "secret_key"]
+    sf = next(c for c in api.get("/api/v1/carriers/").json() if c["code"] == "SF")
+    assert sf["account_fields"] == ["monthly_account"]  # the catalog's: SF needs its card
