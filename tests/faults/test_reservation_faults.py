@@ -8,17 +8,26 @@
   with ALLOCATION_TIMEOUT and the quota stays held; the settling sweep (beat, a real worker)
   asks the carrier and commits the number it issued. When the carrier never heard of it,
   the sweep gives the quota back.
+* A worker killed (SIGKILL) mid-batch against a slow real-protocol carrier (the Kuaidi100
+  stand-in: real HTTP, signatures checked, 0.3 s an order, the number issued before the
+  answer is sent): calls are in flight when it dies, some issued with their answer never
+  read. The job resumes on a new worker; the packages left open ask again with the same
+  carrier-side order id and get the first number (a replay): one number per order at the
+  carrier and on the order, charged once, the ledger clean.
 """
 
 from __future__ import annotations
 
 import json
 
+from tests.fakes.kuaidi100 import SECRET, FakeKuaidi100
 from tests.faults.helpers import fault_orders, job, live_numbers, rows, subscription, wait_job
 from tests.faults.servers import wait_for
 
 APP_ENV = {"RESERVATION_SETTLE_AFTER_SECONDS": "1"}
 ORDERS = 120
+CARRIER_ORDERS = 100
+KILL_AFTER = 60  # calls seen by the carrier: inside the second chunk of 50
 
 
 def _sandbox_numbers(db, order_ids: list[int]) -> dict[int, list[str]]:
@@ -133,3 +142,65 @@ def test_a_lost_answer_is_settled_by_the_sweep_with_the_number_the_carrier_issue
     assert app.ledger_check() == "[]"
     app.stop("worker-settle")
     db.close()
+
+
+def test_worker_killed_mid_batch_against_a_slow_carrier_resumes_without_a_second_number(app):
+    fake = FakeKuaidi100().start()
+    fake.delay = 0.3
+    db = app.db()
+    db.autocommit = True
+    try:
+        order_ids = fault_orders(db, CARRIER_ORDERS, offset=200)
+        sub_id, balance = subscription(db)
+        app.manage(
+            "carrier_gateway", "ZTO", "--use", "kuaidi100", "--key", fake.key,
+            "--secret", SECRET, "--url", f"{fake.url}/label/order",
+            "--poll-url", f"{fake.url}/poll",
+        )  # fmt: skip
+        app.manage(
+            "shell",
+            "-c",
+            "from carriers.models import Subscription as S; s = S.objects.get(pk="
+            f"{sub_id}); s.monthly_account = 'P-FAULT'; s.secret_key = 'k-fault'; s.save()",
+        )
+        app.start_worker("worker-carrier-1")
+        started = app.api(app.token).post(
+            f"{app.base}/api/v1/waybills/batch/",
+            json={"orders": order_ids, "subscription": sub_id},
+            timeout=30,
+        )
+        assert started.status_code == 202, started.text
+        job_id = started.json()["id"]
+        wait_for(
+            lambda: len(fake.calls("order")) >= KILL_AFTER,
+            timeout=60,
+            what="the carrier to be in the middle of the batch",
+        )
+        app.kill("worker-carrier-1")
+        asked_before = {c["param"]["orderId"] for c in fake.calls("order")}
+        [(open_,)] = rows(db, "SELECT count(*) FROM carriers_reservation WHERE state = 'reserved'")
+        assert open_ > 0  # calls were in flight: reservations left open by the crash
+        app.start_worker("worker-carrier-2")
+        body = wait_job(app, app.token, job_id, timeout=120)
+
+        assert body["status"] == "succeeded", body
+        assert (body["result"]["ok"], body["result"]["failed"]) == (CARRIER_ORDERS, 0)
+        assert job(db, job_id)["attempts"] == 2
+        numbers = dict(live_numbers(db, order_ids))
+        assert sorted(numbers) == sorted(order_ids)  # each order exactly one number
+        # the carrier issued one number per order: the interrupted packages were asked
+        # again with the same order id and answered the first number
+        issued = {o["kuaidinum"] for o in fake.orders.values()}
+        assert len(fake.orders) == CARRIER_ORDERS and len(issued) == CARRIER_ORDERS
+        assert set(numbers.values()) == issued
+        replayed = {c["param"]["orderId"] for c in fake.calls("order")} & asked_before
+        assert len(fake.calls("order")) > len(fake.orders) and replayed
+        [(open_,)] = rows(db, "SELECT count(*) FROM carriers_reservation WHERE state = 'reserved'")
+        assert open_ == 0
+        assert subscription(db) == (sub_id, balance - CARRIER_ORDERS)  # charged once per number
+        assert app.ledger_check() == "[]"
+    finally:
+        app.manage("carrier_gateway", "ZTO", "--use", "builtin")
+        app.stop("worker-carrier-2")
+        fake.stop()
+        db.close()
