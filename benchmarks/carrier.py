@@ -25,11 +25,8 @@ import http.client
 import itertools
 import json
 import statistics
-import subprocess
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 from benchmarks.common import Results, header, step, verdict
 
@@ -135,43 +132,22 @@ def run(args, results: Results) -> None:
 def _http_singles(args, results, shop, sub, order_ids: list[int]) -> None:
     """(g): gunicorn of its own, ``--carrier-clients`` threads posting one order each."""
     from benchmarks import seed
-    from benchmarks.common import child_env
-    from benchmarks.http import BASE_DIR, _free_port, _stop, gunicorn_command, wait_ready
+    from benchmarks.http import gunicorn_serving
 
     key = seed.api_token(shop)
-    port = _free_port()
-    threads = 4
-    log = Path(tempfile.mkstemp(prefix="bench-gunicorn-", suffix=".log")[1])
-    print(
-        f"  (g) gunicorn: {args.http_workers} gthread workers × {threads} threads on "
-        f"127.0.0.1:{port}; {args.carrier_clients} client threads",
-        flush=True,
-    )
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            gunicorn_command(
-                port, workers=args.http_workers, worker_class="gthread", threads=threads
-            ),
-            cwd=BASE_DIR,
-            env=child_env(API_RATE_LIMIT="1000000/min"),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
     times: list[float] = []
     failures: list[str] = []
-    try:
-        wait_ready(port, proc, log)
+    with gunicorn_serving(
+        workers=args.http_workers,
+        worker_class="gthread",
+        threads=4,  # WEB_THREADS' default: production's set-up
+        clients=f"(g) {args.carrier_clients} client threads",
+    ) as (port, _proc):
         warm = WARMUP_PER_CLIENT * args.carrier_clients  # each server thread's first requests
         _drive(port, key, sub.pk, order_ids[:warm], args.carrier_clients, [], failures)
         started = time.perf_counter()
         _drive(port, key, sub.pk, order_ids[warm:], args.carrier_clients, times, failures)
         seconds = time.perf_counter() - started
-    finally:
-        _stop(proc)
-        tail = log.read_text().strip()
-        if tail:
-            print(f"  gunicorn log (tail):\n{tail[-2000:]}")
-        log.unlink(missing_ok=True)
     if failures:
         results.fail(f"(g): {len(failures)} requests refused, first: {failures[0]}")
     if not times:

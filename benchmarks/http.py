@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from benchmarks.common import child_env
@@ -95,29 +96,20 @@ def _stop(proc) -> None:
             proc.wait()
 
 
-def run(args, ctx, slices, kind: str = "http"):
-    """Case (d) (``kind="http"``) or (e) (``"http_bulk"``) against a gunicorn of its own."""
-    from benchmarks import seed
-    from benchmarks.allocation import run_processes
-    from shops.models import Shop
-
-    key = seed.api_token(Shop.objects.get(pk=ctx.shop_id))
+@contextmanager
+def gunicorn_serving(*, workers: int, worker_class: str, threads: int, clients: str):
+    """A gunicorn of its own on a free port, ready; yields ``(port, proc)`` and stops it
+    after, printing its log's tail when it wrote one."""
     port = _free_port()
     log = Path(tempfile.mkstemp(prefix="bench-gunicorn-", suffix=".log")[1])
-    threads = f" × {args.http_threads} threads" if args.http_worker_class == "gthread" else ""
+    shown = f" × {threads} threads" if worker_class == "gthread" else ""
     print(
-        f"  gunicorn: {args.http_workers} {args.http_worker_class} workers{threads} on "
-        f"127.0.0.1:{port}; {len(slices)} client processes",
+        f"  gunicorn: {workers} {worker_class} workers{shown} on 127.0.0.1:{port}; {clients}",
         flush=True,
     )
     with log.open("w") as out:
         proc = subprocess.Popen(
-            gunicorn_command(
-                port,
-                workers=args.http_workers,
-                worker_class=args.http_worker_class,
-                threads=args.http_threads,
-            ),
+            gunicorn_command(port, workers=workers, worker_class=worker_class, threads=threads),
             cwd=BASE_DIR,
             env=child_env(API_RATE_LIMIT="1000000/min"),
             stdout=out,
@@ -125,6 +117,29 @@ def run(args, ctx, slices, kind: str = "http"):
         )
     try:
         wait_ready(port, proc, log)
+        yield port, proc
+    finally:
+        _stop(proc)
+        errors = log.read_text().strip()
+        if errors:
+            print(f"  gunicorn log (tail):\n{errors[-2000:]}")
+        log.unlink(missing_ok=True)
+
+
+def run(args, ctx, slices, kind: str = "http"):
+    """Case (d) (``kind="http"``) or (e) (``"http_bulk"``) against a gunicorn of its own."""
+    from benchmarks import seed
+    from benchmarks.allocation import run_processes
+    from benchmarks.cpu import children
+    from shops.models import Shop
+
+    key = seed.api_token(Shop.objects.get(pk=ctx.shop_id))
+    with gunicorn_serving(
+        workers=args.http_workers,
+        worker_class=args.http_worker_class,
+        threads=args.http_threads,
+        clients=f"{len(slices)} client processes",
+    ) as (port, proc):
         ctx.http = {
             "port": port,
             "key": key,
@@ -132,17 +147,9 @@ def run(args, ctx, slices, kind: str = "http"):
             "bulk_warmup": args.http_bulk_warmup,
             "idempotency_key": args.idempotency_key,
         }
-        from benchmarks.cpu import children
-
         outcome = run_processes(kind, ctx, slices, servers=children(proc.pid))
         outcome.block_holders = args.http_workers
         return outcome
-    finally:
-        _stop(proc)
-        errors = log.read_text().strip()
-        if errors:
-            print(f"  gunicorn log (tail):\n{errors[-2000:]}")
-        log.unlink(missing_ok=True)
 
 
 def _poster(ctx, path: str):
