@@ -13,10 +13,13 @@ from carriers.models import (
     Reservation,
     Subscription,
 )
+from waybill_console.actors import actor_names
 from waybill_console.admin_scoping import (
+    ActorNameAdminMixin,
     ReadOnlyAdminMixin,
     ReadOnlyScopedAdmin,
     ShopScopedAdmin,
+    with_actor_name,
 )
 from waybill_console.errors import AppError, ValidationError
 from waybill_console.tenancy import Actor
@@ -65,11 +68,21 @@ class LedgerInline(admin.TabularInline):
     model = LedgerEntry
     extra = 0
     can_delete = False
-    readonly_fields = ["at", "kind", "amount", "balance_after", "actor", "note", "reference"]
+    fields = ["at", "kind", "amount", "balance_after", "by", "note", "reference"]
+    readonly_fields = fields
     ordering = ["-at", "-id"]
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("actor"))
+    def by(self, entry):
+        """Who moved the balance, by name (the branch, the member, 系统); each name is looked
+        up once per page."""
+        names = self.__dict__.setdefault("_names", {})
+        if entry.actor not in names:
+            names.update(actor_names([entry.actor], shop=entry.subscription.shop))
+        return names[entry.actor]
 
 
 def _ops(request) -> Actor:
@@ -77,60 +90,66 @@ def _ops(request) -> Actor:
 
 
 def _run(modeladmin, request, queryset, fn, done):
+    """Apply ``fn`` to each selected subscription; ``done``: the message for how many
+    succeeded (``%(count)s``); a refusal names the subscription and says why."""
     ok = 0
-    for sub in queryset:
+    for sub in queryset.select_related("shop", "carrier", "branch"):
         try:
             fn(_ops(request), sub)
             ok += 1
         except AppError as err:
-            messages.error(request, f"#{sub.pk}: {err.render_message()}")
+            messages.error(
+                request,
+                _("%(subscription)s: %(message)s")
+                % {"subscription": sub, "message": err.render_message()},
+            )
     if ok:
-        messages.success(request, f"{done}: {ok}")
+        messages.success(request, done % {"count": ok})
 
 
-@admin.action(description="Approve (审核通过)")
+@admin.action(description=_("Approve"))
 def approve(modeladmin, request, queryset):
     _run(
         modeladmin,
         request,
         queryset,
         lambda a, s: services.subscription_approve(actor=a, subscription=s),
-        "approved",
+        _("%(count)s e-waybill services approved."),
     )
 
 
-@admin.action(description="Reject (驳回)")
+@admin.action(description=_("Reject"))
 def reject(modeladmin, request, queryset):
     _run(
         modeladmin,
         request,
         queryset,
         lambda a, s: services.subscription_reject(
-            actor=a, subscription=s, reason="rejected by ops"
+            actor=a, subscription=s, reason=str(_("Rejected by platform operations"))
         ),
-        "rejected",
+        _("%(count)s e-waybill services rejected."),
     )
 
 
-@admin.action(description="Mark expiring (即将过期)")
+@admin.action(description=_("Mark expiring"))
 def mark_expiring(modeladmin, request, queryset):
     _run(
         modeladmin,
         request,
         queryset,
         lambda a, s: services.subscription_mark_expiring(actor=a, subscription=s),
-        "expiring",
+        _("%(count)s e-waybill services marked expiring."),
     )
 
 
-@admin.action(description="Recharge 1,000 numbers (充值 1000)")
+@admin.action(description=_("Recharge 1,000 numbers"))
 def recharge_1000(modeladmin, request, queryset):
     _run(
         modeladmin,
         request,
         queryset,
         lambda a, s: services.subscription_recharge(actor=a, subscription=s, count=1000),
-        "recharged",
+        _("%(count)s e-waybill services recharged with 1,000 numbers."),
     )
 
 
@@ -177,7 +196,7 @@ class SubscriptionAdmin(ShopScopedAdmin):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(ReadOnlyScopedAdmin):
+class ReservationAdmin(ActorNameAdminMixin, ReadOnlyScopedAdmin):
     """Quota held while a carrier is asked for numbers: ops see the attempts whose outcome
     is still unknown (state 预占) and what went wrong; the settling sweep resolves them."""
 
@@ -195,7 +214,8 @@ class ReservationAdmin(ReadOnlyScopedAdmin):
     ]
     list_filter = ["state"]
     search_fields = ["carrier_order_id", "shop__shop_no"]
-    readonly_fields = [f.name for f in Reservation._meta.fields]
+    readonly_fields = with_actor_name([f.name for f in Reservation._meta.fields])
+    exclude = ["actor"]
 
 
 class OpsOnlyAdmin(admin.ModelAdmin):

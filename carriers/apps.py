@@ -1,9 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CarriersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "carriers"
+    verbose_name = _("Carriers and e-waybill services")
 
     def ready(self):
         from django.db.models.signals import post_delete, post_save
@@ -40,3 +42,15 @@ class CarriersConfig(AppConfig):
         from shops.overview import register_figures
 
         register_figures(balance_figures)
+
+        # what pages call the fields this app's errors name
+        from carriers.field_labels import LABELS as FIELD_LABELS
+        from waybill_console.field_labels import register_field_labels
+
+        register_field_labels(FIELD_LABELS)
+
+        # ``branch:ZTO-331001`` by the branch's name (ledgers, history)
+        from carriers.selectors import branch_names
+        from waybill_console.actors import register_actor_names
+
+        register_actor_names("branch:", branch_names)

@@ -41,13 +41,17 @@ class Carrier(models.Model):
 
 
 class Branch(models.Model):
-    carrier = models.ForeignKey(Carrier, on_delete=models.PROTECT, related_name="branches")
+    carrier = models.ForeignKey(
+        Carrier, on_delete=models.PROTECT, related_name="branches", verbose_name=_("carrier")
+    )
     code = models.CharField(_("code"), max_length=32)
     name = models.CharField(_("name"), max_length=100)
     province = models.CharField(_("province"), max_length=20, blank=True)
     city = models.CharField(_("city"), max_length=30, blank=True)
     district = models.CharField(_("district"), max_length=30, blank=True)
-    region_code = models.CharField(max_length=6, blank=True, db_index=True)
+    region_code = models.CharField(
+        max_length=6, blank=True, db_index=True, verbose_name=_("region code")
+    )
     contact_name = models.CharField(_("contact"), max_length=40, blank=True)
     contact_phone = models.CharField(_("contact phone"), max_length=20, blank=True)
     fault = models.CharField(
@@ -100,12 +104,17 @@ class BranchCoverage(models.Model):
     """Where a branch delivers: per region code (province, city or district), the delivery
     attribute and whether value-added services are offered there."""
 
-    branch = models.ForeignKey(Branch, on_delete=models.CASCADE, related_name="coverage")
-    region_code = models.CharField(max_length=6)
-    attribute = models.CharField(
-        max_length=8, choices=DeliveryAttribute.choices, default=DeliveryAttribute.FULL
+    branch = models.ForeignKey(
+        Branch, on_delete=models.CASCADE, related_name="coverage", verbose_name=_("branch")
     )
-    value_added_services = models.BooleanField(default=True)
+    region_code = models.CharField(max_length=6, verbose_name=_("region code"))
+    attribute = models.CharField(
+        max_length=8,
+        choices=DeliveryAttribute.choices,
+        default=DeliveryAttribute.FULL,
+        verbose_name=_("delivery attribute"),
+    )
+    value_added_services = models.BooleanField(default=True, verbose_name=_("value-added services"))
 
     class Meta:
         constraints = [
@@ -114,9 +123,11 @@ class BranchCoverage(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["region_code"])]
+        verbose_name = _("branch coverage")
+        verbose_name_plural = _("branch coverages")
 
     def __str__(self) -> str:
-        return f"{self.branch_id} {self.region_code} {self.attribute}"
+        return f"{self.region_code} · {self.get_attribute_display()}"
 
 
 class SubscriptionStatus(models.TextChoices):
@@ -133,12 +144,26 @@ class Subscription(models.Model):
     The counters are kept in the same transaction as the ledger entry that moves them;
     ``check_ledger`` proves they equal the ledger's sums."""
 
-    shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="subscriptions")
-    carrier = models.ForeignKey(Carrier, on_delete=models.PROTECT, related_name="+")
-    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="subscriptions")
-    address = models.ForeignKey("shops.Address", on_delete=models.PROTECT, related_name="+")
+    shop = models.ForeignKey(
+        "shops.Shop", on_delete=models.CASCADE, related_name="subscriptions", verbose_name=_("shop")
+    )
+    carrier = models.ForeignKey(
+        Carrier, on_delete=models.PROTECT, related_name="+", verbose_name=_("carrier")
+    )
+    branch = models.ForeignKey(
+        Branch, on_delete=models.PROTECT, related_name="subscriptions", verbose_name=_("branch")
+    )
+    address = models.ForeignKey(
+        "shops.Address",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("shipping address"),
+    )
     status = models.CharField(
-        max_length=16, choices=SubscriptionStatus.choices, default=SubscriptionStatus.PENDING_REVIEW
+        max_length=16,
+        choices=SubscriptionStatus.choices,
+        default=SubscriptionStatus.PENDING_REVIEW,
+        verbose_name=_("status"),
     )
     contact_name = models.CharField(_("contact"), max_length=40)
     contact_phone = models.CharField(_("contact phone"), max_length=20)
@@ -146,21 +171,21 @@ class Subscription(models.Model):
     #: the key the branch issued (Kuaidi100 partnerKey): encrypted, never shown again
     secret_key = EncryptedTextField(_("secret key"), blank=True)
     services = models.JSONField(_("opened services"), default=list, blank=True)
-    agreed_at = models.DateTimeField()
-    is_default = models.BooleanField(default=False)
+    agreed_at = models.DateTimeField(verbose_name=_("agreed at"))
+    is_default = models.BooleanField(default=False, verbose_name=_("default"))
     shared_with = models.ManyToManyField(
-        "shops.Shop", blank=True, related_name="shared_subscriptions"
+        "shops.Shop", blank=True, related_name="shared_subscriptions", verbose_name=_("shared with")
     )
-    reject_reason = models.CharField(max_length=200, blank=True)
-    balance = models.IntegerField(default=0)
-    allocated_total = models.IntegerField(default=0)
-    cancelled_total = models.IntegerField(default=0)
-    recycled_total = models.IntegerField(default=0)
-    printed_total = models.IntegerField(default=0)
+    reject_reason = models.CharField(max_length=200, blank=True, verbose_name=_("rejection reason"))
+    balance = models.IntegerField(default=0, verbose_name=_("balance"))
+    allocated_total = models.IntegerField(default=0, verbose_name=_("allocated"))
+    cancelled_total = models.IntegerField(default=0, verbose_name=_("cancelled"))
+    recycled_total = models.IntegerField(default=0, verbose_name=_("recycled"))
+    printed_total = models.IntegerField(default=0, verbose_name=_("printed"))
     # (no longer used: the cancel cap is counted per branch, see BranchAccount)
-    cancel_basis = models.IntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    cancel_basis = models.IntegerField(default=0, verbose_name=_("cancel basis"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["carrier__code", "id"]
@@ -184,7 +209,7 @@ class Subscription(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.shop_id} {self.carrier_id} {self.branch_id} {self.status}"
+        return f"{self.shop.shop_no} · {self.branch.name} · {self.get_status_display()}"
 
 
 class LedgerEntry(models.Model):
@@ -198,21 +223,30 @@ class LedgerEntry(models.Model):
         REDEDUCTION = "rededuction", _("Re-deduction")
         ADJUSTMENT = "adjustment", _("Adjustment")
 
-    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="ledger")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    amount = models.IntegerField()  # signed: + adds to the balance, - draws from it
-    balance_after = models.IntegerField()
-    at = models.DateTimeField(auto_now_add=True)
-    actor = models.CharField(max_length=60, blank=True)
-    note = models.CharField(max_length=200, blank=True)
-    reference = models.CharField(max_length=64, blank=True)
+    subscription = models.ForeignKey(
+        Subscription,
+        on_delete=models.PROTECT,
+        related_name="ledger",
+        verbose_name=_("subscription"),
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
+    amount = models.IntegerField(
+        verbose_name=_("quantity")
+    )  # signed: + adds to the balance, - draws from it
+    balance_after = models.IntegerField(verbose_name=_("balance after"))
+    at = models.DateTimeField(auto_now_add=True, verbose_name=_("time"))
+    actor = models.CharField(max_length=60, blank=True, verbose_name=_("actor"))
+    note = models.CharField(max_length=200, blank=True, verbose_name=_("note"))
+    reference = models.CharField(max_length=64, blank=True, verbose_name=_("reference"))
 
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["subscription", "-at"])]
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
 
     def __str__(self) -> str:
-        return f"{self.subscription_id} {self.kind} {self.amount:+d}"
+        return f"{self.get_kind_display()} {self.amount:+d}"
 
 
 class BranchAccount(models.Model):
@@ -225,10 +259,14 @@ class BranchAccount(models.Model):
     counts the cancel, so the CHECK below refuses a cancel past the cap whatever the
     interleaving (concurrent cancels queue on this row). Recycling moves neither count."""
 
-    shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+")
-    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="+")
-    cancelled_total = models.IntegerField(default=0)
-    cancel_basis = models.IntegerField(default=0)
+    shop = models.ForeignKey(
+        "shops.Shop", on_delete=models.CASCADE, related_name="+", verbose_name=_("shop")
+    )
+    branch = models.ForeignKey(
+        Branch, on_delete=models.PROTECT, related_name="+", verbose_name=_("branch")
+    )
+    cancelled_total = models.IntegerField(default=0, verbose_name=_("cancelled"))
+    cancel_basis = models.IntegerField(default=0, verbose_name=_("cancel basis"))
 
     class Meta:
         constraints = [
@@ -239,6 +277,8 @@ class BranchAccount(models.Model):
                 name="branch_account_cancel_cap",
             ),
         ]
+        verbose_name = _("branch account")
+        verbose_name_plural = _("branch accounts")
 
     def __str__(self) -> str:
         return f"{self.shop_id} {self.branch_id} cancelled {self.cancelled_total}"
@@ -317,7 +357,7 @@ class Reservation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.carrier_order_id} {self.state}"
+        return f"{self.carrier_order_id} · {self.get_state_display()}"
 
 
 class SandboxShipment(models.Model):
@@ -325,11 +365,11 @@ class SandboxShipment(models.Model):
     real carrier keeps on its side, so a query by carrier-side order id answers as one
     would, and a replay returns the first numbers."""
 
-    carrier_code = models.CharField(max_length=16)
-    carrier_order_id = models.CharField(max_length=40)
-    numbers = models.JSONField(default=list)
-    cancelled = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    carrier_code = models.CharField(max_length=16, verbose_name=_("carrier code"))
+    carrier_order_id = models.CharField(max_length=40, verbose_name=_("carrier order id"))
+    numbers = models.JSONField(default=list, verbose_name=_("numbers"))
+    cancelled = models.JSONField(default=list, blank=True, verbose_name=_("cancelled"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         constraints = [
@@ -337,6 +377,8 @@ class SandboxShipment(models.Model):
                 fields=["carrier_code", "carrier_order_id"], name="sandbox_shipment_unique"
             )
         ]
+        verbose_name = _("sandbox shipment")
+        verbose_name_plural = _("sandbox shipments")
 
     def __str__(self) -> str:
         return f"{self.carrier_code} {self.carrier_order_id}"
@@ -364,14 +406,14 @@ class GatewayConfig(models.Model):
     poll_url = models.URLField(_("tracking subscription URL"), blank=True)
     #: what the carrier signs its pushes with (Kuaidi100's ``salt``)
     callback_salt = EncryptedTextField(_("push salt"), blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("carrier gateway")
         verbose_name_plural = _("carrier gateways")
 
     def __str__(self) -> str:
-        return f"{self.carrier_id} {self.kind}"
+        return f"{self.carrier} · {self.get_kind_display()}"
 
 
 class GatewayCall(models.Model):

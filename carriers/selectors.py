@@ -23,6 +23,19 @@ def carrier_list() -> QuerySet[Carrier]:
     return Carrier.objects.order_by("code")
 
 
+_names: dict[str, str] = {}
+
+
+def carrier_name(code: str) -> str:
+    """A carrier's name (中通快递) for its code (ZTO), as lists and history show it; an
+    unknown code is shown as given. The catalog is read once per process (and again when a
+    code is missing from it)."""
+    code = (code or "").strip().upper()
+    if code and code not in _names:
+        _names.update(Carrier.objects.values_list("code", "name"))
+    return _names.get(code, code)
+
+
 def account_fields(*, carrier: Carrier) -> dict[str, bool]:
     """Which of the merchant's account fields opening a service with ``carrier`` asks for:
     what the carrier always needs, and what the gateway ops connected it through orders
@@ -148,3 +161,17 @@ def gateway_for_push_token(token: str):
         if secret and hmac.compare_digest(token.encode(), secret.encode()):
             found = config
     return found
+
+
+def branch_names(*, values: list[str], shop=None) -> dict[str, str]:
+    """``branch:ZTO-331001`` actor strings (values ``ZTO-331001``) by the branch's name:
+    who recharged or approved, as ledgers and history show it."""
+    wanted = [v.partition("-") for v in values]
+    codes = {code for _carrier, _dash, code in wanted}
+    found = {
+        f"{carrier}-{code}": name
+        for carrier, code, name in Branch.objects.filter(code__in=codes).values_list(
+            "carrier__code", "code", "name"
+        )
+    }
+    return {v: found.get(v, v.partition("-")[0]) for v in values}

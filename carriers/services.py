@@ -62,28 +62,30 @@ def subscription_apply(
     errors = {}
     carrier_obj = Carrier.objects.filter(code=(carrier or "").upper()).first()
     if carrier_obj is None:
-        errors["carrier"] = "Unknown carrier code."
+        errors["carrier"] = gettext("Unknown carrier code.")
     branch_obj = (
         Branch.objects.filter(carrier=carrier_obj, code=branch).first() if carrier_obj else None
     )
     if carrier_obj and branch_obj is None:
-        errors["branch"] = "Not a branch of this carrier."
+        errors["branch"] = gettext("Not a branch of this carrier.")
     address_obj = Address.objects.filter(shop=shop, pk=address).first() if address else None
     if address_obj is None:
-        errors["address"] = "Not one of this shop's shipping addresses."
+        errors["address"] = gettext("Not one of this shop's shipping addresses.")
     if not (contact_name or "").strip():
-        errors["contact_name"] = "This field is required."
+        errors["contact_name"] = gettext("This field is required.")
     if not (contact_phone or "").strip():
-        errors["contact_phone"] = "This field is required."
+        errors["contact_phone"] = gettext("This field is required.")
     if agree is not True:
-        errors["agree"] = "The e-waybill service agreement must be accepted."
+        errors["agree"] = gettext("The e-waybill service agreement must be accepted.")
     if errors:
         raise ValidationError.for_fields(**errors)
     if carrier_obj.needs_monthly_account and not (monthly_account or "").strip():
-        raise MonthlyAccountInvalid(detail={"monthly_account": ["required by this carrier"]})
+        raise MonthlyAccountInvalid(
+            detail={"monthly_account": [gettext("This carrier requires it.")]}
+        )
     secret_key = (secret_key or "").strip()
     if carrier_obj.needs_secret_key and not secret_key:
-        raise SecretKeyMissing(detail={"secret_key": ["required by this carrier"]})
+        raise SecretKeyMissing(detail={"secret_key": [gettext("This carrier requires it.")]})
     if len(secret_key) > 80:
         raise ValidationError.for_fields(secret_key=gettext("At most 80 characters."))
     try:
@@ -242,11 +244,11 @@ def subscription_recharge(*, actor: Actor, subscription: Subscription, count: in
     """The branch recharges a franchise subscription's prepaid balance."""
     _require_branch(actor, subscription)
     if not isinstance(count, int) or count <= 0 or count > 1_000_000:
-        raise ValidationError.for_fields(count="A whole number from 1 to 1,000,000.")
+        raise ValidationError.for_fields(count=gettext("A whole number from 1 to 1,000,000."))
     subscription.refresh_from_db(fields=["status"])
     if subscription.carrier.network_type != "franchise":
         raise ValidationError.for_fields(
-            count="Direct carriers draw on the monthly account, not a prepaid balance."
+            count=gettext("Direct carriers draw on the monthly account, not a prepaid balance.")
         )
     if subscription.status not in (St.ACTIVE, St.EXPIRING):
         raise SubscriptionNotActive(status=subscription.get_status_display())

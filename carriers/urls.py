@@ -6,6 +6,11 @@ urlpatterns = [
     path("waybill-service/", carrier_views.subscription_list, name="subscription_list"),
     path("waybill-service/apply/", carrier_views.subscription_apply, name="subscription_apply"),
     path(
+        "waybill-service/agreement/",
+        carrier_views.subscription_agreement,
+        name="subscription_agreement",
+    ),
+    path(
         "waybill-service/<int:subscription_id>/share/",
         carrier_views.subscription_share,
         name="subscription_share",

@@ -13,6 +13,7 @@ from carriers import selectors, services
 from shops import regions
 from shops.selectors import address_list
 from shops.views import shop_required
+from waybill_console.actors import actor_names
 from waybill_console.errors import AppError, page_error
 
 
@@ -23,6 +24,11 @@ def subscription_list(request: HttpRequest) -> HttpResponse:
         sub.cancellable = selectors.cancellable_now(sub)
         sub.low_balance = selectors.balance_is_low(sub)
         sub.recent = list(selectors.ledger_list(subscription=sub)[:5])
+    # who moved the balance, by name (the branch, a member, 系统), never ``token#9``
+    entries = [e for sub in subs for e in sub.recent]
+    names = actor_names([e.actor for e in entries], shop=request.actor.shop)
+    for entry in entries:
+        entry.who = names[entry.actor]
     return render(
         request,
         "console/carriers/subscriptions.html",
@@ -140,6 +146,12 @@ def subscription_apply(request: HttpRequest) -> HttpResponse:
         )
         return redirect("console:subscription_list")
     return render(request, "console/carriers/apply.html", context)
+
+
+@shop_required
+def subscription_agreement(request: HttpRequest) -> HttpResponse:
+    """《电子面单服务协议》: what the wizard's tick accepts, readable in the page's language."""
+    return render(request, "console/carriers/agreement.html")
 
 
 @shop_required

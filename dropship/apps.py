@@ -1,9 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class DropshipConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "dropship"
+    verbose_name = _("Dropship")
 
     def ready(self):
         from django.utils.translation import gettext_lazy as _
@@ -33,3 +35,9 @@ class DropshipConfig(AppConfig):
             waybill_selectors.ON_BEHALF_ACCESS.append(on_behalf_waybills)
         # a factory's number committed by the settling sweep goes to its factory order
         settle.SETTLED_HANDLERS["allocate_on_behalf"] = factory_order_link_settled
+
+        # what pages call the fields this app's errors name
+        from dropship.field_labels import LABELS as FIELD_LABELS
+        from waybill_console.field_labels import register_field_labels
+
+        register_field_labels(FIELD_LABELS)

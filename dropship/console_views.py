@@ -35,6 +35,7 @@ from dropship.models import Allocation, BindingStatus, DropshipProfile
 from dropship.services.identity import identity_locked
 from shops import selectors as shop_selectors
 from shops.views import shop_required
+from waybill_console.confirm import confirmed, ship_confirmation
 from waybill_console.errors import AppError, ValidationError, page_error
 
 #: the dropship list's tabs (MerchantFilters.state)
@@ -274,12 +275,15 @@ def ship(request: HttpRequest, factory_order_id: int) -> HttpResponse:
 @merchant_page
 @require_POST
 def ship_batch(request: HttpRequest) -> HttpResponse:
-    """批量发货: the ticked factory orders, with one return address."""
+    """批量发货: the ticked factory orders, with one return address (confirmed with the
+    count first: without ``confirm=1`` the answer is the confirmation page)."""
     back = next_url(request, reverse("console:dropship_orders"))
     try:
         chosen = ids(request, "shipments")
         if not chosen:
             raise ValidationError(_("Select the returned orders to ship."))
+        if not confirmed(request):  # irreversible: the count is confirmed first
+            return ship_confirmation(request, count=len(chosen), back=back)
         results = services.factory_order_ship_batch(
             actor=request.actor,
             factory_order_ids=chosen,

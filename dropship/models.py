@@ -24,7 +24,10 @@ class DropshipProfile(models.Model):
         FACTORY = "factory", _("Factory (厂家)")
 
     shop = models.OneToOneField(
-        "shops.Shop", on_delete=models.CASCADE, related_name="dropship_profile"
+        "shops.Shop",
+        on_delete=models.CASCADE,
+        related_name="dropship_profile",
+        verbose_name=_("shop"),
     )
     identity = models.CharField(
         _("dropship identity"), max_length=10, choices=Identity.choices, default=Identity.MERCHANT
@@ -36,14 +39,14 @@ class DropshipProfile(models.Model):
     sender_city = models.CharField(_("city"), max_length=30, blank=True)
     sender_district = models.CharField(_("district"), max_length=30, blank=True)
     sender_detail = models.CharField(_("street address"), max_length=120, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("dropship profile")
         verbose_name_plural = _("dropship profiles")
 
     def __str__(self) -> str:
-        return f"{self.shop.shop_no}: {self.identity}"
+        return f"{self.shop.shop_no} · {self.get_identity_display()}"
 
     @property
     def sender(self) -> dict:
@@ -75,10 +78,16 @@ class Binding(models.Model):
     Orders the merchant creates after ``confirmed_at`` can be handed to the factory."""
 
     merchant = models.ForeignKey(
-        "shops.Shop", on_delete=models.CASCADE, related_name="factory_bindings"
+        "shops.Shop",
+        on_delete=models.CASCADE,
+        related_name="factory_bindings",
+        verbose_name=_("merchant"),
     )
     factory = models.ForeignKey(
-        "shops.Shop", on_delete=models.CASCADE, related_name="merchant_bindings"
+        "shops.Shop",
+        on_delete=models.CASCADE,
+        related_name="merchant_bindings",
+        verbose_name=_("factory"),
     )
     status = models.CharField(
         _("status"), max_length=10, choices=BindingStatus.choices, default=BindingStatus.PENDING
@@ -86,8 +95,10 @@ class Binding(models.Model):
     requested_at = models.DateTimeField(_("requested at"))
     confirmed_at = models.DateTimeField(_("bound at"), null=True, blank=True)
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
-    ended_by = models.CharField(max_length=10, blank=True)  # merchant / factory
-    actor = models.CharField(max_length=60, blank=True)
+    ended_by = models.CharField(
+        max_length=10, blank=True, verbose_name=_("ended by")
+    )  # merchant / factory
+    actor = models.CharField(max_length=60, blank=True, verbose_name=_("actor"))
 
     class Meta:
         ordering = ["-requested_at", "-id"]
@@ -106,7 +117,7 @@ class Binding(models.Model):
         indexes = [models.Index(fields=["factory", "status"], name="binding_factory_status")]
 
     def __str__(self) -> str:
-        return f"{self.merchant_id}→{self.factory_id} {self.status}"
+        return f"{self.merchant_id} → {self.factory_id} · {self.get_status_display()}"
 
 
 class FactoryOrder(models.Model):
@@ -118,28 +129,47 @@ class FactoryOrder(models.Model):
         ALLOCATED = "allocated", _("Allocated to factory")
         CANCELLED = "cancelled", _("Allocation cancelled")
 
-    merchant = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+")
-    factory = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+")
+    merchant = models.ForeignKey(
+        "shops.Shop", on_delete=models.CASCADE, related_name="+", verbose_name=_("merchant")
+    )
+    factory = models.ForeignKey(
+        "shops.Shop", on_delete=models.CASCADE, related_name="+", verbose_name=_("factory")
+    )
     order = models.ForeignKey(
-        "shops.Order", on_delete=models.CASCADE, related_name="factory_orders"
+        "shops.Order",
+        on_delete=models.CASCADE,
+        related_name="factory_orders",
+        verbose_name=_("order"),
     )
     status = models.CharField(
         _("allocation status"), max_length=10, choices=Status.choices, default=Status.ALLOCATED
     )
     cancel_reason = models.CharField(_("cancel reason"), max_length=20, blank=True)
     allocated_at = models.DateTimeField(_("allocated at"))
-    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancelled at"))
     # the number drawn from the factory's own subscription (none yet, or an outside number)
     waybill = models.ForeignKey(
-        "waybills.Waybill", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "waybills.Waybill",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("waybill"),
     )
     carrier_code = models.CharField(_("carrier"), max_length=16, blank=True)
     tracking_no = models.CharField(_("tracking number"), max_length=40, blank=True)
     returned_at = models.DateTimeField(_("returned at"), null=True, blank=True)
     shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
-    shipped_by = models.CharField(max_length=10, blank=True)  # merchant / factory
+    shipped_by = models.CharField(
+        max_length=10, blank=True, verbose_name=_("shipped by")
+    )  # merchant / factory
     return_address = models.ForeignKey(
-        "shops.Address", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "shops.Address",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("return address"),
     )
 
     class Meta:
@@ -180,21 +210,33 @@ class Allocation(models.Model):
         CANCELLED = "cancelled", _("Allocation cancelled")
 
     factory_order = models.ForeignKey(
-        FactoryOrder, on_delete=models.CASCADE, related_name="allocations"
+        FactoryOrder,
+        on_delete=models.CASCADE,
+        related_name="allocations",
+        verbose_name=_("dropship order"),
     )
-    merchant = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+")
-    factory = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+")
-    order = models.ForeignKey("shops.Order", on_delete=models.CASCADE, related_name="+")
+    merchant = models.ForeignKey(
+        "shops.Shop", on_delete=models.CASCADE, related_name="+", verbose_name=_("merchant")
+    )
+    factory = models.ForeignKey(
+        "shops.Shop", on_delete=models.CASCADE, related_name="+", verbose_name=_("factory")
+    )
+    order = models.ForeignKey(
+        "shops.Order", on_delete=models.CASCADE, related_name="+", verbose_name=_("order")
+    )
     order_item = models.ForeignKey(
-        "shops.OrderItem", on_delete=models.CASCADE, related_name="dropship_allocations"
+        "shops.OrderItem",
+        on_delete=models.CASCADE,
+        related_name="dropship_allocations",
+        verbose_name=_("order item"),
     )
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.ALLOCATED
     )
     allocated_at = models.DateTimeField(_("allocated at"))
-    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancelled at"))
     cancel_reason = models.CharField(_("cancel reason"), max_length=20, blank=True)
-    actor = models.CharField(max_length=60, blank=True)
+    actor = models.CharField(max_length=60, blank=True, verbose_name=_("actor"))
 
     class Meta:
         ordering = ["-allocated_at", "-id"]
@@ -213,18 +255,22 @@ class Allocation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"item {self.order_item_id} → {self.factory_id} ({self.status})"
+        return f"{self.order_item_id} → {self.factory_id} · {self.get_status_display()}"
 
 
 class SettlementPrice(models.Model):
     """What the factory charges a merchant per unit of a product (by the merchant's SKU)."""
 
-    factory = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+")
-    merchant = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+")
+    factory = models.ForeignKey(
+        "shops.Shop", on_delete=models.CASCADE, related_name="+", verbose_name=_("factory")
+    )
+    merchant = models.ForeignKey(
+        "shops.Shop", on_delete=models.CASCADE, related_name="+", verbose_name=_("merchant")
+    )
     sku = models.CharField(_("SKU"), max_length=64)
     product_name = models.CharField(_("product"), max_length=200, blank=True)
     price = models.DecimalField(_("settlement price"), max_digits=12, decimal_places=2)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["merchant_id", "sku"]
@@ -245,14 +291,25 @@ class Statement(models.Model):
     """A statement (对账单) of one merchant–factory pair over a time range: every order the
     factory returned a number for in it, with its amount. Built by a job."""
 
-    merchant = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+")
-    factory = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+")
-    requested_by = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+")
+    merchant = models.ForeignKey(
+        "shops.Shop", on_delete=models.CASCADE, related_name="+", verbose_name=_("merchant")
+    )
+    factory = models.ForeignKey(
+        "shops.Shop", on_delete=models.CASCADE, related_name="+", verbose_name=_("factory")
+    )
+    requested_by = models.ForeignKey(
+        "shops.Shop", on_delete=models.CASCADE, related_name="+", verbose_name=_("requested by")
+    )
     date_from = models.DateField(_("from"))
     date_to = models.DateField(_("to"))
     file_format = models.CharField(_("format"), max_length=4, default="csv")
     job = models.OneToOneField(
-        "waybill_console.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "waybill_console.Job",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("job"),
     )
     created_at = models.DateTimeField(_("created at"))
 

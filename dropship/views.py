@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from carriers.selectors import carrier_list, subscription_list
+from carriers.selectors import carrier_list, carrier_name, subscription_list
 from dropship import selectors, services
 from dropship.forms import (
     PAGE_SIZE,
@@ -38,7 +38,9 @@ from dropship.forms import (
     statement_rows,
 )
 from dropship.models import BindingStatus
+from dropship.services.factory import factory_order_get_for_factory
 from printing import selectors as print_selectors
+from waybill_console.confirm import confirmed, ship_confirmation
 from waybill_console.crypto import mask_code
 from waybill_console.errors import AppError, NotFound, ValidationError
 from waybills.services.allocation import USABLE
@@ -251,7 +253,7 @@ def order_return(request: HttpRequest, factory_order_id: int) -> HttpResponse:
     messages.success(
         request,
         _("Tracking number %(carrier)s %(tracking_no)s returned to the merchant.")
-        % {"carrier": fo.carrier_code, "tracking_no": fo.tracking_no},
+        % {"carrier": carrier_name(fo.carrier_code), "tracking_no": fo.tracking_no},
     )
     return redirect(back)
 
@@ -259,7 +261,11 @@ def order_return(request: HttpRequest, factory_order_id: int) -> HttpResponse:
 @factory_page
 @require_POST
 def order_ship(request: HttpRequest, factory_order_id: int) -> HttpResponse:
+    """发货 of one order (confirmed first, like the batch: it cannot be undone)."""
     back = _order_list_url(request)
+    if not confirmed(request):
+        factory_order_get_for_factory(actor=request.actor, factory_order_id=factory_order_id)
+        return ship_confirmation(request, count=1, back=back)
     try:
         fo = services.factory_order_ship(actor=request.actor, factory_order_id=factory_order_id)
     except AppError as err:
@@ -279,6 +285,8 @@ def order_ship_batch(request: HttpRequest) -> HttpResponse:
         chosen = ids(request, "orders")
         if not chosen:
             raise ValidationError(_("Select the orders to ship."))
+        if not confirmed(request):  # irreversible: the count is confirmed first
+            return ship_confirmation(request, count=len(chosen), back=back)
         results = services.factory_order_ship_batch(actor=request.actor, factory_order_ids=chosen)
     except AppError as err:
         messages.error(request, error_text(err))

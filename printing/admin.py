@@ -15,7 +15,7 @@ from printing.models import (
     Printer,
     PrintJob,
 )
-from waybill_console.admin_scoping import ShopScopedAdmin
+from waybill_console.admin_scoping import ActorNameAdminMixin, ShopScopedAdmin
 from waybill_console.errors import AppError
 from waybill_console.tenancy import Actor
 
@@ -116,13 +116,14 @@ def retry_jobs(modeladmin, request, queryset):
 
 
 @admin.register(PrintJob)
-class PrintJobAdmin(ShopScopedAdmin):
+class PrintJobAdmin(ActorNameAdminMixin, ShopScopedAdmin):
     list_display = ["id", "shop", "printer", "status", "is_test", "created_at", "finished_at"]
     list_filter = ["status", "is_test"]
     search_fields = ["=id", "shop__name", "shop__shop_no", "printer__name"]
     readonly_fields = ["shop", "printer", "template", "status", "error", "created_by",
-                       "actor", "created_at", "finished_at", "claimed_by", "claimed_at",
+                       "actor_name", "created_at", "finished_at", "claimed_by", "claimed_at",
                        "is_test"]  # fmt: skip
+    exclude = ["actor"]
     inlines = [DocumentInline, AttemptInline]
     actions = [retry_jobs]
 

@@ -44,7 +44,7 @@ def agent_create(*, actor: Actor, name: str) -> tuple[PrintAgent, str]:
     shop = actor.require_shop()
     name = (name or "").strip()
     if not name or len(name) > 40:
-        raise ValidationError.for_fields(name="1 to 40 characters.")
+        raise ValidationError.for_fields(name=_("1 to 40 characters."))
     key = "wbca_" + secrets.token_urlsafe(32)
     agent = PrintAgent.objects.create(
         shop=shop, name=name, key_hash=PrintAgent.hash_key(key), prefix=key[5:13]

@@ -142,7 +142,9 @@ def confirm(attempt: PrintAttempt, document: PrintDocument, sent: int) -> None:
             confirmed_at=now
         )
         if updated and document.waybill_id:
-            services.prints_record(waybill_ids=[document.waybill_id], at=now)
+            services.prints_record(
+                waybill_ids=[document.waybill_id], at=now, actor_name=attempt.job.actor
+            )
         attempt.confirmed = [*attempt.confirmed, document.sequence]
         attempt.bytes_sent += sent
         PrintAttempt.objects.filter(pk=attempt.pk).update(

@@ -66,3 +66,9 @@ class PrinterAddressNotAllowed(AppError):
         "The printer's %(what)s is not one printers may be on; change the printer's settings "
         "or ask the operator to allow it."
     )
+
+
+class ReprintNotConfirmed(AppError):
+    code = "REPRINT_NOT_CONFIRMED"
+    status = 409
+    message = _("Already printed: %(numbers)s. Confirm to print the label again (reprint).")

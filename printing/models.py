@@ -21,8 +21,12 @@ class LabelTemplate(models.Model):
     """A shop's template for one carrier and size: the carrier's fixed standard area plus
     the merchant's custom area (``custom_fields``: positions in millimetres)."""
 
-    shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="templates")
-    carrier = models.ForeignKey("carriers.Carrier", on_delete=models.PROTECT, related_name="+")
+    shop = models.ForeignKey(
+        "shops.Shop", on_delete=models.CASCADE, related_name="templates", verbose_name=_("shop")
+    )
+    carrier = models.ForeignKey(
+        "carriers.Carrier", on_delete=models.PROTECT, related_name="+", verbose_name=_("carrier")
+    )
     size = models.CharField(_("size"), max_length=8, choices=LabelSize.choices)
     name = models.CharField(_("name"), max_length=40)
     custom_fields = models.JSONField(_("custom area"), default=list, blank=True)
@@ -35,8 +39,8 @@ class LabelTemplate(models.Model):
     #: (migration 0003), and so does the built-in layout of a shop without a template.
     privacy = models.BooleanField(_("Privacy label (隐私面单)"), default=True)
     is_default = models.BooleanField(_("default"), default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["carrier__code", "name", "id"]
@@ -70,13 +74,15 @@ class Connection(models.TextChoices):
 class PrintAgent(models.Model):
     """A packing PC running ``wbc-print-agent`` with this agent's key."""
 
-    shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="print_agents")
+    shop = models.ForeignKey(
+        "shops.Shop", on_delete=models.CASCADE, related_name="print_agents", verbose_name=_("shop")
+    )
     name = models.CharField(_("name"), max_length=40)
-    key_hash = models.CharField(max_length=64, unique=True)
-    prefix = models.CharField(max_length=8)
+    key_hash = models.CharField(max_length=64, unique=True, verbose_name=_("key hash"))
+    prefix = models.CharField(max_length=8, verbose_name=_("prefix"))
     last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"))
 
     class Meta:
         ordering = ["name", "id"]
@@ -92,16 +98,27 @@ class PrintAgent(models.Model):
 
 
 class Printer(models.Model):
-    shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="printers")
+    shop = models.ForeignKey(
+        "shops.Shop", on_delete=models.CASCADE, related_name="printers", verbose_name=_("shop")
+    )
     name = models.CharField(_("name"), max_length=40)
     kind = models.CharField(_("language"), max_length=8, choices=PrinterKind.choices)
     connection = models.CharField(_("connection"), max_length=8, choices=Connection.choices)
     host = models.CharField(_("host"), max_length=100, blank=True)
     port = models.PositiveIntegerField(_("port"), default=9100)
-    usb_vendor_id = models.PositiveIntegerField(null=True, blank=True)
-    usb_product_id = models.PositiveIntegerField(null=True, blank=True)
+    usb_vendor_id = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("USB vendor id")
+    )
+    usb_product_id = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("USB product id")
+    )
     agent = models.ForeignKey(
-        PrintAgent, null=True, blank=True, on_delete=models.SET_NULL, related_name="printers"
+        PrintAgent,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="printers",
+        verbose_name=_("print agent"),
     )
     agent_target = models.CharField(
         _("printer on the agent's PC"),
@@ -116,7 +133,7 @@ class Printer(models.Model):
     paper_height_mm = models.PositiveSmallIntegerField(_("paper height (mm)"), default=150)
     grayscale = models.BooleanField(_("grayscale dithering"), default=False)
     is_default = models.BooleanField(_("default"), default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["name", "id"]
@@ -142,25 +159,46 @@ class PrintJob(models.Model):
         PRINTED = "printed", _("Printed")
         FAILED = "failed", _("Failed")
 
-    shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="print_jobs")
-    printer = models.ForeignKey(Printer, on_delete=models.PROTECT, related_name="jobs")
+    shop = models.ForeignKey(
+        "shops.Shop", on_delete=models.CASCADE, related_name="print_jobs", verbose_name=_("shop")
+    )
+    printer = models.ForeignKey(
+        Printer, on_delete=models.PROTECT, related_name="jobs", verbose_name=_("printer")
+    )
     template = models.ForeignKey(
-        LabelTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        LabelTemplate,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("label template"),
     )
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
-    error = models.JSONField(null=True, blank=True)
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.QUEUED, verbose_name=_("status")
+    )
+    error = models.JSONField(null=True, blank=True, verbose_name=_("error"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    actor = models.CharField(max_length=60, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    actor = models.CharField(max_length=60, blank=True, verbose_name=_("actor"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
     claimed_by = models.ForeignKey(
-        PrintAgent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        PrintAgent,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("claimed by"),
     )
-    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed at"))
     #: a test page from the printer list (one sample label, no waybill)
-    is_test = models.BooleanField(default=False)
+    is_test = models.BooleanField(default=False, verbose_name=_("test page"))
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -172,28 +210,39 @@ class PrintJob(models.Model):
                 condition=Q(status__in=["queued", "sending"]),
             ),
         ]
+        verbose_name = _("print job")
+        verbose_name_plural = _("print jobs")
 
     def __str__(self) -> str:
-        return f"print job #{self.pk} {self.status}"
+        return f"#{self.pk} · {self.get_status_display()}"
 
 
 class PrintDocument(models.Model):
     """One label of a job. ``confirmed_at`` is set only when the printer confirmed it; a
     retry sends only the documents without it."""
 
-    job = models.ForeignKey(PrintJob, on_delete=models.CASCADE, related_name="documents")
+    job = models.ForeignKey(
+        PrintJob, on_delete=models.CASCADE, related_name="documents", verbose_name=_("job")
+    )
     waybill = models.ForeignKey(
-        "waybills.Waybill", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "waybills.Waybill",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("waybill"),
     )  # none on a test page
-    sequence = models.PositiveSmallIntegerField()
-    is_reprint = models.BooleanField(default=False)
-    confirmed_at = models.DateTimeField(null=True, blank=True)
+    sequence = models.PositiveSmallIntegerField(verbose_name=_("sequence"))
+    is_reprint = models.BooleanField(default=False, verbose_name=_("reprint"))
+    confirmed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("confirmed at"))
 
     class Meta:
         ordering = ["job", "sequence"]
         constraints = [
             models.UniqueConstraint(fields=["job", "sequence"], name="document_sequence_unique")
         ]
+        verbose_name = _("print document")
+        verbose_name_plural = _("print documents")
 
     def __str__(self) -> str:
         return f"{self.job_id}/{self.sequence}"
@@ -206,18 +255,26 @@ class PrintAttempt(models.Model):
         OK = "ok", _("Printed")
         FAILED = "failed", _("Failed")
 
-    job = models.ForeignKey(PrintJob, on_delete=models.CASCADE, related_name="attempts")
-    started_at = models.DateTimeField()
-    finished_at = models.DateTimeField(null=True, blank=True)
-    documents = models.JSONField(default=list)  # sequences attempted
-    confirmed = models.JSONField(default=list)  # sequences the printer confirmed
-    bytes_sent = models.PositiveIntegerField(default=0)
-    outcome = models.CharField(max_length=8, choices=Outcome.choices, blank=True)
-    reason = models.CharField(max_length=200, blank=True)
-    transport = models.CharField(max_length=10, blank=True)
+    job = models.ForeignKey(
+        PrintJob, on_delete=models.CASCADE, related_name="attempts", verbose_name=_("job")
+    )
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    documents = models.JSONField(default=list, verbose_name=_("documents"))  # sequences attempted
+    confirmed = models.JSONField(
+        default=list, verbose_name=_("confirmed documents")
+    )  # sequences the printer confirmed
+    bytes_sent = models.PositiveIntegerField(default=0, verbose_name=_("bytes sent"))
+    outcome = models.CharField(
+        max_length=8, choices=Outcome.choices, blank=True, verbose_name=_("outcome")
+    )
+    reason = models.CharField(max_length=200, blank=True, verbose_name=_("reason"))
+    transport = models.CharField(max_length=10, blank=True, verbose_name=_("transport"))
 
     class Meta:
         ordering = ["job", "started_at", "id"]
+        verbose_name = _("print attempt")
+        verbose_name_plural = _("print attempts")
 
     def __str__(self) -> str:
-        return f"{self.job_id} {self.outcome or 'running'}"
+        return f"{self.job_id} · {self.get_outcome_display() or '…'}"

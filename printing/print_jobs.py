@@ -31,6 +31,7 @@ from printing.attempts import (
 from printing.errors import PrintInterrupted, PrintJobState, PrintTooMany, WaybillNotPrintable
 from printing.models import Connection, PrintAttempt, PrintDocument, Printer, PrintJob
 from printing.printers import own, printer_ready, sample_label_template
+from printing.reprints import reprint_check, reprints_record
 from printing.transports import TransportError, network, usb
 from waybill_console import permissions as perms
 from waybill_console.errors import AppError, ValidationError
@@ -100,12 +101,15 @@ def _waybills_by_no(actor: Actor, numbers: list) -> list[Waybill]:
             found.append(pick[0])
     if missing:
         raise ValidationError.for_fields(
-            waybills=f"Not this shop's waybill numbers: {missing[:10]}"
+            waybills=_("Not this shop's waybill numbers: %(numbers)s")
+            % {"numbers": ", ".join(map(str, missing[:10]))}
         )
     if ambiguous:
         raise ValidationError.for_fields(
-            waybills="Two carriers issued these numbers; print them from the order list: "
-            f"{ambiguous[:10]}"
+            waybills=_(
+                "Two carriers issued these numbers; print them from the order list: %(numbers)s"
+            )
+            % {"numbers": ", ".join(map(str, ambiguous[:10]))}
         )
     return found
 
@@ -114,14 +118,16 @@ def _waybills_by_id(actor: Actor, ids: list) -> list[Waybill]:
     try:
         wanted = [int(i) for i in ids]
     except (TypeError, ValueError):
-        raise ValidationError.for_fields(waybills="A list of waybill ids.") from None
+        raise ValidationError.for_fields(waybills=_("A list of waybill ids.")) from None
     rows = {
         w.pk: w
         for w in waybill_actionable(actor=actor).filter(pk__in=wanted).select_related("order")
     }
     missing = [i for i in wanted if i not in rows]
     if missing:
-        raise ValidationError.for_fields(waybills=f"Not this shop's waybills: {missing[:10]}")
+        raise ValidationError.for_fields(
+            waybills=_("Not this shop's waybills: %(ids)s") % {"ids": missing[:10]}
+        )
     return [rows[i] for i in wanted]
 
 
@@ -132,16 +138,21 @@ def print_job_create(
     waybill_ids: list | None = None,
     waybill_nos: list | None = None,
     template_id: int | None = None,
+    ask_before_reprint: bool = False,
 ) -> PrintJob:
     """Up to 50 live waybills to one printer; each becomes a document, marked as a reprint
     when its waybill was printed before. Templates and paper are checked now, so that a
-    label that cannot fit is refused before anything is queued."""
+    label that cannot fit is refused before anything is queued.
+
+    A console page passes ``ask_before_reprint`` until the user confirmed: a number printed
+    before is then REPRINT_NOT_CONFIRMED (:mod:`printing.reprints`); each reprint queued is
+    written to its order's history with the job."""
     actor.require(perms.PRINT)
     shop = actor.require_shop()
     own(actor, printer)
     given = waybill_nos if waybill_nos is not None else waybill_ids
     if not isinstance(given, list | tuple) or not given:
-        raise ValidationError.for_fields(waybills="Choose at least one waybill.")
+        raise ValidationError.for_fields(waybills=_("Choose at least one waybill."))
     if len(given) > JOB_LIMIT:
         raise PrintTooMany(limit=JOB_LIMIT, detail={"count": len(given)})
     printer_ready(printer)
@@ -162,7 +173,9 @@ def print_job_create(
         services.check_paper(chosen, printer)
         if template_id:
             template = chosen
+    again = reprint_check(waybills=waybills, ask=ask_before_reprint)
     with transaction.atomic():
+        reprints_record(actor=actor, waybills=again)
         job = PrintJob.objects.create(
             shop=shop,
             printer=printer,

@@ -118,3 +118,14 @@ def waybills_to_print(*, actor: Actor, order_ids: list[int]) -> list[Waybill]:
     )
     rows = {w.order_id: w for w in live.select_related("carrier", "order", "shop")}
     return [rows[i] for i in order_ids if i in rows]
+
+
+def order_labels(*, actor: Actor, order_id: int) -> list[Waybill]:
+    """The order's live numbers drawn by the actor's shop, by package: what 打印 on the
+    order page prints (a 子母件 order: every package's label)."""
+    return list(
+        waybill_actionable(actor=actor)
+        .filter(order_id=order_id, order__shop=actor.require_shop(), status__in=LIVE_STATUSES)
+        .select_related("carrier", "order", "shop")
+        .order_by("package_no", "pk")
+    )

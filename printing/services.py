@@ -35,8 +35,10 @@ from printing import layout as L
 from printing.errors import PaperSizeMismatch, WaybillNotPrintable
 from printing.models import LabelTemplate, Printer
 from printing.renderers import FORMATS, render
+from printing.reprints import reprint_check, reprints_record
 from shops.errors import OrderBlocked
 from shops.models import OrderItem
+from shops.services.order_events import LABEL_PRINTED, order_waybill_events_record
 from shops.services.order_states import order_refuse_if_blocked
 from waybill_console import permissions as perms
 from waybill_console.crypto import mask_code, reveal
@@ -128,7 +130,7 @@ def template_update(*, actor: Actor, template: LabelTemplate, data: dict) -> Lab
         with transaction.atomic():
             template.save()
     except IntegrityError:
-        raise ValidationError.for_fields(name="A template with this name exists.") from None
+        raise ValidationError.for_fields(name=_("A template with this name exists.")) from None
     if data.get("is_default"):
         template_set_default(actor=actor, template=template)
     return template
@@ -390,7 +392,8 @@ def label_render(
     printer: Printer | None = None,
     count: bool = True,
 ) -> tuple[bytes, LabelTemplate]:
-    """Render one waybill's label; a printable format counts as a print (PNG does not)."""
+    """Render one waybill's label; a printable format counts as a print (PNG does not:
+    it is the preview), and a reprint is written to the order's history."""
     actor.require(perms.PRINT)
     if fmt not in FORMATS:
         raise ValidationError.for_fields(
@@ -410,13 +413,22 @@ def label_render(
     body = render(fmt, template_layout(template), data, dpi=dpi, grayscale=grayscale,
                   offset_mm=offset)  # fmt: skip
     if count and fmt != "png":
-        prints_record(waybill_ids=[waybill.pk])
+        with transaction.atomic():
+            prints_record(waybill_ids=[waybill.pk], actor_name=actor.describe())
+            reprints_record(actor=actor, waybills=reprint_check(waybills=[waybill], ask=False))
     return body, template
 
 
-def labels_pdf(*, actor: Actor, waybills: list[Waybill], template_id: int | None = None) -> bytes:
+def labels_pdf(
+    *,
+    actor: Actor,
+    waybills: list[Waybill],
+    template_id: int | None = None,
+    ask_before_reprint: bool = False,
+) -> bytes:
     """One PDF of many labels (one page each) for printing from the browser; all the
-    waybills must share a carrier (one template)."""
+    waybills must share a carrier (one template). ``ask_before_reprint`` as for print jobs
+    (:func:`printing.print_jobs.print_job_create`): a page asks before a reprint."""
     from printing.renderers.pdf import render_pdf
 
     actor.require(perms.PRINT)
@@ -431,17 +443,24 @@ def labels_pdf(*, actor: Actor, waybills: list[Waybill], template_id: int | None
         raise ValidationError.for_fields(waybills=_("One carrier per batch (one template)."))
     for waybill in waybills:
         printable(waybill)
+    again = reprint_check(waybills=waybills, ask=ask_before_reprint)
     first = waybills[0]
     template = template_for(shop=first.shop, carrier=first.carrier, template_id=template_id)
     pages = [label_data(actor=actor, waybill=w, template=template) for w in waybills]
     body = render_pdf(template_layout(template), pages[0], pages=pages)
-    prints_record(waybill_ids=[w.pk for w in waybills])
+    with transaction.atomic():
+        prints_record(waybill_ids=[w.pk for w in waybills], actor_name=actor.describe())
+        reprints_record(actor=actor, waybills=again)
     return body
 
 
-def prints_record(*, waybill_ids: list[int], at: datetime | None = None) -> None:
+def prints_record(
+    *, waybill_ids: list[int], at: datetime | None = None, actor_name: str = "system"
+) -> None:
     """Each printed label: the waybill's print count and its subscription's printed
-    counter move by one (a print also counts as a change for recycling).
+    counter move by one (a print also counts as a change for recycling). A number's first
+    print is written to its order's history as printed by ``actor_name`` (a reprint is,
+    by :func:`~printing.reprints.reprints_record`, when it is asked for).
 
     Locks are taken in one order everywhere (waybills by id, then subscriptions by id),
     so a batch and a single confirmation can never deadlock."""
@@ -451,13 +470,26 @@ def prints_record(*, waybill_ids: list[int], at: datetime | None = None) -> None
     per_waybill = Counter(waybill_ids)
     with transaction.atomic():
         rows = list(
-            Waybill.objects.select_for_update()
+            Waybill.objects.select_for_update(of=("self",))
             .filter(pk__in=per_waybill)
             .order_by("pk")
-            .values_list("pk", "subscription_id")
+            .values_list(
+                "pk", "subscription_id", "print_count", "order_id", "shop_id", "waybill_no",
+                "carrier__code",
+            )
+        )  # fmt: skip
+        order_waybill_events_record(
+            kind=LABEL_PRINTED,
+            waybills=[
+                {"order_id": r[3], "shop_id": r[4], "waybill_no": r[5], "carrier": r[6]}
+                for r in rows
+                if r[2] == 0
+            ],
+            actor_name=actor_name,
+            at=at,
         )
         per_subscription: Counter = Counter()
-        for waybill_id, sub_id in rows:
+        for waybill_id, sub_id, *_rest in rows:
             Waybill.objects.filter(pk=waybill_id).update(
                 print_count=F("print_count") + per_waybill[waybill_id], last_changed_at=at
             )

@@ -1,9 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ShopsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "shops"
+    verbose_name = _("Shops and orders")
 
     def ready(self):
         from django.db.models.signals import post_delete, post_save
@@ -30,6 +32,19 @@ class ShopsConfig(AppConfig):
             list_for_user=selectors.membership_list_for_user,
         )
         api_tokens.register_token_lookup(selectors.api_token_get_by_digest)
+
+        # what pages call the fields this app's errors name
+        from shops.field_labels import LABELS as FIELD_LABELS
+        from waybill_console.field_labels import register_field_labels
+
+        register_field_labels(FIELD_LABELS)
+
+        # who did it, by name (history, ledgers)
+        from shops.actor_names import token_names, user_names
+        from waybill_console.actors import register_actor_names
+
+        register_actor_names("user:", user_names)
+        register_actor_names("token#", token_names)
 
         # what an API token carries into a request: processes read tokens again after these
         for model in (ApiToken, Shop, Branch, Carrier):

@@ -29,7 +29,6 @@ def download_list(request: HttpRequest) -> HttpResponse:
         rows.append(
             {
                 "job": job,
-                "kind": kinds.get(job.kind, job.kind),
                 # a member by the name the shop knows; "" for an API token's job
                 "by": (names.get(job.created_by_id) or job.created_by.get_username())
                 if job.created_by_id

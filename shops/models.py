@@ -36,7 +36,7 @@ class Shop(models.Model):
         ),
     )
     is_active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["shop_no"]
@@ -60,14 +60,21 @@ class Membership(models.Model):
         SUB = "sub", _("Sub-account")
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("user"),
     )
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="memberships")
+    shop = models.ForeignKey(
+        Shop, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("shop")
+    )
     role = models.CharField(_("role"), max_length=8, choices=Role.choices, default=Role.SUB)
-    permissions = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    permissions = ArrayField(
+        models.CharField(max_length=40), default=list, blank=True, verbose_name=_("permissions")
+    )
     display_name = models.CharField(_("display name"), max_length=60, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["shop__shop_no", "role", "id"]
@@ -81,7 +88,7 @@ class Membership(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} @ {self.shop.shop_no} ({self.role})"
+        return f"{self.user} · {self.shop.shop_no} · {self.get_role_display()}"
 
 
 class ApiToken(models.Model):
@@ -91,10 +98,15 @@ class ApiToken(models.Model):
     """
 
     name = models.CharField(_("name"), max_length=80, blank=True)
-    prefix = models.CharField(max_length=12, unique=True)
-    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12, unique=True, verbose_name=_("prefix"))
+    key_hash = models.CharField(max_length=64, unique=True, verbose_name=_("key hash"))
     shop = models.ForeignKey(
-        Shop, null=True, blank=True, on_delete=models.CASCADE, related_name="api_tokens"
+        Shop,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        verbose_name=_("shop"),
     )
     branch = models.ForeignKey(
         "carriers.Branch",
@@ -102,14 +114,22 @@ class ApiToken(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="api_tokens",
+        verbose_name=_("branch"),
     )
-    scopes = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    scopes = ArrayField(
+        models.CharField(max_length=40), default=list, blank=True, verbose_name=_("permissions")
+    )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last used at"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"))
 
     class Meta:
         verbose_name = _("API token")
@@ -131,20 +151,22 @@ class ApiToken(models.Model):
 class Address(models.Model):
     """A shop's shipping (sender / return) address, with administrative-division codes."""
 
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="addresses")
+    shop = models.ForeignKey(
+        Shop, on_delete=models.CASCADE, related_name="addresses", verbose_name=_("shop")
+    )
     contact_name = models.CharField(_("contact"), max_length=40)
     phone = models.CharField(_("phone"), max_length=20)
     province = models.CharField(_("province"), max_length=20)
-    province_code = models.CharField(max_length=6)
+    province_code = models.CharField(max_length=6, verbose_name=_("province code"))
     city = models.CharField(_("city"), max_length=30)
-    city_code = models.CharField(max_length=6)
+    city_code = models.CharField(max_length=6, verbose_name=_("city code"))
     district = models.CharField(_("district"), max_length=30, blank=True)
-    district_code = models.CharField(max_length=6, blank=True)
+    district_code = models.CharField(max_length=6, blank=True, verbose_name=_("district code"))
     street = models.CharField(_("street / town"), max_length=40, blank=True)
     detail = models.CharField(_("detailed address"), max_length=120)
     is_default_sender = models.BooleanField(_("default sender address"), default=False)
     is_default_return = models.BooleanField(_("default return address"), default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-is_default_sender", "id"]
@@ -178,12 +200,14 @@ class Address(models.Model):
 class Product(models.Model):
     """A shop's SKU with its stock; a seller cancellation delists it (stock to zero)."""
 
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="products")
+    shop = models.ForeignKey(
+        Shop, on_delete=models.CASCADE, related_name="products", verbose_name=_("shop")
+    )
     sku = models.CharField(_("SKU"), max_length=64)
     name = models.CharField(_("product"), max_length=200)
     stock = models.IntegerField(_("stock"), default=0)
     is_listed = models.BooleanField(_("listed"), default=True)
-    delisted_at = models.DateTimeField(null=True, blank=True)
+    delisted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delisted at"))
     #: where the SKU sits in the warehouse (库位, e.g. A-03-02); the pick list is walked in
     #: this order
     bin_location = models.CharField(_("bin location"), max_length=32, blank=True, default="")
@@ -233,13 +257,15 @@ class Order(models.Model):
     picked up, in transit), kept by the lifecycle service so that the "at risk" filter is
     one indexed range scan."""
 
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="orders")
+    shop = models.ForeignKey(
+        Shop, on_delete=models.CASCADE, related_name="orders", verbose_name=_("shop")
+    )
     order_no = models.CharField(_("order number"), max_length=64)
     status = models.CharField(
         _("status"), max_length=20, choices=OrderStatus.choices, default=OrderStatus.PAID
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     #: a pre-sale order (预售) ships from this date on: its logistics deadlines count from
     #: it instead of the payment when it is later (``shops.services.order_states.sla_clock_start``)
@@ -247,12 +273,16 @@ class Order(models.Model):
     total_amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2, default=0)
     buyer_note = models.CharField(_("buyer note"), max_length=200, blank=True)
 
-    receiver_name = EncryptedTextField()
-    receiver_phone = EncryptedTextField()
-    receiver_detail = EncryptedTextField()
-    receiver_name_masked = models.CharField(max_length=40)
-    receiver_phone_masked = models.CharField(max_length=20)
-    receiver_phone_index = models.CharField(max_length=40)
+    receiver_name = EncryptedTextField(verbose_name=_("receiver's name"))
+    receiver_phone = EncryptedTextField(verbose_name=_("receiver's phone"))
+    receiver_detail = EncryptedTextField(verbose_name=_("receiver's address"))
+    receiver_name_masked = models.CharField(
+        max_length=40, verbose_name=_("receiver's name (masked)")
+    )
+    receiver_phone_masked = models.CharField(
+        max_length=20, verbose_name=_("receiver's phone (masked)")
+    )
+    receiver_phone_index = models.CharField(max_length=40, verbose_name=_("receiver's phone index"))
     receiver_province = models.CharField(_("province"), max_length=20)
     receiver_city = models.CharField(_("city"), max_length=30)
     receiver_district = models.CharField(_("district"), max_length=30, blank=True)
@@ -273,30 +303,46 @@ class Order(models.Model):
         choices=CancelRequestStatus.choices,
         default=CancelRequestStatus.NONE,
     )
-    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("cancellation requested at")
+    )
     cancel_reason = models.CharField(_("cancel reason"), max_length=40, blank=True)
-    reminders_sent = models.PositiveSmallIntegerField(default=0)
+    reminders_sent = models.PositiveSmallIntegerField(
+        default=0, verbose_name=_("payment reminders sent")
+    )
 
     # logistics
     carrier_code = models.CharField(_("carrier"), max_length=16, blank=True)
     tracking_no = models.CharField(_("tracking number"), max_length=40, blank=True)
-    shipped_by_hand = models.BooleanField(default=False)
+    shipped_by_hand = models.BooleanField(default=False, verbose_name=_("shipped by hand"))
     has_waybill = models.BooleanField(_("has platform waybill"), default=False)
     is_dropship = models.BooleanField(_("dropship"), default=False)
     return_address = models.ForeignKey(
-        Address, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Address,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("return address"),
     )
-    ready_to_ship_at = models.DateTimeField(null=True, blank=True)
-    shipped_at = models.DateTimeField(null=True, blank=True)
-    picked_up_at = models.DateTimeField(null=True, blank=True)
-    in_transit_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    failed_at = models.DateTimeField(null=True, blank=True)
-    rerouted_at = models.DateTimeField(null=True, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
+    ready_to_ship_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("ready to ship at")
+    )
+    shipped_at = models.DateTimeField(null=True, blank=True, verbose_name=_("shipped at"))
+    picked_up_at = models.DateTimeField(null=True, blank=True, verbose_name=_("picked up at"))
+    in_transit_at = models.DateTimeField(null=True, blank=True, verbose_name=_("in transit at"))
+    delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delivered at"))
+    failed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delivery failed at"))
+    rerouted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("re-routed at"))
+    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancelled at"))
 
     sla_due_at = models.DateTimeField(_("next deadline"), null=True, blank=True)
-    sla_breaches = ArrayField(models.CharField(max_length=20), default=list, blank=True)
+    sla_breaches = ArrayField(
+        models.CharField(max_length=20),
+        default=list,
+        blank=True,
+        verbose_name=_("missed deadlines"),
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -352,7 +398,9 @@ class Order(models.Model):
 
 
 class OrderItem(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="items", verbose_name=_("order")
+    )
     sku = models.CharField(_("SKU"), max_length=64)
     product_name = models.CharField(_("product"), max_length=200)
     spec = models.CharField(_("spec"), max_length=200, blank=True)
@@ -361,6 +409,8 @@ class OrderItem(models.Model):
 
     class Meta:
         ordering = ["id"]
+        verbose_name = _("order item")
+        verbose_name_plural = _("order items")
 
     def __str__(self) -> str:
         return f"{self.sku} × {self.quantity}"
@@ -369,15 +419,19 @@ class OrderItem(models.Model):
 class OrderEvent(models.Model):
     """Every state change and time rule applied to an order, in order."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
-    at = models.DateTimeField()
-    kind = models.CharField(max_length=32)
-    actor = models.CharField(max_length=60, blank=True)
-    data = models.JSONField(default=dict, blank=True)
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="events", verbose_name=_("order")
+    )
+    at = models.DateTimeField(verbose_name=_("time"))
+    kind = models.CharField(max_length=32, verbose_name=_("kind"))
+    actor = models.CharField(max_length=60, blank=True, verbose_name=_("actor"))
+    data = models.JSONField(default=dict, blank=True, verbose_name=_("data"))
 
     class Meta:
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["order", "at"])]
+        verbose_name = _("order event")
+        verbose_name_plural = _("order events")
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"

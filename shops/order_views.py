@@ -15,9 +15,12 @@ from django.views.decorators.http import require_POST
 from carriers.models import Carrier
 from shops import selectors, services
 from shops.models import OrderStatus
+from shops.order_history import deadline_labels, order_history
 from shops.services import exports, imports
-from shops.services.order_states import AT_RISK_WINDOW
+from shops.services.order_shipping import order_ship_batch_refuse_if_too_large
+from shops.services.order_states import AT_RISK_WINDOW, order_block
 from shops.views import shop_required
+from waybill_console.confirm import confirmed, ship_confirmation
 from waybill_console.errors import AppError, NotFound, ValidationError, page_error
 from waybill_console.jobs import job_file_size, job_get
 
@@ -56,9 +59,13 @@ def order_list(request: HttpRequest) -> HttpResponse:
     for item in selectors.order_items_for(order_ids=[o.pk for o in orders]):
         items.setdefault(item.order_id, []).append(item)
     now = timezone.now()
+    printed = selectors.order_print_statuses(actor=request.actor, order_ids=[o.pk for o in orders])
     for order in orders:
         order.item_list = items.get(order.pk, [])
         order.countdown = _countdown(order.sla_due_at, now)
+        status = printed.get(order.pk)
+        order.print_status = selectors.PrintStatus(status) if status else None
+    batch = _batch_job(request)
     context = {
         "page": page,
         "orders": orders,
@@ -68,10 +75,26 @@ def order_list(request: HttpRequest) -> HttpResponse:
         "carriers": Carrier.objects.order_by("code"),
         "query": urlencode({k: v for k, v in filters.as_params().items() if v}),
         "addresses": selectors.address_list(actor=request.actor),
-        # a batch allocation started from this page: its progress is polled from waybills
-        "batch_job": _positive_int(request.GET.get("batch_job")),
+        "print_statuses": selectors.PrintStatus.choices,
+        # a batch allocation (or 取号并打印) started from this page: its progress is polled
+        # from the app that runs it, and its orders stay ticked
+        "batch_job": batch.pk if batch else None,
+        "batch_kind": batch.kind if batch else "",
+        "ticked": set(batch.params.get("orders", [])) if batch else set(),
     }
     return render(request, "console/shops/order_list.html", context)
+
+
+def _batch_job(request: HttpRequest):
+    """The batch job named by ``?batch_job=`` if it is one of the shop's that the actor may
+    see (anything else is ignored: the list shows no progress)."""
+    job_id = _positive_int(request.GET.get("batch_job"))
+    if job_id is None:
+        return None
+    try:
+        return job_get(actor=request.actor, job_id=job_id)
+    except NotFound:
+        return None
 
 
 def _positive_int(value) -> int | None:
@@ -99,7 +122,8 @@ def _countdown(due, now) -> dict | None:
 @shop_required
 @require_POST
 def order_batch(request: HttpRequest) -> HttpResponse:
-    """Batch actions on the selection: pick list PDF, export, ship by hand."""
+    """Batch actions on the selection: pick list PDF, export, ship by hand (irreversible:
+    without ``confirm=1`` the answer is the confirmation page with the count)."""
     filters = selectors.OrderFilters.from_params(request.POST)
     action = request.POST.get("action")
     back = (
@@ -145,6 +169,17 @@ def order_batch(request: HttpRequest) -> HttpResponse:
                     for u in unknown
                 ]
             )
+        if not confirmed(request):  # irreversible: the count is confirmed first
+            order_ship_batch_refuse_if_too_large(len(shipments))
+            blocked = selectors.order_blocks(
+                actor=request.actor, order_ids=[s["order"] for s in shipments]
+            )
+            return ship_confirmation(
+                request,
+                count=len(shipments),
+                back=back,
+                notes=[f"{o.order_no}: {err.render_message()}" for o, err in blocked],
+            )
         address = request.POST.get("return_address") or None
         results = services.order_ship_batch_by_hand(
             actor=request.actor,
@@ -159,7 +194,7 @@ def order_batch(request: HttpRequest) -> HttpResponse:
         for r in failed:
             messages.error(request, f"#{r['order']}: {r['error']['message']}")
         return redirect(back)
-    raise ValidationError.for_fields(action="pick_list, export or ship.")
+    raise ValidationError.for_fields(action=_("Pick list, export or ship."))
 
 
 def _render_detail(request: HttpRequest, order, *, status: int = 200, **extra) -> HttpResponse:
@@ -168,10 +203,13 @@ def _render_detail(request: HttpRequest, order, *, status: int = 200, **extra) -
         "console/shops/order_detail.html",
         {
             "order": order,
-            "events": selectors.order_events(order=order),
+            "history": order_history(actor=request.actor, order=order),
+            "missed_deadlines": deadline_labels(order.sla_breaches),
             "countdown": _countdown(order.sla_due_at, timezone.now()),
             "carriers": Carrier.objects.order_by("code"),
             "addresses": selectors.address_list(actor=request.actor),
+            # after-sale or a cancellation under review: no ship form, the reason instead
+            "blocked": order_block(order),
             **extra,
         },
         status=status,
@@ -259,7 +297,7 @@ ACTIONS = {
 def order_action(request: HttpRequest, order_id: int, action: str) -> HttpResponse:
     order = selectors.order_get(actor=request.actor, order_id=order_id)
     if action not in ACTIONS:
-        raise ValidationError.for_fields(action="Unknown action.")
+        raise ValidationError.for_fields(action=_("Unknown action."))
     try:
         ACTIONS[action](request, order)
     except AppError as err:
@@ -284,7 +322,7 @@ def order_import(request: HttpRequest) -> HttpResponse:
         upload = request.FILES.get("file")
         try:
             if upload is None:
-                raise ValidationError.for_fields(file="Choose a file.")
+                raise ValidationError.for_fields(file=_("Choose a file."))
             started = imports.order_import_start(
                 actor=request.actor, file_name=upload.name, upload=upload
             )

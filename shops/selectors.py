@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, TextChoices
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
+from shops.errors import OrderBlocked
 from shops.models import (
     Address,
     AfterSaleStatus,
@@ -19,11 +21,12 @@ from shops.models import (
     OrderStatus,
     Shop,
 )
-from shops.services.order_states import AT_RISK_WINDOW
+from shops.services.order_states import AT_RISK_WINDOW, order_block
 from waybill_console import inputs
 from waybill_console import permissions as perms
 from waybill_console.crypto import blind_index
 from waybill_console.errors import NotFound, ValidationError
+from waybill_console.registry import register_once, registered
 from waybill_console.tenancy import Actor
 
 
@@ -85,6 +88,53 @@ def api_token_list(*, actor: Actor) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(shop=actor.require_shop(), revoked_at__isnull=True)
 
 
+class PrintStatus(TextChoices):
+    """An order's print status (打印状态): how often the label of its number (the live parent
+    package its mark shows) was printed. An order without a live number has none."""
+
+    UNPRINTED = "unprinted", gettext_lazy("Not printed")
+    PRINTED = "printed", gettext_lazy("Printed")
+    REPRINTED = "reprinted", gettext_lazy("Reprinted")
+
+    @classmethod
+    def for_count(cls, print_count: int) -> PrintStatus:
+        if print_count <= 0:
+            return cls.UNPRINTED
+        return cls.PRINTED if print_count == 1 else cls.REPRINTED
+
+    @classmethod
+    def count_lookup(cls, status: str) -> dict:
+        """The status as a lookup on a ``print_count`` field (the same rule as
+        :meth:`for_count`)."""
+        return {
+            cls.UNPRINTED: {"print_count": 0},
+            cls.PRINTED: {"print_count": 1},
+            cls.REPRINTED: {"print_count__gt": 1},
+        }[cls(status)]
+
+
+#: the print status, from the app that counts prints: ``waybills`` registers it in its
+#: ``AppConfig.ready()`` (shops never imports it). ``orders(shop_id=, status=)``: the ids of
+#: the shop's orders in that status, as a queryset (the list joins it as a subquery);
+#: ``of(shop_id=, order_ids=)``: {order id: status} for those of the orders that have one.
+_print_status: dict = {}
+
+
+def register_print_status(*, orders, of) -> None:
+    register_once(_print_status, "orders", orders, what="order print status")
+    register_once(_print_status, "of", of, what="order print status")
+
+
+def order_print_statuses(*, actor: Actor, order_ids: list[int]) -> dict[int, str]:
+    """The print status of each of the shop's orders in ``order_ids`` that holds a live
+    number (a page of the list: one query)."""
+    shop = actor.require_shop()
+    if not order_ids:
+        return {}
+    of = registered(_print_status, "of", what="order print status")
+    return of(shop_id=shop.pk, order_ids=list(order_ids))
+
+
 @dataclass
 class OrderFilters:
     """The order list's filters, shared by the page, the API, exports and batch actions."""
@@ -98,6 +148,8 @@ class OrderFilters:
     is_dropship: bool | None = None
     after_sale: bool | None = None
     q: str = ""
+    #: one of :class:`PrintStatus` (未打印 / 已打印 / 重打), or "" for any
+    print_status: str = ""
 
     @classmethod
     def from_params(cls, params) -> OrderFilters:
@@ -122,12 +174,15 @@ class OrderFilters:
                 return True
             if value in ("0", "false", "no"):
                 return False
-            errors[name] = "yes or no."
+            errors[name] = gettext("Yes or no.")
             return None
 
         status = (params.get("status") or "").strip()
         if status and status not in OrderStatus.values:
-            errors["status"] = f"One of {', '.join(OrderStatus.values)}."
+            errors["status"] = gettext("Not one of the order statuses.")
+        print_status = (params.get("print_status") or "").strip().lower()
+        if print_status and print_status not in PrintStatus.values:
+            errors["print_status"] = gettext("Not one of the print statuses.")
         filters = cls(
             status=status,
             date_from=day("date_from"),
@@ -138,6 +193,7 @@ class OrderFilters:
             is_dropship=yes_no("is_dropship"),
             after_sale=yes_no("after_sale"),
             q=(params.get("q") or "").strip(),
+            print_status=print_status,
         )
         if errors:
             raise ValidationError.for_fields(**errors)
@@ -157,6 +213,7 @@ class OrderFilters:
             "is_dropship": yn(self.is_dropship),
             "after_sale": yn(self.after_sale),
             "q": self.q,
+            "print_status": self.print_status,
         }
 
 
@@ -197,6 +254,9 @@ def order_list(
         )
     if f.q:
         qs = qs.filter(order_search(shop_id=shop.pk, term=f.q))
+    if f.print_status:
+        orders = registered(_print_status, "orders", what="order print status")
+        qs = qs.filter(pk__in=orders(shop_id=shop.pk, status=f.print_status))
     return qs
 
 
@@ -254,6 +314,19 @@ def _order_row(shop_id: int, order_id: int) -> Order | None:
         rawsql.execute_prepared(cur, "wbc_order", sql, [shop_id, order_id])
         row = cur.fetchone()
     return rawsql.build(Order, row) if row else None
+
+
+def order_blocks(*, actor: Actor, order_ids: list[int]) -> list[tuple[Order, OrderBlocked]]:
+    """The actor's orders among ``order_ids`` that the one order rule blocks (after-sale,
+    cancellation under review: :func:`~shops.services.order_states.order_block`), each
+    with its refusal: what a batch 发货 will refuse, shown before it is confirmed."""
+    shop = actor.require_shop()
+    rows = (
+        Order.objects.filter(shop=shop, pk__in=order_ids)
+        .only("pk", "order_no", "after_sale_status", "cancel_request_status")
+        .order_by("pk")
+    )
+    return [(o, blocked) for o in rows if (blocked := order_block(o)) is not None]
 
 
 def order_items_for(*, order_ids: list[int]):

@@ -6,12 +6,14 @@ from django.contrib import messages
 from django.contrib.auth import password_validation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from shops import regions, selectors, services
 from shops.views import shop_required
+from waybill_console import confirm
 from waybill_console import permissions as perms
 from waybill_console.errors import AppError, ValidationError
 
@@ -146,10 +148,26 @@ ACCOUNT_DONE = {
 }
 
 
+def _disable_confirmation(request: HttpRequest, membership) -> HttpResponse:
+    """The confirmation step before a sub-account is disabled (the house's step for
+    actions that lock someone out: a page, keyboard-ready, that a bare POST cannot skip)."""
+    return confirm.confirmation(
+        request,
+        title=_("Disable sub-account"),
+        question=_(
+            "Disable %(name)s? It can no longer sign in to this shop; its permissions are "
+            "kept and it can be enabled again."
+        )
+        % {"name": membership.display_name or membership.user.get_username()},
+        confirm_label=_("Yes, disable"),
+        back=reverse("console:account_update", args=[membership.pk]),
+    )
+
+
 @shop_required
 def account_update(request: HttpRequest, membership_id: int) -> HttpResponse:
     """One sub-account: its permission grid, rename, password reset, disable / enable
-    (disable behind a confirm step). Each form posts its ``action``."""
+    (disable behind the confirmation step). Each form posts its ``action``."""
     membership = selectors.sub_account_get(actor=request.actor, membership_id=membership_id)
     context = _account_context(
         account=membership, checked=membership.permissions, display_name=membership.display_name
@@ -158,10 +176,12 @@ def account_update(request: HttpRequest, membership_id: int) -> HttpResponse:
         action = request.POST.get("action", "")
         if action not in ACCOUNT_ACTIONS:
             raise ValidationError.for_fields(action=_("Choose what to change."))
+        if action == "disable" and not confirm.confirmed(request):
+            return _disable_confirmation(request, membership)
         try:
             ACCOUNT_ACTIONS[action](request, membership.pk)
         except AppError as err:
-            context.update(error=err.as_dict(), failed=action)
+            context["error"] = err.as_dict()
             if action == "permissions":
                 context["checked"] = request.POST.getlist("permissions")
             if action == "rename":

@@ -5,6 +5,7 @@ member of shops sees only the shop the session switched to.
 """
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 
 class ShopScopedAdmin(admin.ModelAdmin):
@@ -37,3 +38,19 @@ class ReadOnlyAdminMixin:
 
 class ReadOnlyScopedAdmin(ReadOnlyAdminMixin, ShopScopedAdmin):
     """A scoped, read-only list (see :class:`ReadOnlyAdminMixin`)."""
+
+
+class ActorNameAdminMixin:
+    """Shows a record's ``actor`` string (``user:wang``, ``token#9``, ``system``) by name,
+    as ``actor_name``: list it in ``readonly_fields`` and exclude ``actor``."""
+
+    @admin.display(description=_("actor"))
+    def actor_name(self, obj):
+        from waybill_console.actors import actor_names
+
+        return actor_names([obj.actor], shop=getattr(obj, "shop", None))[obj.actor]
+
+
+def with_actor_name(fields: list[str]) -> list[str]:
+    """``fields`` with ``actor`` shown by name (:class:`ActorNameAdminMixin`)."""
+    return ["actor_name" if f == "actor" else f for f in fields]

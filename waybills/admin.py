@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from waybill_console.admin_scoping import ShopScopedAdmin
+from waybill_console.admin_scoping import ActorNameAdminMixin, ShopScopedAdmin, with_actor_name
 from waybill_console.errors import AppError
 from waybill_console.tenancy import Actor
 from waybills import services
@@ -32,13 +32,15 @@ def _tracking_action(status: str, label):
                     waybill_no=waybill.waybill_no,
                     occurred_at=timezone.now(),
                     status=status,
-                    description=f"ops: {status}",
+                    description=str(_("Recorded by platform operations")),
                 )
                 done += 1
             except AppError as err:
                 messages.error(request, f"{waybill.waybill_no}: {err.render_message()}")
         if done:
-            messages.success(request, f"{label}: {done}")
+            messages.success(
+                request, _("%(action)s: %(count)s waybills.") % {"action": label, "count": done}
+            )
 
     action.__name__ = f"track_{status}"
     action.short_description = label
@@ -46,7 +48,7 @@ def _tracking_action(status: str, label):
 
 
 @admin.register(Waybill)
-class WaybillAdmin(ShopScopedAdmin):
+class WaybillAdmin(ActorNameAdminMixin, ShopScopedAdmin):
     list_display = [
         "waybill_no",
         "carrier",
@@ -63,8 +65,8 @@ class WaybillAdmin(ShopScopedAdmin):
     search_fields = ["waybill_no", "order__order_no"]
     date_hierarchy = "allocated_at"
     list_select_related = ["carrier", "branch", "shop", "order"]
-    readonly_fields = [f.name for f in Waybill._meta.fields]
-    exclude = ["receiver_name", "receiver_phone", "receiver_detail"]
+    readonly_fields = with_actor_name([f.name for f in Waybill._meta.fields])
+    exclude = ["receiver_name", "receiver_phone", "receiver_detail", "actor"]
     inlines = [TrackingInline]
     actions = [
         _tracking_action("picked_up", _("Tracking: picked up")),

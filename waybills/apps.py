@@ -1,9 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class WaybillsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "waybills"
+    verbose_name = _("E-waybills")
 
     def ready(self):
         from django.utils.translation import gettext_lazy as _
@@ -35,3 +37,16 @@ class WaybillsConfig(AppConfig):
         # the order search finds an order by its waybill number (shops never imports us)
         if order_ids_by_waybill_no not in shop_selectors.ORDER_NUMBER_FINDERS:
             shop_selectors.ORDER_NUMBER_FINDERS.append(order_ids_by_waybill_no)
+
+        # what pages call the fields this app's errors name
+        from waybill_console.field_labels import register_field_labels
+        from waybills.field_labels import LABELS as FIELD_LABELS
+
+        register_field_labels(FIELD_LABELS)
+
+        # the order list's print status (未打印 / 已打印 / 重打): column and filter
+        from waybills.selectors import order_ids_by_print_status, order_print_statuses
+
+        shop_selectors.register_print_status(
+            orders=order_ids_by_print_status, of=order_print_statuses
+        )

@@ -88,6 +88,20 @@ class WaybillReceiverNotEditable(AppError):
     message = _("Only the shop that owns the order can change its receiver.")
 
 
+class OrderHasOwnWaybill(AppError):
+    """One parcel per order: the order carries its own shop's live number (printed or
+    not), so a factory's number (代发) would send a second one. ``detail.waybill_no`` is
+    the number as the asking side may see it (masked for a factory)."""
+
+    code = "ORDER_HAS_OWN_WAYBILL"
+    status = 409
+    message = _(
+        "The order already has the merchant's own waybill number %(waybill_no)s; a "
+        "factory's number would send a second parcel. The merchant must cancel that "
+        "number first."
+    )
+
+
 class BatchShipTooLarge(BatchTooLarge):
     """批量发货 of more orders than one batch takes, named with how many were selected (the
     page's "select all N matching orders" may select thousands)."""

@@ -35,16 +35,32 @@ LIVE_STATUSES = (
 
 
 class Waybill(models.Model):
-    shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="waybills")
-    subscription = models.ForeignKey(
-        "carriers.Subscription", on_delete=models.PROTECT, related_name="waybills"
+    shop = models.ForeignKey(
+        "shops.Shop", on_delete=models.CASCADE, related_name="waybills", verbose_name=_("shop")
     )
-    carrier = models.ForeignKey("carriers.Carrier", on_delete=models.PROTECT, related_name="+")
-    branch = models.ForeignKey("carriers.Branch", on_delete=models.PROTECT, related_name="+")
-    order = models.ForeignKey("shops.Order", on_delete=models.CASCADE, related_name="waybills")
+    subscription = models.ForeignKey(
+        "carriers.Subscription",
+        on_delete=models.PROTECT,
+        related_name="waybills",
+        verbose_name=_("subscription"),
+    )
+    carrier = models.ForeignKey(
+        "carriers.Carrier", on_delete=models.PROTECT, related_name="+", verbose_name=_("carrier")
+    )
+    branch = models.ForeignKey(
+        "carriers.Branch", on_delete=models.PROTECT, related_name="+", verbose_name=_("branch")
+    )
+    order = models.ForeignKey(
+        "shops.Order", on_delete=models.CASCADE, related_name="waybills", verbose_name=_("order")
+    )
     package_no = models.PositiveSmallIntegerField(_("package"), default=1)
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="children",
+        verbose_name=_("parent waybill"),
     )
     waybill_no = models.CharField(_("waybill number"), max_length=40)
     status = models.CharField(
@@ -54,40 +70,56 @@ class Waybill(models.Model):
 
     # what the label needs
     sort_code = models.CharField(_("sort code"), max_length=20)
-    package_center_code = models.CharField(max_length=20, blank=True)
+    package_center_code = models.CharField(
+        max_length=20, blank=True, verbose_name=_("package centre code")
+    )
     package_center_name = models.CharField(_("package centre"), max_length=40, blank=True)
-    short_address_code = models.CharField(max_length=20, blank=True)
+    short_address_code = models.CharField(
+        max_length=20, blank=True, verbose_name=_("short address code")
+    )
     short_address_name = models.CharField(_("short address"), max_length=40, blank=True)
-    services = models.JSONField(default=list, blank=True)
+    services = models.JSONField(default=list, blank=True, verbose_name=_("services"))
 
     # snapshots at allocation (sender: the shipping address; receiver: ciphertext + masks)
-    sender = models.JSONField(default=dict, blank=True)
-    receiver_name = EncryptedTextField()
-    receiver_phone = EncryptedTextField()
-    receiver_detail = EncryptedTextField()
-    receiver_name_masked = models.CharField(max_length=40)
-    receiver_phone_masked = models.CharField(max_length=20)
-    receiver_province = models.CharField(max_length=20)
-    receiver_city = models.CharField(max_length=30)
-    receiver_district = models.CharField(max_length=30, blank=True)
+    sender = models.JSONField(default=dict, blank=True, verbose_name=_("sender"))
+    receiver_name = EncryptedTextField(verbose_name=_("receiver's name"))
+    receiver_phone = EncryptedTextField(verbose_name=_("receiver's phone"))
+    receiver_detail = EncryptedTextField(verbose_name=_("receiver's address"))
+    receiver_name_masked = models.CharField(
+        max_length=40, verbose_name=_("receiver's name (masked)")
+    )
+    receiver_phone_masked = models.CharField(
+        max_length=20, verbose_name=_("receiver's phone (masked)")
+    )
+    receiver_province = models.CharField(max_length=20, verbose_name=_("receiver's province"))
+    receiver_city = models.CharField(max_length=30, verbose_name=_("receiver's city"))
+    receiver_district = models.CharField(
+        max_length=30, blank=True, verbose_name=_("receiver's district")
+    )
     weight_grams = models.PositiveIntegerField(_("weight (g)"), null=True, blank=True)
-    items = models.JSONField(default=list, blank=True)
+    items = models.JSONField(default=list, blank=True, verbose_name=_("items"))
     #: when the receiver snapshot last followed the order (a receiver change made on the
     #: waybill, written to both): an order address change after it blocks printing
-    receiver_changed_at = models.DateTimeField(null=True, blank=True)
+    receiver_changed_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("receiver changed at")
+    )
 
     allocated_at = models.DateTimeField(_("allocated at"), db_index=False)
     last_changed_at = models.DateTimeField(_("last changed at"))
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     recycled_at = models.DateTimeField(_("recycled at"), null=True, blank=True)
-    first_tracked_at = models.DateTimeField(null=True, blank=True)
-    picked_up_at = models.DateTimeField(null=True, blank=True)
+    first_tracked_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("first tracked at")
+    )
+    picked_up_at = models.DateTimeField(null=True, blank=True, verbose_name=_("picked up at"))
     print_count = models.PositiveIntegerField(_("prints"), default=0)
-    actor = models.CharField(max_length=60, blank=True)
+    actor = models.CharField(max_length=60, blank=True, verbose_name=_("actor"))
     #: the id the carrier knows this package by (its reservation's): cancels and queries
-    carrier_order_id = models.CharField(max_length=40, blank=True, default="")
+    carrier_order_id = models.CharField(
+        max_length=40, blank=True, default="", verbose_name=_("carrier order id")
+    )
     #: what the carrier returned for the label beyond the routing (e.g. SF's 丰密 QR)
-    print_data = models.JSONField(default=dict, blank=True)
+    print_data = models.JSONField(default=dict, blank=True, verbose_name=_("print data"))
 
     class Meta:
         ordering = ["-allocated_at", "-id"]
@@ -164,19 +196,25 @@ class TrackingStatus(models.TextChoices):
 
 
 class TrackingEvent(models.Model):
-    waybill = models.ForeignKey(Waybill, on_delete=models.CASCADE, related_name="tracking")
-    occurred_at = models.DateTimeField()
-    status = models.CharField(max_length=12, choices=TrackingStatus.choices)
-    description = models.CharField(max_length=200, blank=True)
-    location = models.CharField(max_length=80, blank=True)
-    received_at = models.DateTimeField(auto_now_add=True)
+    waybill = models.ForeignKey(
+        Waybill, on_delete=models.CASCADE, related_name="tracking", verbose_name=_("waybill")
+    )
+    occurred_at = models.DateTimeField(verbose_name=_("occurred at"))
+    status = models.CharField(
+        max_length=12, choices=TrackingStatus.choices, verbose_name=_("status")
+    )
+    description = models.CharField(max_length=200, blank=True, verbose_name=_("description"))
+    location = models.CharField(max_length=80, blank=True, verbose_name=_("location"))
+    received_at = models.DateTimeField(auto_now_add=True, verbose_name=_("received at"))
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
         indexes = [models.Index(fields=["waybill", "-occurred_at"])]
+        verbose_name = _("tracking event")
+        verbose_name_plural = _("tracking events")
 
     def __str__(self) -> str:
-        return f"{self.waybill_id} {self.status} {self.occurred_at:%Y-%m-%d %H:%M}"
+        return f"{self.get_status_display()} {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
 #: the count a violation takes again from the balance (one number came back when recycled)
@@ -189,14 +227,21 @@ class Violation(models.Model):
     When the balance cannot cover the deduction it is owed (``deducted_at`` empty) and the
     recycling sweep settles it as soon as the balance allows."""
 
-    shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+")
-    subscription = models.ForeignKey(
-        "carriers.Subscription", on_delete=models.PROTECT, related_name="violations"
+    shop = models.ForeignKey(
+        "shops.Shop", on_delete=models.CASCADE, related_name="+", verbose_name=_("shop")
     )
-    waybill = models.OneToOneField(Waybill, on_delete=models.CASCADE, related_name="violation")
-    detected_at = models.DateTimeField()
-    deducted_at = models.DateTimeField(null=True, blank=True)
-    note = models.CharField(max_length=200, blank=True)
+    subscription = models.ForeignKey(
+        "carriers.Subscription",
+        on_delete=models.PROTECT,
+        related_name="violations",
+        verbose_name=_("subscription"),
+    )
+    waybill = models.OneToOneField(
+        Waybill, on_delete=models.CASCADE, related_name="violation", verbose_name=_("waybill")
+    )
+    detected_at = models.DateTimeField(verbose_name=_("detected at"))
+    deducted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("deducted at"))
+    note = models.CharField(max_length=200, blank=True, verbose_name=_("note"))
 
     class Meta:
         ordering = ["-detected_at", "-id"]
@@ -205,28 +250,39 @@ class Violation(models.Model):
                 fields=["subscription"], name="violation_owed", condition=Q(deducted_at=None)
             )
         ]
+        verbose_name = _("violation")
+        verbose_name_plural = _("violations")
 
     def __str__(self) -> str:
-        return f"violation {self.waybill_id}"
+        return f"#{self.pk} · {self.waybill}"
 
 
 class AllocationException(models.Model):
     """面单异常: the last failed allocation of an order, kept until a retry succeeds."""
 
-    shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+")
-    order = models.ForeignKey("shops.Order", on_delete=models.CASCADE, related_name="+")
-    subscription = models.ForeignKey(
-        "carriers.Subscription", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    shop = models.ForeignKey(
+        "shops.Shop", on_delete=models.CASCADE, related_name="+", verbose_name=_("shop")
     )
-    carrier_code = models.CharField(max_length=16, blank=True)
-    package_count = models.PositiveSmallIntegerField(default=1)
-    code = models.CharField(max_length=40)
-    message = models.CharField(max_length=200)
-    detail = models.JSONField(default=dict, blank=True)
-    attempts = models.PositiveIntegerField(default=1)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    order = models.ForeignKey(
+        "shops.Order", on_delete=models.CASCADE, related_name="+", verbose_name=_("order")
+    )
+    subscription = models.ForeignKey(
+        "carriers.Subscription",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("subscription"),
+    )
+    carrier_code = models.CharField(max_length=16, blank=True, verbose_name=_("carrier code"))
+    package_count = models.PositiveSmallIntegerField(default=1, verbose_name=_("packages"))
+    code = models.CharField(max_length=40, verbose_name=_("error code"))
+    message = models.CharField(max_length=200, verbose_name=_("message"))
+    detail = models.JSONField(default=dict, blank=True, verbose_name=_("detail"))
+    attempts = models.PositiveIntegerField(default=1, verbose_name=_("attempts"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resolved at"))
 
     class Meta:
         ordering = ["-updated_at", "-id"]
@@ -242,6 +298,8 @@ class AllocationException(models.Model):
                 condition=Q(resolved_at=None),
             )
         ]
+        verbose_name = _("allocation exception")
+        verbose_name_plural = _("allocation exceptions")
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.code}"

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from carriers.models import Subscription
 from shops.models import Order
-from shops.selectors import order_list
+from shops.selectors import PrintStatus, order_list
 from shops.services.order_states import order_refuse_if_blocked, order_refuse_transition
 from waybill_console import inputs
 from waybill_console import permissions as perms
@@ -353,6 +353,34 @@ def order_ids_by_waybill_no(*, shop_id: int, term: str) -> list[int]:
         .values_list("order_id", flat=True)
         .distinct()[:20]
     )
+
+
+def _order_labels(shop_id: int) -> QuerySet[Waybill]:
+    """The numbers that give the shop's orders their print status: each order's live parent
+    package drawn by the shop itself (the number the order's mark shows; a factory's 代发
+    number and sub packages do not count)."""
+    return Waybill.objects.filter(shop_id=shop_id, package_no=1, status__in=LIVE_STATUSES)
+
+
+def order_ids_by_print_status(*, shop_id: int, status: str):
+    """The order list's print-status filter (registered with
+    ``shops.selectors.register_print_status``): the ids of the shop's orders whose number is
+    in ``status``, as a subquery for the list's ``pk IN (…)``."""
+    return (
+        _order_labels(shop_id)
+        .filter(**PrintStatus.count_lookup(status))
+        .order_by()
+        .values("order_id")
+    )
+
+
+def order_print_statuses(*, shop_id: int, order_ids: list[int]) -> dict[int, str]:
+    """{order id: print status} of the given orders that hold a live number (one query
+    over the ``(order, package_no)`` index)."""
+    rows = (
+        _order_labels(shop_id).filter(order_id__in=order_ids).values_list("order_id", "print_count")
+    )
+    return {order_id: PrintStatus.for_count(count).value for order_id, count in rows}
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import F
+from django.utils.translation import gettext
 
 from carriers.errors import QuotaInsufficient
 from carriers.models import LedgerEntry, Subscription
@@ -36,7 +37,7 @@ def ledger_post(
     The balance changes by a conditional UPDATE: zero rows updated means the balance
     would go below zero, refused with QUOTA_INSUFFICIENT."""
     if amount == 0:
-        raise ValidationError.for_fields(amount="Not zero.")
+        raise ValidationError.for_fields(amount=gettext("Not zero."))
     updates = {"balance": F("balance") + amount}
     counter = COUNTERS.get(kind)
     if counter:

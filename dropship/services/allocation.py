@@ -3,7 +3,9 @@
 Each order is handled in its own short transaction that locks the order row first, the
 same lock the after-sale and cancellation services take (``shops.services.orders``), so
 an allocation and an after-sale that opens at the same moment cannot both win: either the
-allocation sees the after-sale and is refused, or the after-sale cancels it.
+allocation sees the after-sale and is refused, or the after-sale cancels it. An order that
+carries the merchant's own live number is not handed over (ORDER_HAS_OWN_WAYBILL: a
+factory's number would be a second parcel).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from shops.models import Order, OrderItem, Shop
 from shops.services.order_states import order_refuse_if_blocked
 from waybill_console.errors import AppError, BatchTooLarge, NotFound, ValidationError
 from waybill_console.tenancy import Actor
+from waybills.services.on_behalf import order_refuse_if_own_waybill
 
 BATCH_LIMIT = 500
 
@@ -112,6 +115,7 @@ def _allocate_order(
             if order.created_at < binding.confirmed_at:
                 raise OrderNotSynced(order_no=order.order_no, detail={"order": order.pk})
             order_refuse_if_blocked(order, purpose="hand_to_factory")
+            order_refuse_if_own_waybill(order, masked=False)  # one parcel per order
             items = list(OrderItem.objects.filter(order=order).order_by("pk"))
             live = dict(
                 Allocation.objects.filter(

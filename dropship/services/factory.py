@@ -5,6 +5,9 @@
   allocation, an ended binding, or an order the one order rule refuses
   (:func:`~shops.services.order_states.order_refuse_if_blocked`, ``allocate_on_behalf``:
   after-sale, under review, not paid or shipped unless another factory's part shipped).
+  Drawing, printing, returning and shipping are all refused while the merchant holds its
+  own live number for the order (ORDER_HAS_OWN_WAYBILL: one parcel per order; the
+  merchant cancels its number first).
 * **Print** (``factory_order_print``): the label through the printing app (receiver
   decrypted only there, audited); the first successful print **returns** the number to
   the merchant automatically. Printing is refused (ORDER_BLOCKED) for an order in
@@ -51,6 +54,7 @@ from waybill_console import permissions as perms
 from waybill_console.errors import AppError, BatchTooLarge, NotFound, ValidationError
 from waybill_console.tenancy import Actor
 from waybills.models import LIVE_STATUSES, Waybill
+from waybills.services.on_behalf import order_refuse_if_own_waybill
 
 SHIP_BATCH_LIMIT = 500
 
@@ -111,6 +115,8 @@ def _check_workable(fo: FactoryOrder) -> None:
     if fo.shipped_at is not None:
         raise AlreadyShipped()
     active_binding(merchant_id=fo.merchant_id, factory_id=fo.factory_id)
+    # one parcel per order: not while the merchant holds its own live number for it
+    order_refuse_if_own_waybill(fo.order, masked=True)
 
 
 def _refuse_if_not_drawable(order: Order, fo: FactoryOrder) -> None:
@@ -380,6 +386,7 @@ def factory_order_ship(
         if fo.returned_at is None:
             raise NotReturned()
         order_refuse_if_blocked(order, purpose="ship")
+        order_refuse_if_own_waybill(order, masked=side == FACTORY)
         platform = fo.waybill_id is not None
         if not platform and order.shop.no_source_risk:
             raise PlatformWaybillRequired()

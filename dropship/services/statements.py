@@ -199,14 +199,18 @@ def statement_start(
     start = _date(date_from, "date_from", errors)
     end = _date(date_to, "date_to", errors)
     if file_format not in ("csv", "xlsx"):
-        errors["format"] = "csv or xlsx."
+        errors["format"] = str(_("CSV or XLSX."))
     if start and end:
         if end < start:
             errors["date_to"] = str(_("On or after the start date."))
         elif (end - start).days >= MAX_RANGE_DAYS:
             errors["date_to"] = str(_("At most %(n)s days.") % {"n": MAX_RANGE_DAYS})
     if other is None:
-        errors[field] = str(_("The shop number of a bound %(side)s.") % {"side": field})
+        errors[field] = str(
+            _("The shop number of a bound factory.")
+            if field == "factory"
+            else _("The shop number of a bound merchant.")
+        )
     if errors:
         raise ValidationError.for_fields(**errors)
     merchant, factory = (shop, other) if side == MERCHANT else (other, shop)

@@ -284,7 +284,7 @@ def _posted(request: HttpRequest) -> dict:
         try:
             data["custom_fields"] = parsers.loads(request.POST["custom_fields"] or "[]")
         except ValueError:
-            raise ValidationError.for_fields(custom_fields="A JSON list of fields.") from None
+            raise ValidationError.for_fields(custom_fields=_("A JSON list of fields.")) from None
     for key in ("name", "free_text", "watermark"):
         if key in request.POST:
             data[key] = request.POST[key]
@@ -337,7 +337,9 @@ def designer_preview(request: HttpRequest, template_id: int) -> HttpResponse:
             try:
                 raw = parsers.loads(request.GET["fields"])
             except ValueError:
-                raise ValidationError.for_fields(custom_fields="A JSON list of fields.") from None
+                raise ValidationError.for_fields(
+                    custom_fields=_("A JSON list of fields.")
+                ) from None
             template = LabelTemplate(
                 shop=template.shop,
                 carrier=template.carrier,

@@ -19,14 +19,16 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from printing import agents, print_jobs, printers, selectors, services
-from printing.errors import PrintTooMany
+from printing.errors import PrintTooMany, ReprintNotConfirmed
 from printing.models import Connection, Printer, PrinterKind, PrintJob
 from shops import selectors as shop_selectors
 from shops.views import shop_required
-from waybill_console.errors import AppError, ValidationError
+from waybill_console.confirm import confirmation, confirmed
+from waybill_console.errors import AppError, ValidationError, page_error
 
 PAGE_SIZE = 50
 FORM_FIELDS = printers.PRINTER_FIELDS[:-2]  # grayscale and default have their own controls
@@ -281,12 +283,14 @@ def print_job_retry(request: HttpRequest, job_id: int) -> HttpResponse:
 # --- batch printing from the order list (批量打印) -------------------------------------------
 
 
-def _order_list_url(request: HttpRequest) -> str:
+def order_list_url(request: HttpRequest, **extra) -> str:
+    """Back to the order list with the filters the form carried (and ``extra``)."""
     try:
         params = shop_selectors.OrderFilters.from_params(request.POST).as_params()
     except AppError:
         params = {}
     query = {k: v for k, v in params.items() if v}
+    query.update(extra)
     return reverse("console:order_list") + ("?" + urlencode(query) if query else "")
 
 
@@ -300,24 +304,71 @@ def print_batch_controls(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _selected_order_ids(request: HttpRequest) -> list[int]:
+def selected_order_ids(request: HttpRequest, *, limit: int = print_jobs.JOB_LIMIT) -> list[int]:
+    """The ticked orders, or (``all_matching=1``) every order matching the list's filters,
+    at most ``limit + 1`` of them (so that too many is refused, not cut)."""
     if request.POST.get("all_matching") == "1":
         filters = shop_selectors.OrderFilters.from_params(request.POST)
         qs = shop_selectors.order_list(actor=request.actor, filters=filters)
-        return list(qs.values_list("pk", flat=True)[: print_jobs.JOB_LIMIT + 1])
+        return list(qs.values_list("pk", flat=True)[: limit + 1])
     ids = (_int_or_none(v) for v in request.POST.getlist("ids"))
     return list(dict.fromkeys(i for i in ids if i))
+
+
+def reprint_question(err: ReprintNotConfirmed) -> str:
+    count = len(err.detail.get("waybill_nos", []))
+    return ngettext(
+        "The label of %(count)s waybill number was printed before. Print it again? "
+        "The label carries 重打 and the reprint is recorded in the order's history.",
+        "The labels of %(count)s waybill numbers were printed before. Print them again? "
+        "The labels carry 重打 and the reprint is recorded in the orders' history.",
+        count,
+    ) % {"count": count}
+
+
+def reprint_confirmation(request: HttpRequest, err: ReprintNotConfirmed, back: str):
+    """The confirmation step of a reprint (the numbers listed): the same POST again with
+    ``confirm=1`` prints. For htmx (``static/js/print.js``) a fragment the page shows in
+    place, otherwise the confirmation page."""
+    if request.htmx:
+        fields = [
+            (name, value)
+            for name in request.POST
+            if name not in ("csrfmiddlewaretoken", "confirm")
+            for value in request.POST.getlist(name)
+        ]
+        return render(
+            request,
+            "console/printing/_reprint_confirm.html",
+            {
+                "question": reprint_question(err),
+                "numbers": err.detail.get("waybill_nos", []),
+                "fields": fields,
+                "action": request.get_full_path(),
+            },
+        )
+    return confirmation(
+        request,
+        title=_("Confirm reprint"),
+        question=reprint_question(err),
+        confirm_label=_("Reprint"),
+        back=back,
+        notes=err.detail.get("waybill_nos", []),
+    )
 
 
 @shop_required
 @require_POST
 def print_batch(request: HttpRequest) -> HttpResponse:
     """Print the ticked orders' waybills (at most 50): as a print job on the chosen
-    printer (then its page), or as one PDF for the browser's print dialog."""
+    printer (then its page), or as one PDF for the browser's print dialog. Labels printed
+    before are reprinted only once confirmed: without ``confirm=1`` the answer is the
+    confirmation page listing them."""
     actor = request.actor
-    back = _order_list_url(request)
+    back = order_list_url(request)
+    ask = not confirmed(request)
     try:
-        order_ids = _selected_order_ids(request)
+        order_ids = selected_order_ids(request)
         if not order_ids:
             raise ValidationError(_("Select the orders to print."))
         if len(order_ids) > print_jobs.JOB_LIMIT:
@@ -327,16 +378,23 @@ def print_batch(request: HttpRequest) -> HttpResponse:
             raise ValidationError(_("None of the selected orders has a waybill number yet."))
         target = request.POST.get("print_target", "")
         if target == "pdf":
-            body = services.labels_pdf(actor=actor, waybills=waybills)
+            body = services.labels_pdf(actor=actor, waybills=waybills, ask_before_reprint=ask)
             stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
             response = HttpResponse(body, content_type="application/pdf")
             response["Content-Disposition"] = f'attachment; filename="labels-{stamp}.pdf"'
             return response
         printer = selectors.printer_get(actor=actor, printer_id=_int_or_none(target) or 0)
         job = print_jobs.print_job_create(
-            actor=actor, printer=printer, waybill_ids=[w.pk for w in waybills]
+            actor=actor,
+            printer=printer,
+            waybill_ids=[w.pk for w in waybills],
+            ask_before_reprint=ask,
         )
+    except ReprintNotConfirmed as err:
+        return reprint_confirmation(request, err, back)
     except AppError as err:
+        if request.htmx:  # the batch progress's PDF button (static/js/print.js)
+            return page_error(request, err)
         messages.error(request, _error_text(err))
         return redirect(back)
     skipped = len(order_ids) - len(waybills)
@@ -351,6 +409,10 @@ def print_batch(request: HttpRequest) -> HttpResponse:
         _("Print job #%(job)s: %(count)s labels to %(printer)s.")
         % {"job": job.pk, "count": len(waybills), "printer": printer.name},
     )
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = reverse("console:print_job_detail", args=[job.pk])
+        return response
     return redirect("console:print_job_detail", job_id=job.pk)
 
 

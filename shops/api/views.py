@@ -1,4 +1,5 @@
 from django.http import FileResponse
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -57,6 +58,14 @@ class OrderListView(APIView):
             OpenApiParameter("is_dropship", str, required=False, enum=["yes", "no"]),
             OpenApiParameter("after_sale", str, required=False, enum=["yes", "no"]),
             OpenApiParameter(
+                "print_status",
+                str,
+                required=False,
+                enum=selectors.PrintStatus.values,
+                description="the label of the order's number: never printed (未打印), printed "
+                "once (已打印) or more than once (重打); orders without a number match none",
+            ),
+            OpenApiParameter(
                 "q",
                 str,
                 required=False,
@@ -64,7 +73,7 @@ class OrderListView(APIView):
             ),
         ],
         summary="List orders (receiver masked); filters: status, date_from, date_to, "
-        "at_risk, carrier, has_waybill, is_dropship, after_sale, q",
+        "at_risk, carrier, has_waybill, is_dropship, after_sale, print_status, q",
     )
     def get(self, request):
         filters = selectors.OrderFilters.from_params(request.query_params)
@@ -276,5 +285,5 @@ class JobDownloadView(APIView):
     def get(self, request, job_id: int):
         job = job_get(actor=request.wbc_actor, job_id=job_id)
         if not job.file_path:
-            raise ValidationError.for_fields(job="The file is not ready yet.")
+            raise ValidationError.for_fields(job=gettext("The file is not ready yet."))
         return FileResponse(open(job.file_path, "rb"), as_attachment=True, filename=job.file_name)

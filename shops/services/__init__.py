@@ -5,19 +5,14 @@ from shops.services.accounts import (  # noqa: F401
     api_token_revoke,
     login_check_allowed,
     login_record_failure,
+    password_problems,
     session_switch_shop,
     shop_create,
-    password_problems,
     shop_set_active,
     user_create,
     user_find_for_login,
     username_identity,
     username_normalize,
-)
-from shops.services.sub_accounts import (  # noqa: F401
-    sub_account_create,
-    sub_account_password_reset,
-    sub_account_update,
 )
 from shops.services.addresses import (  # noqa: F401
     ADDRESS_LIMIT,
@@ -42,4 +37,9 @@ from shops.services.orders import (  # noqa: F401
     order_request_cancel,
     order_reroute,
     order_start_after_sale,
+)
+from shops.services.sub_accounts import (  # noqa: F401
+    sub_account_create,
+    sub_account_password_reset,
+    sub_account_update,
 )

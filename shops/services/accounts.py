@@ -187,12 +187,14 @@ def api_token_create(
 ) -> tuple[ApiToken, str]:
     """Create a token for one shop or one branch; returns the token and its key (shown once)."""
     if (shop is None) == (branch is None):
-        raise ValidationError.for_fields(shop="A token belongs to exactly one shop or branch.")
+        raise ValidationError.for_fields(shop=_("A token belongs to exactly one shop or branch."))
     if scopes is None:
         scopes = sorted(perms.GRANTABLE) if shop else []
     unknown = [s for s in scopes if s not in perms.ALL]
     if unknown:
-        raise ValidationError.for_fields(scopes=f"Unknown scopes: {', '.join(unknown)}")
+        raise ValidationError.for_fields(
+            scopes=_("Unknown scopes: %(scopes)s") % {"scopes": ", ".join(unknown)}
+        )
     key = secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         name=name,

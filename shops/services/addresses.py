@@ -6,6 +6,7 @@ import re
 
 from django.db import transaction
 from django.db.models import ProtectedError
+from django.utils.translation import gettext as _
 
 from shops import regions
 from shops.errors import AddressInUse, AddressLimit
@@ -24,28 +25,28 @@ def _clean(data: dict) -> dict:
     errors: dict[str, str] = {}
     for required in ("contact_name", "phone", "province", "city", "detail"):
         if not values[required]:
-            errors[required] = "This field is required."
+            errors[required] = _("This field is required.")
     phone = re.sub(r"\s", "", values["phone"])
     if phone and not PHONE_RE.match(phone):
-        errors["phone"] = "Not a valid mobile (11 digits) or landline (0xx-xxxxxxxx) number."
+        errors["phone"] = _("Not a valid mobile (11 digits) or landline (0xx-xxxxxxxx) number.")
     if len(values["contact_name"]) > 40:
-        errors["contact_name"] = "At most 40 characters."
+        errors["contact_name"] = _("At most %(n)s characters.") % {"n": 40}
     if len(values["detail"]) > 120:
-        errors["detail"] = "At most 120 characters."
+        errors["detail"] = _("At most %(n)s characters.") % {"n": 120}
     if len(values["street"]) > 40:
-        errors["street"] = "At most 40 characters."
+        errors["street"] = _("At most %(n)s characters.") % {"n": 40}
     province, city, district = regions.resolve(
         values["province"], values["city"], values["district"]
     )
     if values["province"] and province is None:
-        errors["province"] = "Not a province in the administrative-division list."
+        errors["province"] = _("Not a province in the administrative-division list.")
     elif values["city"] and city is None:
-        errors["city"] = "Not a city of this province."
+        errors["city"] = _("Not a city of this province.")
     elif city is not None:
         if values["district"] and district is None:
-            errors["district"] = "Not a district of this city."
+            errors["district"] = _("Not a district of this city.")
         elif not values["district"] and regions.children(city.code):
-            errors["district"] = "This field is required."
+            errors["district"] = _("This field is required.")
     if errors:
         raise ValidationError.for_fields(**errors)
     return {

@@ -53,8 +53,8 @@ def _export_queryset(actor: Actor, params: dict, order_ids: list[int] | None = N
         filters.date_from = earliest
     if filters.date_from < earliest:
         raise ValidationError.for_fields(
-            date_from=f"An export covers at most the last {EXPORT_MAX_DAYS} days "
-            f"(from {earliest.isoformat()})."
+            date_from=_("An export covers at most the last %(days)s days (from %(first)s).")
+            % {"days": EXPORT_MAX_DAYS, "first": earliest.isoformat()}
         )
     qs = order_list(actor=actor, filters=filters)
     if order_ids:
@@ -64,11 +64,11 @@ def _export_queryset(actor: Actor, params: dict, order_ids: list[int] | None = N
 
 def _ticked(order_ids) -> list[int]:
     if not isinstance(order_ids, list | tuple):
-        raise ValidationError.for_fields(orders="A list of order ids.")
+        raise ValidationError.for_fields(orders=_("A list of order ids."))
     try:
         return list(dict.fromkeys(int(i) for i in order_ids))
     except (TypeError, ValueError):
-        raise ValidationError.for_fields(orders="A list of order ids.") from None
+        raise ValidationError.for_fields(orders=_("A list of order ids.")) from None
 
 
 def order_export_start(
@@ -80,7 +80,7 @@ def order_export_start(
     this shop's, still the last 90 days and at most 15,000 rows); none: the filters."""
     actor.require(perms.EXPORT)
     if file_format not in ("csv", "xlsx"):
-        raise ValidationError.for_fields(format="csv or xlsx.")
+        raise ValidationError.for_fields(format=_("CSV or XLSX."))
     ids = _ticked(order_ids) if order_ids else []
     if len(ids) > EXPORT_MAX_ROWS:
         raise ExportTooLarge(
@@ -185,7 +185,7 @@ def pick_list_lines(*, actor: Actor, order_ids: list[int]) -> tuple[list[Order],
     actor.require(perms.PRINT)
     shop = actor.require_shop()
     if not order_ids:
-        raise ValidationError.for_fields(orders="Select at least one order.")
+        raise ValidationError.for_fields(orders=_("Select at least one order."))
     if len(order_ids) > PICK_LIST_MAX_ORDERS:
         raise BatchTooLarge(limit=PICK_LIST_MAX_ORDERS, detail={"count": len(order_ids)})
     orders = list(

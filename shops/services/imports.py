@@ -132,7 +132,7 @@ def _column_map(header: list[str]) -> tuple[dict[str, int], dict[str, str], list
             "line": 1,
             "field": "header",
             "label": str(HEADER_LABEL),
-            "message": f"Missing column: {m}",
+            "message": str(_("Missing column: %(column)s") % {"column": m}),
         }
         for m in missing
     ]
@@ -167,7 +167,7 @@ def _moment(value: str):
     except ValueError:  # well formed but no such time (2026-02-30)
         moment = None
     if moment is None:
-        return None, "A time like 2026-11-23 10:30:00."
+        return None, str(_("A time like 2026-11-23 10:30:00."))
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     return moment, None
@@ -296,7 +296,7 @@ def order_import(
         status_word = cell(row, "status").lower()
         status = STATUS_WORDS.get(status_word)
         if status is None:
-            errors["status"] = "paid/unpaid (已付款/待付款)."
+            errors["status"] = str(_("Paid or unpaid (已付款/待付款)."))
             status = OrderStatus.PAID
         paid_at, problem = _moment(cell(row, "paid_at"))
         if problem:
@@ -305,7 +305,7 @@ def order_import(
         if problem:
             errors["promised_ship_at"] = problem
         if order_no in existing:
-            errors["order_no"] = "This order number already exists in the shop."
+            errors["order_no"] = str(_("This order number already exists in the shop."))
         data = clean_order(
             order_no=order_no,
             items=group["items"],

@@ -26,6 +26,7 @@ S = OrderStatus
 #: a pre-sale order's promised ship date is at most this long after the order is created
 PRESALE_MAX_AHEAD = timedelta(days=90)
 
+REQUIRED = _("This field is required.")
 UNKNOWN_PROVINCE = _("Not a province in the administrative-division list.")
 UNKNOWN_CITY = _("Not a city of %(province)s in the administrative-division list.")
 UNKNOWN_DISTRICT = _("Not a district or county of %(city)s in the administrative-division list.")
@@ -51,7 +52,9 @@ def clean_receiver(
     leaves the region to the carrier (address screening answers 1014 for a place it cannot
     parse); everywhere an order is taken in, the region must be in the division list."""
     if not isinstance(data, dict):
-        errors[prefix.rstrip(".")] = "An object with name, phone, province, city, district, detail."
+        errors[prefix.rstrip(".")] = str(
+            _("An object with name, phone, province, city, district, detail.")
+        )
         return None
     values = {
         k: str(data.get(k) or "").strip()
@@ -59,16 +62,16 @@ def clean_receiver(
     }
     for required in ("name", "phone", "province", "city", "detail"):
         if not values[required]:
-            errors[f"{prefix}{required}"] = "This field is required."
+            errors[f"{prefix}{required}"] = str(REQUIRED)
     phone = re.sub(r"[\s-]", "", values["phone"])
     if phone.startswith("+86"):
         phone = phone[3:]
     if phone and not PHONE_RE.match(phone) and not LANDLINE_RE.match(phone):
-        errors[f"{prefix}phone"] = "Not a valid mobile or landline number."
+        errors[f"{prefix}phone"] = str(_("Not a valid mobile or landline number."))
     if len(values["name"]) > 40:
-        errors[f"{prefix}name"] = "At most 40 characters."
+        errors[f"{prefix}name"] = str(_("At most %(n)s characters.") % {"n": 40})
     if len(values["detail"]) > 200:
-        errors[f"{prefix}detail"] = "At most 200 characters."
+        errors[f"{prefix}detail"] = str(_("At most %(n)s characters.") % {"n": 200})
     values["phone"] = phone
     if check_region:
         _clean_region(values, errors, prefix)
@@ -129,10 +132,10 @@ def clean_items(
     ``require_sku=False`` for what only a label lists (a waybill's own items)."""
     clean = []
     if not items:
-        errors[prefix] = "At least one item."
+        errors[prefix] = str(_("At least one item."))
         return clean
     if not isinstance(items, list | tuple):
-        errors[prefix] = "A list of items."
+        errors[prefix] = str(_("A list of items."))
         return clean
     if len(items) > ITEMS_MAX:
         errors[prefix] = str(_("At most %(n)s items per order.") % {"n": ITEMS_MAX})
@@ -140,24 +143,24 @@ def clean_items(
     for i, item in enumerate(items):
         key = f"{prefix}[{i}]"
         if not isinstance(item, dict):
-            errors[key] = "An object with sku, product_name, spec, quantity, unit_price."
+            errors[key] = str(_("An object with sku, product_name, spec, quantity, unit_price."))
             continue
         try:
             quantity = int(item.get("quantity", 1))
             price = inputs.finite_decimal(item.get("unit_price", "0") or "0")
         except (TypeError, ValueError):
-            errors[key] = "quantity must be an integer, unit_price a number."
+            errors[key] = str(_("The quantity must be a whole number and the unit price a number."))
             continue
         if quantity < 1:
-            errors[f"{key}.quantity"] = "At least 1."
+            errors[f"{key}.quantity"] = str(_("At least 1."))
         elif quantity > QUANTITY_MAX:
             errors[f"{key}.quantity"] = str(_("At most %(n)s.") % {"n": QUANTITY_MAX})
         if price < 0 or price > inputs.MONEY_MAX or price.as_tuple().exponent < -2:
-            errors[f"{key}.unit_price"] = "A non-negative amount with at most 2 decimals."
+            errors[f"{key}.unit_price"] = str(_("A non-negative amount with at most 2 decimals."))
         texts = {f: str(item.get(f) or "").strip() for f in ITEM_TEXT_MAX}
         for field, value in texts.items():
             if not value and (field == "product_name" or field == "sku" and require_sku):
-                errors[f"{key}.{field}"] = "This field is required."
+                errors[f"{key}.{field}"] = str(REQUIRED)
             elif problem := item_text_error(field, value):
                 errors[f"{key}.{field}"] = problem
         clean.append({**texts, "quantity": quantity, "unit_price": price})
@@ -201,9 +204,9 @@ def clean_order(
     before = len(errors)
     order_no = str(order_no or "").strip()
     if not order_no or len(order_no) > 64:
-        errors[f"{prefix}order_no"] = "1–64 characters."
+        errors[f"{prefix}order_no"] = str(_("1 to 64 characters."))
     if status not in (S.UNPAID, S.PAID):
-        errors[f"{prefix}status"] = "unpaid or paid."
+        errors[f"{prefix}status"] = str(_("Unpaid or paid."))
     if paid_at is not None and not inputs.moment_in_range(paid_at):
         errors[f"{prefix}paid_at"] = inputs.moment_message()
     if promised_ship_at is not None:

@@ -7,6 +7,7 @@ import re
 from datetime import datetime
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from shops.errors import PlatformWaybillRequired
 from shops.models import Order
@@ -47,14 +48,14 @@ def order_ship_by_hand(
     carrier_code = (carrier_code or "").strip().upper()
     tracking_no = re.sub(r"\s", "", tracking_no or "").upper()
     if not Carrier.objects.filter(code=carrier_code).exists():
-        errors["carrier"] = "Unknown carrier code."
+        errors["carrier"] = gettext("Unknown carrier code.")
     if not re.fullmatch(r"[A-Z0-9]{8,30}", tracking_no):
-        errors["tracking_no"] = "8–30 letters and digits."
+        errors["tracking_no"] = gettext("8 to 30 letters and digits.")
     address = None
     if return_address_id:
         address = Address.objects.filter(shop=shop, pk=return_address_id).first()
         if address is None:
-            errors["return_address"] = "Not one of this shop's addresses."
+            errors["return_address"] = gettext("Not one of this shop's addresses.")
     if errors:
         raise ValidationError.for_fields(**errors)
     at = current_time(now)
@@ -77,6 +78,13 @@ def order_ship_by_hand(
     return order
 
 
+def order_ship_batch_refuse_if_too_large(count: int) -> None:
+    """At most 500 orders shipped by hand at once: more is refused before anything ships
+    (and before a page asks to confirm)."""
+    if count > BATCH_SHIP_LIMIT:
+        raise BatchTooLarge(limit=BATCH_SHIP_LIMIT, detail={"count": count})
+
+
 def order_ship_batch_by_hand(
     *, actor: Actor, shipments: list[dict], return_address_id: int | None = None
 ) -> list[dict]:
@@ -84,8 +92,7 @@ def order_ship_batch_by_hand(
     from shops.selectors import order_get
     from waybill_console.errors import AppError
 
-    if len(shipments) > BATCH_SHIP_LIMIT:
-        raise BatchTooLarge(limit=BATCH_SHIP_LIMIT, detail={"count": len(shipments)})
+    order_ship_batch_refuse_if_too_large(len(shipments))
     actor.require(perms.SHIP)
     if actor.require_shop().no_source_risk:
         raise PlatformWaybillRequired()

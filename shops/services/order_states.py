@@ -209,16 +209,27 @@ def order_refuse_if_blocked(order: Order, *, purpose: str, also_shipped: bool = 
         raise OrderNotDropshippable(
             status=order.get_status_display(), detail={"status": order.status}
         )
+    blocked = order_block(order)
+    if blocked is not None:
+        raise blocked
+
+
+def order_block(order: Order) -> OrderBlocked | None:
+    """The ORDER_BLOCKED refusal :func:`order_refuse_if_blocked` gives the order for every
+    purpose (after-sale in progress first, then a cancellation request under review), or
+    None. Pages show it up front instead of offering 取号 or 发货 (``detail`` says which
+    one: ``after_sale_status`` or ``cancel_request_status``)."""
     if order.after_sale_status == AfterSaleStatus.IN_PROGRESS:
-        raise OrderBlocked(
+        return OrderBlocked(
             reason=str(AFTER_SALE_REASON),
             detail={"after_sale_status": order.after_sale_status},
         )
     if order.cancel_request_status == CancelRequestStatus.PENDING:
-        raise OrderBlocked(
+        return OrderBlocked(
             reason=str(UNDER_REVIEW_REASON),
             detail={"cancel_request_status": order.cancel_request_status},
         )
+    return None
 
 
 def reroute_window_open(*, failed_at: datetime, at: datetime) -> bool:

@@ -268,7 +268,7 @@ def order_reroute(
     rec = clean_receiver(receiver, errors)
     postcode = re.sub(r"\s", "", str(postcode or ""))
     if not postcode:
-        errors["postcode"] = "This field is required."
+        errors["postcode"] = str(_("This field is required."))
     elif not POSTCODE_RE.match(postcode):
         errors["postcode"] = str(POSTCODE_INVALID)
     if errors:

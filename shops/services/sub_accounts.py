@@ -60,11 +60,11 @@ def _audit(actor: Actor, membership: Membership, flag: int, message: list[dict])
 
 def _permission_changes(before: list[str], after: list[str]) -> list[dict]:
     """Granted and withdrawn permissions as the admin log's added / deleted entries."""
-    return [
-        {"added": {"name": "permission", "object": perms.label(p)}}
-        for p in after
-        if p not in before
-    ] + [{"deleted": {"name": "permission", "object": perms.label(p)}} for p in before if p not in after]
+    granted = [p for p in after if p not in before]
+    withdrawn = [p for p in before if p not in after]
+    return [{"added": {"name": "permission", "object": perms.label(p)}} for p in granted] + [
+        {"deleted": {"name": "permission", "object": perms.label(p)}} for p in withdrawn
+    ]
 
 
 def sub_account_create(

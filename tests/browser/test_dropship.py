@@ -117,6 +117,11 @@ def test_bind_allocate_print_return_and_ship(page, second_page):
     for fo in fos:
         page.get_by_test_id(f"shipment-{fo.pk}").get_by_test_id("shipment-check").check()
     submit(page, page.get_by_test_id("ship-batch"))
+    assert (
+        page.get_by_test_id("confirm-question").inner_text()
+        == "确认发货 2 个订单？此操作不可撤销。"
+    )
+    submit(page, page.get_by_test_id("confirm-submit"))
     page.goto(page.base_url + "/console/dropship/orders/?state=shipped")
     for fo in fos:
         state = page.get_by_test_id(f"shipment-{fo.pk}").get_by_test_id("shipment-state")

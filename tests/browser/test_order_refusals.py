@@ -51,9 +51,9 @@ def allocate_and_read_the_refusal(page, url: str, code: str):
 @pytest.mark.parametrize(
     ("fault", "code", "message"),
     [
-        ("timeout", "ALLOCATION_TIMEOUT", "获取单号超时,请稍后重试"),
+        ("timeout", "ALLOCATION_TIMEOUT", "获取单号超时，请稍后重试"),
         ("failure", "ALLOCATION_FAILED", "获取单号失败"),
-        ("rate_limit", "RATE_LIMITED", "操作过快,请稍后重试"),
+        ("rate_limit", "RATE_LIMITED", "操作过快，请稍后重试"),
     ],
 )
 def test_a_refused_allocation_shows_its_message_next_to_the_button(page, fault, code, message):

@@ -45,8 +45,11 @@ def test_refusal_from_htmx_is_shown_in_place(page):
     call_command("seed_demo", "--quiet")
     shop = Shop.objects.get(shop_no="100001")
     order = make_order(shop, "WEB-0001", name="张三丰", phone="13812345678")
-    services.sub_account_create(
-        actor=main_actor(shop), username="clerk", password="clerk-1234", permissions=[perms.PRINT]
+    clerk = services.sub_account_create(
+        actor=main_actor(shop),
+        username="clerk",
+        password="clerk-1234",
+        permissions=[perms.PRINT, perms.CONSUMER_VIEW],
     )
 
     login(page, "clerk", "clerk-1234")
@@ -54,6 +57,10 @@ def test_refusal_from_htmx_is_shown_in_place(page):
     page.goto(f"{page.base_url}/console/orders/{order.pk}/")
     assert page.get_by_test_id("receiver-masked").inner_text().startswith("张** · 138****5678")
 
+    # the button shows for the permission; the main account withdraws it while the page is open
+    services.sub_account_update(
+        actor=main_actor(shop), membership_id=clerk.pk, permissions=[perms.PRINT]
+    )
     page.get_by_test_id("reveal").click()
     error = page.locator("#receiver .inline-error [data-error-code=PERMISSION_DENIED]")
     error.wait_for()

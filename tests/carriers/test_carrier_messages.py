@@ -21,7 +21,7 @@ MESSAGES = [
         "ZTO",
         {},
         "ADDRESS_UNPARSEABLE",
-        "筛单出错(1014)GIS地址解析失败",
+        "筛单出错（1014）GIS地址解析失败",
         "Screening error (1014): GIS address parsing failed.",
     ),
     (
@@ -37,7 +37,7 @@ MESSAGES = [
         "STO",
         {},
         "MONTHLY_ACCOUNT_INVALID",
-        "商家编码不存在/月结账号失效,请与物流公司核实",
+        "商家编码不存在/月结账号失效，请与物流公司核实",
         "The merchant code does not exist or the monthly account is invalid; check with the "
         "logistics company.",
     ),
@@ -46,7 +46,7 @@ MESSAGES = [
         "YUNDA",
         {"secret_key": "yd-key-1"},
         "SECRET_KEY_MISSING",
-        "该客户没有生成秘钥,请联系负责网点生成秘钥后重试",
+        "该客户没有生成秘钥，请联系负责网点生成秘钥后重试",
         "No secret key was generated for this customer; ask the branch to generate one "
         "and try again.",
     ),
@@ -63,7 +63,7 @@ MESSAGES = [
         "JD",
         {"monthly_account": "010JD0001"},
         "MERCHANT_CODE_MISMATCH",
-        "商家编码与JosPIn:值点不匹配",
+        "商家编码与JosPIn：值点不匹配",
         "The merchant code does not match the JosPin value point.",
     ),
     (

@@ -139,8 +139,8 @@ def test_parent_and_sub_numbers_come_from_one_order(fake, sub, shop_a):
 @pytest.mark.parametrize(
     ("code", "expected", "message"),
     [
-        (30004, "QUOTA_INSUFFICIENT", "单号余额不足,请尽快联系网点申购"),
-        (30003, "MONTHLY_ACCOUNT_INVALID", "商家编码不存在/月结账号失效,请与物流公司核实"),
+        (30004, "QUOTA_INSUFFICIENT", "单号余额不足，请尽快联系网点申购"),
+        (30003, "MONTHLY_ACCOUNT_INVALID", "商家编码不存在/月结账号失效，请与物流公司核实"),
         (30001, "ALLOCATION_FAILED", "获取单号失败"),
         (-1, "ALLOCATION_FAILED", "获取单号失败"),
     ],

@@ -229,7 +229,7 @@ def test_an_invalid_monthly_card_is_refused_with_sfs_reason_and_nothing_drawn(fa
     order = make_order(shop_a)
     with pytest.raises(MonthlyAccountInvalid) as refused:
         waybill_allocate(actor=main_actor(shop_a), order=order.pk, subscription=sub.pk)
-    assert refused.value.render_message() == "商家编码不存在/月结账号失效,请与物流公司核实"
+    assert refused.value.render_message() == "商家编码不存在/月结账号失效，请与物流公司核实"
     assert refused.value.detail == {
         "carrier_code": "8119",
         "carrier_message": "月结卡号不存在或已失效",

@@ -115,7 +115,7 @@ def test_direct_carrier_needs_monthly_account(shop_a, branches):
     with pytest.raises(AppError) as refused:
         _apply(shop_a, carrier="SF")
     assert refused.value.code == "MONTHLY_ACCOUNT_INVALID"
-    assert str(refused.value.render_message()) == "商家编码不存在/月结账号失效,请与物流公司核实"
+    assert str(refused.value.render_message()) == "商家编码不存在/月结账号失效，请与物流公司核实"
     assert _apply(shop_a, carrier="SF", monthly_account="0571123456").status == "pending_review"
 
 
@@ -248,7 +248,7 @@ def test_balance_never_goes_below_zero(shop_a, branches):
     with pytest.raises(AppError) as refused:
         services.ledger_post(subscription=sub, kind="allocation", amount=-1)
     assert refused.value.code == "QUOTA_INSUFFICIENT"
-    assert refused.value.render_message() == "单号余额不足,请尽快联系网点申购"
+    assert refused.value.render_message() == "单号余额不足，请尽快联系网点申购"
     sub.refresh_from_db()
     assert sub.balance == 0 and sub.allocated_total == 0 and LedgerEntry.objects.count() == 0
 

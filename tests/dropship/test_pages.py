@@ -333,7 +333,9 @@ def test_the_merchant_sees_the_returned_number_and_ships_with_a_return_address(
     # the factory's second attempt is told "already shipped"
     from django.test import Client
 
-    again = login(Client(), factory).post(reverse("factory:order_ship", args=[fo.pk]), follow=True)
+    again = login(Client(), factory).post(
+        reverse("factory:order_ship", args=[fo.pk]), {"confirm": "1"}, follow=True
+    )
     assert zh(AlreadyShipped()) in " ".join(messages_of(again))
 
 
@@ -341,7 +343,9 @@ def test_batch_ship_reports_what_was_refused(as_merchant, merchant, factory, fac
     shipped = returned(merchant, factory, factory_sub)
     waiting = allocated(merchant, factory)
     response = as_merchant.post(
-        reverse("console:dropship_ship_batch"), {"shipments": [shipped.pk, waiting.pk]}, follow=True
+        reverse("console:dropship_ship_batch"),
+        {"shipments": [shipped.pk, waiting.pk], "confirm": "1"},
+        follow=True,
     )
     notes = " ".join(messages_of(response))
     assert f"#{waiting.pk}" in notes
@@ -436,7 +440,7 @@ def test_the_factory_returns_a_number_by_hand_and_ships(factory_client, merchant
     assert response.status_code == 302 and response.url == "/factory/orders/"
     fo.refresh_from_db()
     assert (fo.carrier_code, fo.tracking_no) == ("ZTO", "73100000009999")
-    response = factory_client.post(reverse("factory:order_ship", args=[fo.pk]))
+    response = factory_client.post(reverse("factory:order_ship", args=[fo.pk]), {"confirm": "1"})
     fo.refresh_from_db()
     assert fo.shipped_by == "factory"
 

@@ -79,7 +79,7 @@ def world():
     print_job = print_jobs.print_job_create(actor=owner, printer=printer, waybill_ids=[waybill.pk])
     jobs = {
         kind: Job.objects.create(shop=victim, kind=kind, params={})
-        for kind in ("order_export", "reconciliation", "waybill_batch")
+        for kind in ("order_export", "reconciliation", "waybill_batch", "allocate_print")
     }
     binding = binding_request(actor=owner, factory_shop_no="220001")
     binding_confirm(actor=main_actor(factory), binding_id=binding.pk)
@@ -137,6 +137,8 @@ def fill(route: str, ids: dict) -> str:
                 return str(ids["jobs"]["reconciliation"])
             if "waybills/batch" in route:
                 return str(ids["jobs"]["waybill_batch"])
+            if "print/batch" in route:
+                return str(ids["jobs"]["allocate_print"])
             return str(ids["jobs"]["order_export"])
         if name == "action":
             return "cancel"

@@ -178,7 +178,11 @@ def test_main_account_manages_sub_accounts_on_the_page(client, shop_a):
     client.force_login(shop_a.memberships.get().user)
     response = client.post(
         "/console/accounts/",
-        {"username": "packer7", "password": "Packing-desk-7", "permissions": [perms.PRINT, perms.SHIP]},
+        {
+            "username": "packer7",
+            "password": "Packing-desk-7",
+            "permissions": [perms.PRINT, perms.SHIP],
+        },
     )
     assert response.status_code == 302
     sub = Membership.objects.get(user__username="packer7")
@@ -186,7 +190,11 @@ def test_main_account_manages_sub_accounts_on_the_page(client, shop_a):
     client.post(
         f"/console/accounts/{sub.pk}/", {"action": "permissions", "permissions": [perms.EXPORT]}
     )
-    client.post(f"/console/accounts/{sub.pk}/", {"action": "disable"})
+    asked = client.post(f"/console/accounts/{sub.pk}/", {"action": "disable"})
+    assert asked.status_code == 200 and 'data-testid="confirm"' in asked.content.decode()
+    sub.refresh_from_db()
+    assert sub.is_active  # not before the confirmation
+    client.post(f"/console/accounts/{sub.pk}/", {"action": "disable", "confirm": "1"})
     sub.refresh_from_db()
     assert sub.permissions == [perms.EXPORT] and not sub.is_active
 

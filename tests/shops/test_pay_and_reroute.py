@@ -233,7 +233,7 @@ def test_page_pay_needs_the_order_permission(client, shop_a):
     page = client.get(f"/console/orders/{order.pk}/").content.decode()
     assert "标记已付款" not in page
     answer = client.post(f"/console/orders/{order.pk}/pay/", follow=True)
-    assert "您没有“订单处理”权限,请联系主账号开通。" in answer.content.decode()
+    assert "您没有“订单处理”权限，请联系主账号开通。" in answer.content.decode()
     assert _snapshot(order) == before
 
 

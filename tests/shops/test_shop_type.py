@@ -16,7 +16,7 @@ CHINESE = {
     ShopType.SPECIALTY: "专卖店",
     ShopType.FRANCHISE: "专营店",
     ShopType.ENTERPRISE: "企业店",
-    ShopType.INDIVIDUAL_BUSINESS: "个体店(个体工商户)",
+    ShopType.INDIVIDUAL_BUSINESS: "个体店（个体工商户）",
     ShopType.INDIVIDUAL: "个人店",
 }
 

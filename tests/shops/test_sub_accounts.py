@@ -1,5 +1,5 @@
-"""Sub-accounts: password validators, rename, password reset, disable, the permission grid,
-all within the shop and audited in the admin log."""
+"""Sub-accounts: password validators, rename, password reset, disable (after a confirmation
+step), the permission grid, all within the shop and audited in the admin log."""
 
 import json
 
@@ -127,9 +127,7 @@ def test_password_reset_refuses_a_weak_password_and_keeps_the_old_one(shop_a):
     assert len(log_of(sub)) == 1
 
 
-def test_password_reset_is_refused_for_a_login_that_also_belongs_to_another_shop(
-    shop_a, shop_b
-):
+def test_password_reset_is_refused_for_a_login_that_also_belongs_to_another_shop(shop_a, shop_b):
     sub = make_sub(shop_a)
     Membership.objects.create(user=sub.user, shop=shop_b, role=Membership.Role.SUB)
     with pytest.raises(AppError) as err:
@@ -143,8 +141,12 @@ def test_password_reset_is_refused_for_a_login_that_also_belongs_to_another_shop
 @pytest.mark.parametrize(
     "change",
     [
-        lambda actor, pk: services.sub_account_update(actor=actor, membership_id=pk, is_active=False),
-        lambda actor, pk: services.sub_account_update(actor=actor, membership_id=pk, display_name="x"),
+        lambda actor, pk: services.sub_account_update(
+            actor=actor, membership_id=pk, is_active=False
+        ),
+        lambda actor, pk: services.sub_account_update(
+            actor=actor, membership_id=pk, display_name="x"
+        ),
         lambda actor, pk: services.sub_account_password_reset(
             actor=actor, membership_id=pk, password="Night-shift-88"
         ),
@@ -194,14 +196,19 @@ def test_the_owner_renames_resets_and_disables_on_the_page(shop_a, shop_b):
     url = f"/console/accounts/{sub.pk}/"
 
     html = client.get(url).content.decode()
-    assert 'data-testid="permission-grid"' in html and 'data-testid="confirm-disable"' in html
+    assert 'data-testid="permission-grid"' in html and 'data-testid="disable"' in html
     refused = client.post(url, {"action": "password", "password": "12345678"})
     assert refused.status_code == 400
     assert "密码：这个密码太常见了。" in refused.content.decode()
 
     assert client.post(url, {"action": "rename", "display_name": "小李"}).status_code == 302
     assert client.post(url, {"action": "password", "password": "Night-shift-88"}).status_code == 302
-    assert client.post(url, {"action": "disable"}).status_code == 302
+    asked = client.post(url, {"action": "disable"})
+    assert asked.status_code == 200
+    assert "确认停用 小李？停用后它无法再登录本店铺" in asked.content.decode()
+    sub.refresh_from_db()
+    assert sub.is_active  # a bare POST asks first
+    assert client.post(url, {"action": "disable", "confirm": "1"}).status_code == 302
     sub.refresh_from_db()
     assert sub.display_name == "小李" and not sub.is_active
     assert sub.user.check_password("Night-shift-88")

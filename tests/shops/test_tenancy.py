@@ -84,7 +84,7 @@ def test_sub_account_without_permission_is_refused_with_clear_message(shop_a):
     assert response.status_code == 403
     body = response.json()
     assert body["code"] == "PERMISSION_DENIED"
-    assert body["message"] == "您没有“查看消费者信息”权限,请联系主账号开通。"
+    assert body["message"] == "您没有“查看消费者信息”权限，请联系主账号开通。"
     assert body["detail"] == {"permission": "consumer.view"}
 
 
@@ -132,7 +132,10 @@ def test_only_the_main_account_creates_sub_accounts(shop_a):
     )
     with pytest.raises(PermissionDenied):
         services.sub_account_create(
-            actor=Actor.for_membership(sub), username="sub-y", password="Tenant-y-2024", permissions=[]
+            actor=Actor.for_membership(sub),
+            username="sub-y",
+            password="Tenant-y-2024",
+            permissions=[],
         )
     assert not Membership.objects.filter(user__username="sub-y").exists()
 

@@ -50,7 +50,7 @@ def test_no_balance_refused_and_recorded_as_exception(shop_a):
     with pytest.raises(AppError) as refused:
         services.waybill_allocate(actor=main_actor(shop_a), order=order, subscription=sub)
     assert refused.value.code == "QUOTA_INSUFFICIENT"
-    assert refused.value.render_message() == "单号余额不足,请尽快联系网点申购"
+    assert refused.value.render_message() == "单号余额不足，请尽快联系网点申购"
     assert not Waybill.objects.exists()
     sub.refresh_from_db()
     assert (sub.balance, sub.allocated_total) == (0, 0)

@@ -19,7 +19,7 @@ def _post(client, shop, ticked, **extra):
     client.force_login(shop.memberships.get().user)
     return client.post(
         reverse("console:waybill_batch_ship"),
-        {"ids": [o.pk for o in ticked], "q": PHONE, "status": "paid", **extra},
+        {"ids": [o.pk for o in ticked], "q": PHONE, "status": "paid", "confirm": "1", **extra},
         follow=True,
     )
 

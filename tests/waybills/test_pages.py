@@ -531,6 +531,6 @@ def test_a_gateway_timeout_on_the_order_page_is_shown_where_the_user_acted(merch
         assert response.status_code == 302
         assert response["Location"] == f"/console/orders/{order.pk}/"
         page = text(merchant.get(response["Location"]))
-        assert "获取单号超时,请稍后重试" in page
+        assert "获取单号超时，请稍后重试" in page
     assert not Waybill.objects.filter(order=order).exists()
     assert Subscription.objects.get(pk=sub.pk).balance == 10

@@ -217,7 +217,7 @@ def test_order_list_batch_ships_with_the_orders_own_numbers(client, shop_a):
     assert 'data-testid="batch-ship-waybill"' in controls
     response = client.post(
         reverse("console:waybill_batch_ship"),
-        {"ids": [o.pk for o in orders], "return_address": sub.address_id},
+        {"ids": [o.pk for o in orders], "return_address": sub.address_id, "confirm": "1"},
         follow=True,
     )
     text = response.content.decode()

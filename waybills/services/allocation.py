@@ -15,6 +15,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from carriers import errors as carrier_errors
 from carriers.gateways import gateway_for
@@ -191,7 +192,9 @@ def waybill_allocate(
     if order.shop_id != actor.require_shop().pk:
         raise NotFound()
     if not isinstance(package_count, int) or not 1 <= package_count <= MAX_PACKAGES:
-        raise ValidationError.for_fields(package_count=f"A whole number from 1 to {MAX_PACKAGES}.")
+        raise ValidationError.for_fields(
+            package_count=gettext("A whole number from 1 to %(n)s.") % {"n": MAX_PACKAGES}
+        )
     sub = None
     try:
         if subscription or carrier:
@@ -241,13 +244,17 @@ def waybill_append_packages(
     if order.shop_id != actor.require_shop().pk:
         raise NotFound()
     if not isinstance(count, int) or not 1 <= count <= MAX_PACKAGES:
-        raise ValidationError.for_fields(count=f"A whole number from 1 to {MAX_PACKAGES}.")
+        raise ValidationError.for_fields(
+            count=gettext("A whole number from 1 to %(n)s.") % {"n": MAX_PACKAGES}
+        )
     existing = live_waybills(order.pk, order.shop_id)
     if not existing:
-        raise ValidationError.for_fields(order="The order has no waybill number yet.")
+        raise ValidationError.for_fields(order=gettext("The order has no waybill number yet."))
     parent = existing[0]
     if parent.package_no != 1 or len(existing) + count > MAX_PACKAGES:
-        raise ValidationError.for_fields(count=f"At most {MAX_PACKAGES} packages per order.")
+        raise ValidationError.for_fields(
+            count=gettext("At most %(n)s packages per order.") % {"n": MAX_PACKAGES}
+        )
     sub = parent.subscription
     if sub.carrier.code not in MULTI_PACKAGE_CARRIERS:
         raise MultiPackageNotSupported()

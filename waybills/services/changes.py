@@ -15,10 +15,12 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from carriers.gateways import gateway_for
 from carriers.gateways.base import Receiver, cancel_calls, cancels_whole_order
 from carriers.quota import cancel_give_back, cancel_take
+from shops.services.order_events import WAYBILL_CANCELLED, order_waybill_events_record
 from shops.services.order_intake import clean_items, clean_receiver
 from shops.services.order_marks import order_marks_refresh
 from waybill_console import permissions as perms
@@ -188,6 +190,20 @@ def waybill_cancel(
     except AppError:
         _undo_cancel(group)
         raise
+    order_waybill_events_record(
+        kind=WAYBILL_CANCELLED,
+        waybills=[
+            {
+                "order_id": waybill.order_id,
+                "shop_id": waybill.shop_id,
+                "waybill_no": waybill.waybill_no,
+                "carrier": waybill.carrier.code,
+                "packages": len(numbers) if len(numbers) > 1 else None,
+            }
+        ],
+        actor_name=actor.describe(),
+        at=at,
+    )
     return waybill
 
 
@@ -243,7 +259,7 @@ def waybill_update(
     if weight_grams is not None and (
         not isinstance(weight_grams, int) or not 1 <= weight_grams <= 100_000_000
     ):
-        errors["weight_grams"] = "Grams, a whole number from 1."
+        errors["weight_grams"] = gettext("Grams, a whole number from 1.")
     if items is not None:
         items = waybill_items_clean(items, errors)
     if errors:

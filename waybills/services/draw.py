@@ -35,6 +35,7 @@ from carriers.gateways.base import Issued, IssueRequest, Receiver, ScreenResult,
 from carriers.models import Subscription
 from carriers.quota.reservations import COMMIT_CTE, Held, Want
 from shops.models import Order
+from shops.services.order_events import WAYBILL_ALLOCATED_CTE
 from shops.services.order_marks import MARK_NUMBERED_CTE
 from waybill_console import rawsql
 from waybill_console.errors import AppError
@@ -81,7 +82,11 @@ class Drawn:
         return self.issued is not None and self.error is None
 
 
-def _want(p: Package) -> Want:
+def _want(p: Package, *, settle: bool = True) -> Want:
+    """What to reserve for ``p``; with ``settle`` the reservation keeps what settling it
+    would ask the carrier again with."""
+    if not settle:
+        return Want(p.shop_id, p.order.pk, p.package_from, p.count, {"purpose": p.purpose})
     return Want(
         shop_id=p.shop_id,
         order_id=p.order.pk,
@@ -258,7 +263,9 @@ def _obtain_local(
     if answer is None:
         return None
     issued, record = answer
-    wants = [_want(p) for p in packages]
+    # committed in the same transaction: the reservation never needs what settling an open
+    # one would ask the carrier again with (screen, sender, items), only its purpose
+    wants = [_want(p, settle=False) for p in packages]
     drawn = [
         Drawn(p, Held(0, p.order.pk, p.package_from, p.count, coid, params=w.params), i)
         for p, coid, w, i in zip(packages, coids, wants, issued, strict=True)
@@ -329,7 +336,8 @@ e AS (
     UPDATE waybills_allocationexception x SET resolved_at = %s
      WHERE x.resolved_at IS NULL AND x.order_id IN (SELECT order_id FROM w)
        AND x.shop_id IN (SELECT shop_id FROM w)
-)
+),
+{WAYBILL_ALLOCATED_CTE}
 SELECT w.id, w.order_id, w.package_no, w.waybill_no FROM w
 """  # nosec B608
 
@@ -380,7 +388,8 @@ def _commit_params(*, sub: Subscription, ready: list[Drawn], at: datetime, actor
             rows.append(R.params_of(row) + [d.held.carrier_order_id])
     coids = [d.held.carrier_order_id for d in ready]
     params = quota.commit_params(carrier_order_ids=coids, at=at)
-    return params + R.column_arrays(rows) + [sub.carrier.code, at]
+    # the order mark (carrier), the exceptions resolved (at), the history event
+    return params + R.column_arrays(rows) + [sub.carrier.code, at, at, actor_name, sub.carrier.code]
 
 
 def _take_rows(ready: list[Drawn], inserted: list[tuple]) -> None:

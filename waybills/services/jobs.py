@@ -41,27 +41,38 @@ def _actor_for(job: Job) -> Actor:
 
 
 def waybill_batch_start(
-    *, actor: Actor, order_ids: list, subscription: int | None = None, carrier: str = ""
+    *,
+    actor: Actor,
+    order_ids: list,
+    subscription: int | None = None,
+    carrier: str = "",
+    kind: str = "waybill_batch",
+    extra: dict | None = None,
 ) -> Job:
+    """Check the batch and record its job. An app that does more after the allocation
+    (取号并打印: :mod:`printing.allocate_print`) starts its own ``kind``, with its own
+    ``extra`` params, whose handler runs :func:`waybill_batch_run` first."""
     actor.require(perms.WAYBILL_ALLOCATE)
     shop = actor.require_shop()
     if not isinstance(order_ids, list) or not order_ids:
-        raise ValidationError.for_fields(orders="A list of order ids.")
+        raise ValidationError.for_fields(orders=_("A list of order ids."))
     if len(order_ids) > BATCH_LIMIT:
         raise BatchTooLarge(limit=BATCH_LIMIT, detail={"count": len(order_ids)})
     try:
         ids = list(dict.fromkeys(int(i) for i in order_ids))
     except (TypeError, ValueError):
-        raise ValidationError.for_fields(orders="A list of order ids.") from None
+        raise ValidationError.for_fields(orders=_("A list of order ids.")) from None
     found = set(Order.objects.filter(shop=shop, pk__in=ids).values_list("pk", flat=True))
     missing = [i for i in ids if i not in found]
     if missing:
-        raise ValidationError.for_fields(orders=f"Not this shop's orders: {missing[:10]}")
+        raise ValidationError.for_fields(
+            orders=_("Not this shop's orders: %(ids)s") % {"ids": missing[:10]}
+        )
     sub = resolve_subscription(actor=actor, subscription=subscription, carrier=carrier)
     return job_create(
         actor=actor,
-        kind="waybill_batch",
-        params={"orders": ids, "subscription": sub.pk, "by": actor.describe()},
+        kind=kind,
+        params={**(extra or {}), "orders": ids, "subscription": sub.pk, "by": actor.describe()},
         total=len(ids),
     )
 
@@ -111,7 +122,7 @@ def reconciliation_start(*, actor: Actor, params: dict, file_format: str = "csv"
     actor.require(perms.EXPORT)
     actor.require_shop()
     if file_format not in ("csv", "xlsx"):
-        raise ValidationError.for_fields(format="csv or xlsx.")
+        raise ValidationError.for_fields(format=_("CSV or XLSX."))
     filters = UsageFilters.from_params(_as_text(params))  # validates now, names the bad field
     return job_create(
         actor=actor,

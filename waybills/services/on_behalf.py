@@ -23,7 +23,9 @@ from carriers.models import Subscription
 from shops.models import Order
 from shops.services.order_states import order_refuse_if_blocked
 from waybill_console import permissions as perms
+from waybill_console.crypto import mask_code
 from waybill_console.tenancy import Actor
+from waybills.errors import OrderHasOwnWaybill
 from waybills.models import Waybill
 from waybills.services import rows as R
 from waybills.services.draw import (
@@ -34,7 +36,7 @@ from waybills.services.draw import (
     obtain,
     receiver_of,
 )
-from waybills.services.resolve import resolve_subscription
+from waybills.services.resolve import live_waybills, resolve_subscription
 from waybills.services.settle import ON_BEHALF_PACKAGE_BASE, next_on_behalf_no
 
 PURPOSE = "allocate_on_behalf"
@@ -60,6 +62,7 @@ def waybill_prepare_on_behalf(
     shop = actor.require_shop()
     sub = resolve_subscription(actor=actor, subscription=subscription, carrier=carrier)
     order_refuse_if_blocked(order, purpose=PURPOSE, also_shipped=also_shipped)
+    order_refuse_if_own_waybill(order, masked=True)
     screen = gateway_for(sub.carrier.code).screen(
         subscription=sub, receiver=receiver_of(order), services=None
     )
@@ -83,6 +86,20 @@ def waybill_prepare_on_behalf(
     if drawn.error is not None:
         raise drawn.error
     return drawn, sub
+
+
+def order_refuse_if_own_waybill(order: Order, *, masked: bool) -> None:
+    """One parcel per order: an order that carries a live number of its own shop (the
+    merchant's, printed or not) is neither handed to a factory nor given a factory's number
+    (代发): two live numbers are two parcels. ORDER_HAS_OWN_WAYBILL names the number; the
+    merchant cancels it first. ``masked``: the refusal is read by the factory, which sees
+    the merchant's identifiers masked. Numbers drawn by factories (other shops) for the
+    order are theirs and do not count."""
+    own = live_waybills(order.pk, order.shop_id)
+    if own:
+        number = own[0].waybill_no
+        shown = mask_code(number) if masked else number
+        raise OrderHasOwnWaybill(waybill_no=shown, detail={"waybill_no": shown})
 
 
 def waybill_commit_on_behalf(

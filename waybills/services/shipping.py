@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from shops.models import Address, Order
 from shops.services.order_shipping import BATCH_SHIP_LIMIT
@@ -35,7 +36,9 @@ def waybill_ship(
     if return_address_id:
         address = Address.objects.filter(shop=shop, pk=return_address_id).first()
         if address is None:
-            raise ValidationError.for_fields(return_address="Not one of this shop's addresses.")
+            raise ValidationError.for_fields(
+                return_address=gettext("Not one of this shop's addresses.")
+            )
     at = now or timezone.now()
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
@@ -59,6 +62,13 @@ def waybill_ship(
     return order
 
 
+def waybill_ship_batch_refuse_if_too_large(count: int) -> None:
+    """批量发货 takes at most 500 orders: more is refused before anything ships (and
+    before a page asks to confirm), naming how many were selected."""
+    if count > BATCH_SHIP_LIMIT:
+        raise BatchShipTooLarge(limit=BATCH_SHIP_LIMIT, count=count, detail={"count": count})
+
+
 def waybill_ship_batch(
     *,
     actor: Actor,
@@ -74,9 +84,7 @@ def waybill_ship_batch(
     anything is shipped, naming N."""
     from shops.selectors import order_get
 
-    count = max(len(shipments), selected or 0)
-    if count > BATCH_SHIP_LIMIT:
-        raise BatchShipTooLarge(limit=BATCH_SHIP_LIMIT, count=count, detail={"count": count})
+    waybill_ship_batch_refuse_if_too_large(max(len(shipments), selected or 0))
     actor.require(perms.SHIP)
     results = []
     for entry in shipments:
@@ -97,7 +105,7 @@ def waybill_ship_batch(
                 {
                     "order": entry.get("order"),
                     "ok": False,
-                    "error": ValidationError.for_fields(order="An order id.").as_dict(),
+                    "error": ValidationError.for_fields(order=gettext("An order id.")).as_dict(),
                 }
             )
     return results

@@ -87,9 +87,11 @@ def tracking_record(
     at = now or timezone.now()
     errors = {}
     if status not in TrackingStatus.values:
-        errors["status"] = f"One of {', '.join(TrackingStatus.values)}."
+        errors["status"] = str(
+            _("One of %(values)s.") % {"values": ", ".join(TrackingStatus.values)}
+        )
     if not isinstance(occurred_at, datetime):
-        errors["occurred_at"] = "An ISO-8601 date and time."
+        errors["occurred_at"] = str(_("An ISO-8601 date and time."))
     elif problem := _tracking_time_error(occurred_at, at):
         errors["occurred_at"] = problem
     if errors:

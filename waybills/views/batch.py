@@ -19,10 +19,12 @@ from carriers.selectors import subscription_list
 from shops import selectors as shop_selectors
 from shops.services.order_shipping import BATCH_SHIP_LIMIT
 from shops.views import shop_required
+from waybill_console.confirm import confirmed, ship_confirmation
 from waybill_console.errors import AppError, NotFound
 from waybill_console.jobs import job_get
 from waybills import services
 from waybills.services.allocation import BATCH_LIMIT, USABLE
+from waybills.services.shipping import waybill_ship_batch_refuse_if_too_large
 from waybills.views import common
 
 
@@ -69,7 +71,9 @@ def _selected_orders(request, *, limit: int) -> tuple[list[int], int]:
 def waybill_batch_ship(request: HttpRequest) -> HttpResponse:
     """批量发货 of the ticked orders, or of all N orders matching the filters ("select all",
     across pages), with their own platform numbers, choosing a return address; one message
-    per refused order. More than 500 selected: refused before anything is shipped."""
+    per refused order. More than 500 selected: refused before anything is shipped. It cannot
+    be undone: without ``confirm=1`` the answer is the confirmation page (确认发货 N 个订单？,
+    listing the blocked orders it will refuse), not the shipping."""
     try:
         ids, selected = _selected_orders(request, limit=BATCH_SHIP_LIMIT)
     except AppError as err:
@@ -78,6 +82,23 @@ def waybill_batch_ship(request: HttpRequest) -> HttpResponse:
     if not ids:
         messages.error(request, _("Select the orders to ship."))
         return redirect(_order_list_url(request))
+    if not confirmed(request):  # irreversible: the count is confirmed first
+        try:
+            waybill_ship_batch_refuse_if_too_large(selected)
+        except AppError as err:
+            messages.error(request, common.error_text(err))
+            return redirect(_order_list_url(request))
+        return ship_confirmation(
+            request,
+            count=selected,
+            back=_order_list_url(request),
+            notes=[
+                f"{order.order_no}: {blocked.render_message()}"
+                for order, blocked in shop_selectors.order_blocks(
+                    actor=request.actor, order_ids=ids
+                )
+            ],
+        )
     try:
         results = services.waybill_ship_batch(
             actor=request.actor,

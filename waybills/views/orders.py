@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from carriers.selectors import subscription_list
 from shops import selectors as shop_selectors
+from shops.services.order_states import order_block
 from shops.views import shop_required
 from waybill_console.errors import AppError, ValidationError
 from waybills import selectors, services
@@ -24,11 +25,14 @@ from waybills.views import common
 @shop_required
 def order_waybills(request: HttpRequest, order_id: int) -> HttpResponse:
     """htmx: the order's numbers with cancel and ship (and their tracking), or a 取号 form
-    when it has none."""
+    when it has none; for a blocked order (after-sale, cancellation under review) the
+    reason instead of 取号 and 发货 (the services refuse them too)."""
     order = shop_selectors.order_get(actor=request.actor, order_id=order_id)
     waybills = list(selectors.waybills_for_order(actor=request.actor, order_id=order.pk))
     live = [w for w in waybills if w.status in LIVE_STATUSES]
-    shippable = order.status in ALLOCATABLE
+    # after-sale or a cancellation under review: the reason up front, no 取号 and no 发货
+    blocked = order_block(order) if order.status in ALLOCATABLE else None
+    shippable = order.status in ALLOCATABLE and blocked is None
     groups = waybill_cancel_groups(waybills)  # SF 子母件: cancelled whole or not at all
     for w in waybills:
         w.cancellable = waybill_cancellable(w)
@@ -45,6 +49,7 @@ def order_waybills(request: HttpRequest, order_id: int) -> HttpResponse:
             "waybills": waybills,
             "tracking": selectors.tracking_for_order(actor=request.actor, order_id=order.pk),
             "subscriptions": subs,
+            "blocked": blocked,
             "addresses": shop_selectors.address_list(actor=request.actor),
             "back": reverse("console:order_detail", args=[order.pk]),
         },
@@ -60,7 +65,9 @@ def order_waybill_allocate(request: HttpRequest, order_id: int) -> HttpResponse:
     try:
         count = common.int_or_none(request.POST.get("package_count") or 1)
         if count is None:
-            raise ValidationError.for_fields(package_count="A whole number from 1 to 20.")
+            raise ValidationError.for_fields(
+                package_count=_("A whole number from 1 to %(n)s.") % {"n": 20}
+            )
         allocation = services.waybill_allocate(
             actor=request.actor,
             order=order,

@@ -117,7 +117,7 @@ def waybill_usage(request: HttpRequest) -> HttpResponse:
     except ValidationError as err:
         error, field_errors = err, common.field_errors(err)
     if filters and filters.subscription and filters.subscription not in {s.pk for s in subs}:
-        error = ValidationError.for_fields(subscription="Not one of this shop's services.")
+        error = ValidationError.for_fields(subscription=_("Not one of this shop's services."))
         field_errors = common.field_errors(error)
         filters = None
     page = None

@@ -1,0 +1,61 @@
+"""The labels pages give the fields the shops app's services check (see
+:mod:`waybill_console.field_labels`): an order, its items and receiver, addresses,
+accounts, the order list's filters and the import."""
+
+from django.utils.translation import gettext_lazy as _
+
+LABELS = {
+    # an order, as the API and the import name its fields
+    "order_no": _("Order number"),
+    "status": _("Status"),
+    "paid_at": _("Paid at"),
+    "promised_ship_at": _("Promised ship date"),
+    "buyer_note": _("Buyer's note"),
+    "items": _("Items"),
+    "sku": _("SKU"),
+    "product_name": _("Product"),
+    "spec": _("Spec"),
+    "quantity": _("Quantity"),
+    "unit_price": _("Unit price"),
+    "receiver": _("Receiver"),
+    "receiver.name": _("Receiver's name"),
+    "receiver.phone": _("Receiver's phone"),
+    "receiver.province": _("Province"),
+    "receiver.city": _("City"),
+    "receiver.district": _("District"),
+    "receiver.detail": _("Detailed address"),
+    "header": _("Header"),
+    # an address, a receiver on its own (re-route, receiver edit)
+    "name": _("Name"),
+    "phone": _("Phone"),
+    "province": _("Province"),
+    "city": _("City"),
+    "district": _("District"),
+    "street": _("Street"),
+    "detail": _("Detailed address"),
+    "postcode": _("Postcode"),
+    "contact_name": _("Contact"),
+    "contact_phone": _("Contact phone"),
+    # shipping by hand, lists, exports, imports
+    "carrier": _("Carrier"),
+    "tracking_no": _("Tracking number"),
+    "return_address": _("Return address"),
+    "orders": _("Orders"),
+    "format": _("Format"),
+    "date_from": _("From"),
+    "date_to": _("To"),
+    "has_waybill": _("Platform waybill"),
+    "is_dropship": _("Dropship"),
+    "after_sale": _("After-sale"),
+    "print_status": _("Print status"),
+    "action": _("Action"),
+    "file": _("File"),
+    "job": _("File"),
+    # accounts and API tokens
+    "username": _("Username"),
+    "password": _("Password"),
+    "display_name": _("Display name"),
+    "permissions": _("Permissions"),
+    "shop": _("Shop"),
+    "scopes": _("Permissions"),
+}
