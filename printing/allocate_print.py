@@ -29,16 +29,17 @@ from printing.printers import printer_ready
 from shops.models import Membership, Order
 from waybill_console import permissions as perms
 from waybill_console.errors import AppError, PermissionDenied, ValidationError
+from waybill_console.jobs import job_create
 from waybill_console.models import Job
 from waybill_console.tenancy import Actor
 from waybills.models import Waybill
 from waybills.services import waybill_allocate
 from waybills.services.allocation import resolve_subscription
-from waybills.services.jobs import waybill_batch_run, waybill_batch_start
+from waybills.services.jobs import waybill_batch_params, waybill_batch_run
 
 #: the print target that answers with one PDF instead of a print job
 PDF = "pdf"
-#: the batch job's kind (registered in ``printing.apps``)
+#: the batch job's kind (registered in ``printing.apps``; ``job_create`` names it as such)
 BATCH_KIND = "allocate_print"
 
 
@@ -68,15 +69,17 @@ def print_target(*, actor: Actor, target: str | int | None) -> Printer | None:
     return selectors.printer_get(actor=actor, printer_id=printer_id)
 
 
-def _check_printer(*, actor: Actor, printer: Printer | None, subscription) -> None:
+def _check_printer(
+    *, actor: Actor, printer: Printer | None, subscription, carrier: str = ""
+) -> None:
     """The print must be possible before a number is drawn for it: the printer ready and
     the service's carrier's label on its paper. (With no service named nothing is drawn,
     only an order's own numbers print: the print job checks them.)"""
     if printer is None:
         return
     printer_ready(printer)
-    if subscription:
-        sub = resolve_subscription(actor=actor, subscription=subscription)
+    if subscription or carrier:
+        sub = resolve_subscription(actor=actor, subscription=subscription, carrier=carrier)
         template = services.template_for(shop=actor.require_shop(), carrier=sub.carrier)
         services.check_paper(template, printer)
 
@@ -103,21 +106,13 @@ def waybill_allocate_and_print(
     allocation = waybill_allocate(
         actor=actor, order=order, subscription=subscription, package_count=package_count
     )
-    labels = selectors.order_labels(actor=actor, order_id=order.pk)
     drawn = {w.pk for w in allocation.waybills}
-    done = AllocatedPrint(waybills=[w for w in labels if w.pk in drawn], created=allocation.created)
+    labels = [w for w in selectors.order_labels(actor=actor, order_id=order.pk) if w.pk in drawn]
+    done = AllocatedPrint(waybills=labels, created=allocation.created)
     try:
-        if printer is None:
-            done.pdf = services.labels_pdf(
-                actor=actor, waybills=done.waybills, ask_before_reprint=ask_before_reprint
-            )
-        else:
-            done.job = print_job_create(
-                actor=actor,
-                printer=printer,
-                waybill_ids=[w.pk for w in done.waybills],
-                ask_before_reprint=ask_before_reprint,
-            )
+        done.job, done.pdf = _print(
+            actor=actor, waybills=labels, printer=printer, ask_before_reprint=ask_before_reprint
+        )
     except ReprintNotConfirmed:
         raise
     except AppError as err:
@@ -125,11 +120,51 @@ def waybill_allocate_and_print(
     return done
 
 
+def order_labels_print(
+    *, actor: Actor, order: Order, target: str | int | None = None, ask_before_reprint: bool
+) -> AllocatedPrint:
+    """打印 (重打) on the order page: the labels of the order's live numbers (every package),
+    as a print job on the target printer or as one PDF; ``ask_before_reprint`` until the
+    user confirmed a reprint."""
+    actor.require(perms.PRINT)
+    labels = selectors.order_labels(actor=actor, order_id=order.pk)
+    if not labels:
+        raise ValidationError(_("The order has no waybill number yet."))
+    printer = print_target(actor=actor, target=target)
+    done = AllocatedPrint(waybills=labels, created=False)
+    done.job, done.pdf = _print(
+        actor=actor, waybills=labels, printer=printer, ask_before_reprint=ask_before_reprint
+    )
+    return done
+
+
+def _print(
+    *, actor: Actor, waybills: list[Waybill], printer: Printer | None, ask_before_reprint: bool
+) -> tuple[PrintJob | None, bytes | None]:
+    if printer is None:
+        pdf = services.labels_pdf(
+            actor=actor, waybills=waybills, ask_before_reprint=ask_before_reprint
+        )
+        return None, pdf
+    job = print_job_create(
+        actor=actor,
+        printer=printer,
+        waybill_ids=[w.pk for w in waybills],
+        ask_before_reprint=ask_before_reprint,
+    )
+    return job, None
+
+
 # --- many orders: the batch job -----------------------------------------------------------
 
 
 def allocate_print_batch_start(
-    *, actor: Actor, order_ids: list, subscription: int | None = None, target=None
+    *,
+    actor: Actor,
+    order_ids: list,
+    subscription: int | None = None,
+    carrier: str = "",
+    target=None,
 ) -> Job:
     """批量取号并打印: the batch allocation job (≤ 500 orders) that then sends the new
     labels to the printer in print jobs of 50; for a PDF (≤ 50 orders) the page offers
@@ -138,13 +173,15 @@ def allocate_print_batch_start(
     printer = print_target(actor=actor, target=target)
     if printer is None and isinstance(order_ids, list) and len(order_ids) > JOB_LIMIT:
         raise PrintTooMany(limit=JOB_LIMIT, detail={"count": len(order_ids)})
-    _check_printer(actor=actor, printer=printer, subscription=subscription)
-    return waybill_batch_start(
+    _check_printer(actor=actor, printer=printer, subscription=subscription, carrier=carrier)
+    params = waybill_batch_params(
+        actor=actor, order_ids=order_ids, subscription=subscription, carrier=carrier
+    )
+    return job_create(
         actor=actor,
-        order_ids=order_ids,
-        subscription=subscription,
-        kind=BATCH_KIND,
-        extra={"print_target": printer.pk if printer else PDF},
+        kind="allocate_print",
+        params={**params, "print_target": printer.pk if printer else PDF},
+        total=len(params["orders"]),
     )
 
 

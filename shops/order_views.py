@@ -191,8 +191,13 @@ def order_batch(request: HttpRequest) -> HttpResponse:
         messages.success(
             request, _("%(ok)s shipped, %(failed)s refused.") % {"ok": ok, "failed": len(failed)}
         )
+        order_nos = {pk: no for no, pk in by_no.items()}
         for r in failed:
-            messages.error(request, f"#{r['order']}: {r['error']['message']}")
+            messages.error(
+                request,
+                _("%(subject)s: %(message)s")
+                % {"subject": order_nos.get(r["order"], ""), "message": r["error"]["message"]},
+            )
         return redirect(back)
     raise ValidationError.for_fields(action=_("Pick list, export or ship."))
 

@@ -102,7 +102,7 @@ class ServiceUnavailable(AppError):
 class RateLimited(AppError):
     code = "RATE_LIMITED"
     status = 429
-    message = _("Too many requests, please try again later (操作过快,请稍后重试).")
+    message = _("Too many requests; please try again later.")
 
 
 class UnsupportedMediaType(AppError):

@@ -90,3 +90,15 @@ def field_problems(detail: Any) -> list[tuple[str, list[str]]]:
             log.warning("no label for field %r: register it with register_field_labels", key)
         out.append((label or "", problems))
     return out
+
+
+def error_text(err) -> str:
+    """An error as one line of a page message: its message, then each field it refuses by
+    its label (``部分字段不正确。电话：不是有效的手机号。``); never a key or a code."""
+    from django.utils.translation import pgettext
+
+    sep = pgettext("label separator", ": ")
+    parts = [err.render_message()]
+    for label, problems in field_problems(err.detail):
+        parts.append(f"{label}{sep}{' '.join(problems)}" if label else " ".join(problems))
+    return " ".join(parts)

@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from carriers.models import Carrier
@@ -28,6 +28,7 @@ from carriers.selectors import carrier_list, subscription_list
 from printing import layout as L
 from printing import selectors, services
 from printing.api.serializers_labels import LabelTemplateSerializer, dpi_param
+from printing.field_labels import LABELS as FORM_FIELD_LABELS
 from printing.models import LabelSize, LabelTemplate
 from shops.views import shop_required
 from waybill_console import parsers
@@ -228,6 +229,9 @@ def _designer_context(
     fields = draft.get("custom_fields", template.custom_fields)
     strings = {
         "labels": {k: str(v) for k, v in FIELD_LABELS.items()},
+        # what a refusal's fields are called on this page (never their keys)
+        "field_names": {k: str(v) for k, v in FORM_FIELD_LABELS.items()},
+        "label_separator": pgettext("label separator", ": "),
         "saved": _("Saved."),
         "saving": _("Saving…"),
         "dirty": _("Unsaved changes"),

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_POST
 
 from printing import allocate_print, selectors, services
 from printing.errors import ReprintNotConfirmed
-from printing.print_jobs import JOB_LIMIT, print_job_create
+from printing.print_jobs import JOB_LIMIT
 from printing.views.printers import (
     order_list_url,
     reprint_confirmation,
@@ -69,10 +69,6 @@ def _notice(request: HttpRequest, *, level: str, text: str, job=None, status: in
         )
     getattr(messages, level)(request, text)
     return None
-
-
-def _back(request: HttpRequest, order) -> HttpResponse:
-    return redirect("console:order_detail", order_id=order.pk)
 
 
 def _printed_text(job, count: int) -> str:
@@ -155,21 +151,11 @@ def order_print(request: HttpRequest, order_id: int) -> HttpResponse:
     order = shop_selectors.order_get(actor=request.actor, order_id=order_id, with_items=False)
     back = reverse("console:order_detail", args=[order.pk])
     try:
-        labels = selectors.order_labels(actor=request.actor, order_id=order.pk)
-        if not labels:
-            raise ValidationError(_("The order has no waybill number yet."))
-        printer = allocate_print.print_target(
-            actor=request.actor, target=request.POST.get("print_target", "")
-        )
-        ask = not confirmed(request)
-        if printer is None:
-            body = services.labels_pdf(actor=request.actor, waybills=labels, ask_before_reprint=ask)
-            return _pdf(body, f"label-{labels[0].waybill_no}")
-        job = print_job_create(
+        done = allocate_print.order_labels_print(
             actor=request.actor,
-            printer=printer,
-            waybill_ids=[w.pk for w in labels],
-            ask_before_reprint=ask,
+            order=order,
+            target=request.POST.get("print_target", ""),
+            ask_before_reprint=not confirmed(request),
         )
     except ReprintNotConfirmed as err:
         return reprint_confirmation(request, err, back)
@@ -178,8 +164,10 @@ def order_print(request: HttpRequest, order_id: int) -> HttpResponse:
             return page_error(request, err)
         messages.error(request, err.render_message())
         return redirect(back)
-    text = _printed_text(job, len(labels))
-    return _notice(request, level="success", text=text, job=job) or _back(request, order)
+    if done.pdf is not None:
+        return _pdf(done.pdf, f"label-{done.waybills[0].waybill_no}")
+    text = _printed_text(done.job, len(done.waybills))
+    return _notice(request, level="success", text=text, job=done.job) or redirect(back)
 
 
 @shop_required

@@ -29,19 +29,14 @@ from shops import selectors as shop_selectors
 from shops.views import shop_required
 from waybill_console.confirm import confirmation, confirmed
 from waybill_console.errors import AppError, ValidationError, page_error
+from waybill_console.field_labels import error_text
 
 PAGE_SIZE = 50
 FORM_FIELDS = printers.PRINTER_FIELDS[:-2]  # grayscale and default have their own controls
 
 
 def _error_text(err: AppError) -> str:
-    text = err.render_message()
-    if isinstance(err, ValidationError) and err.detail:
-        parts = [
-            f"{field}: {'; '.join(map(str, problems))}" for field, problems in err.detail.items()
-        ]
-        return f"{text} ({', '.join(parts)})"
-    return text
+    return error_text(err)  # the fields by their labels, never their keys
 
 
 def _int_or_none(value) -> int | None:

@@ -72,3 +72,18 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   }, 60000);
 });
+
+// Phones: the navigation folds behind the 菜单 button (base.html; CSS shows it at ≤ 768 px).
+(function () {
+  var toggle = document.querySelector(".nav-toggle");
+  var nav = document.getElementById("sidenav");
+  if (!toggle || !nav) return;
+  function show(open) {
+    nav.classList.toggle("open", open);
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+  toggle.addEventListener("click", function () { show(!nav.classList.contains("open")); });
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key === "Escape" && nav.classList.contains("open")) { show(false); toggle.focus(); }
+  });
+})();

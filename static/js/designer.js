@@ -243,8 +243,8 @@
       if (seq !== previewSeq) { return; }
       img.dataset.state = "failed";
       var detail = body && body.detail ? Object.keys(body.detail).map(function (k) {
-        return k + ": " + [].concat(body.detail[k]).join(" ");
-      }).join("; ") : "";
+        return fieldName(k) + [].concat(body.detail[k]).join(" ");
+      }).join(" ") : "";
       setStatus(S.preview_failed + (detail ? " " + detail : ""), "error");
     });
   }
@@ -268,6 +268,12 @@
 
   // --- errors -------------------------------------------------------------------------------
 
+  // a refused field by its label (never its key), then the label separator
+  function fieldName(key) {
+    var name = (S.field_names || {})[key.replace(/\[\d+\]$/, "")];
+    return name ? name + S.label_separator : "";
+  }
+
   function clearErrors() {
     errors = {};
     form.querySelectorAll("[data-error-for]").forEach(function (el) { el.textContent = ""; });
@@ -282,7 +288,7 @@
       var problems = [].concat(body.detail[name]);
       if (/^custom_fields\[\d+\]$/.test(name)) { errors[name] = problems; return; }
       var holder = form.querySelector("[data-error-for='" + name + "']");
-      if (holder) { holder.textContent = problems.join(" "); } else { other.push(name + ": " + problems.join(" ")); }
+      if (holder) { holder.textContent = problems.join(" "); } else { other.push(fieldName(name) + problems.join(" ")); }
     });
     renderBoxes();
     renderRows();

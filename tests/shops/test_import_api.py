@@ -163,7 +163,7 @@ def test_a_large_file_with_a_bad_line_fails_its_job_with_the_report(
             "line": 500,
             "field": "receiver.phone",
             "label": "手机号",
-            "message": "Not a valid mobile or landline number.",
+            "message": "不是有效的手机号或固定电话号码。",
         }
     ]
     assert Order.objects.count() == 0

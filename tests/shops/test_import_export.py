@@ -87,7 +87,7 @@ def test_import_refuses_an_existing_order_number(shop_a):
             "line": 3,
             "field": "order_no",
             "label": "订单号",
-            "message": "This order number already exists in the shop.",
+            "message": "本店铺已有该订单号。",
         }
     ]
     assert Order.objects.count() == 1

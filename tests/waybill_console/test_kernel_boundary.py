@@ -41,6 +41,7 @@ EXPECTED_KINDS = {
     "order_export": ("shops.services.exports.order_export_run", perms.EXPORT),
     "order_import": ("shops.services.imports.order_import_run", perms.ORDER_MANAGE),
     "waybill_batch": ("waybills.services.jobs.waybill_batch_run", perms.WAYBILL_ALLOCATE),
+    "allocate_print": ("printing.allocate_print.allocate_print_run", perms.WAYBILL_ALLOCATE),
     "reconciliation": ("waybills.services.jobs.reconciliation_run", perms.EXPORT),
     "dropship_statement": ("dropship.services.statements.statement_run", perms.DROPSHIP_MANAGE),
 }

@@ -233,8 +233,8 @@ def seeded(db) -> dict:
     job = order_export_start(actor=actor, params={}, file_format="csv")
     paid = [make_order(merchant, f"WALK-B{i}").pk for i in (1, 2)]
     batch = waybill_batch_start(actor=actor, order_ids=paid, carrier="ZTO")
-    print_batch = waybill_batch_start(
-        actor=actor, order_ids=paid, carrier="ZTO", kind=allocate_print.BATCH_KIND
+    print_batch = allocate_print.allocate_print_batch_start(
+        actor=actor, order_ids=paid, carrier="ZTO", target=allocate_print.PDF
     )
     return {
         "order": order,
@@ -367,7 +367,8 @@ def test_refused_forms_name_fields_by_label_never_by_key(client, seeded):
     )
     assert "手机号 不是有效的手机号或固定电话号码。" in texts["zh-hans", "import"]
     assert "Not a valid mobile or landline number." in texts["en", "import"]
-    assert "省：不在行政区划列表中的省份。" in texts["zh-hans", "address"]
+    assert "省：不是行政区划中的省份。" in texts["zh-hans", "address"]
+    assert "电话：不是有效的手机号（11 位）或固定电话（0xx-xxxxxxxx）。" in texts["zh-hans", "address"]
 
 
 def test_agreement_is_a_link_to_its_text(client, seeded):

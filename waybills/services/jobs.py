@@ -40,18 +40,13 @@ def _actor_for(job: Job) -> Actor:
 # --- batch allocation ------------------------------------------------------------------------
 
 
-def waybill_batch_start(
-    *,
-    actor: Actor,
-    order_ids: list,
-    subscription: int | None = None,
-    carrier: str = "",
-    kind: str = "waybill_batch",
-    extra: dict | None = None,
-) -> Job:
-    """Check the batch and record its job. An app that does more after the allocation
-    (取号并打印: :mod:`printing.allocate_print`) starts its own ``kind``, with its own
-    ``extra`` params, whose handler runs :func:`waybill_batch_run` first."""
+def waybill_batch_params(
+    *, actor: Actor, order_ids: list, subscription: int | None = None, carrier: str = ""
+) -> dict:
+    """The batch checked (the shop's orders, at most 500, a usable service) as the params
+    :func:`waybill_batch_run` reads. An app that does more after the allocation
+    (批量取号并打印: :mod:`printing.allocate_print`) starts its own job kind with these
+    params (and its own), whose handler runs :func:`waybill_batch_run` first."""
     actor.require(perms.WAYBILL_ALLOCATE)
     shop = actor.require_shop()
     if not isinstance(order_ids, list) or not order_ids:
@@ -69,12 +64,16 @@ def waybill_batch_start(
             orders=_("Not this shop's orders: %(ids)s") % {"ids": missing[:10]}
         )
     sub = resolve_subscription(actor=actor, subscription=subscription, carrier=carrier)
-    return job_create(
-        actor=actor,
-        kind=kind,
-        params={**(extra or {}), "orders": ids, "subscription": sub.pk, "by": actor.describe()},
-        total=len(ids),
+    return {"orders": ids, "subscription": sub.pk, "by": actor.describe()}
+
+
+def waybill_batch_start(
+    *, actor: Actor, order_ids: list, subscription: int | None = None, carrier: str = ""
+) -> Job:
+    params = waybill_batch_params(
+        actor=actor, order_ids=order_ids, subscription=subscription, carrier=carrier
     )
+    return job_create(actor=actor, kind="waybill_batch", params=params, total=len(params["orders"]))
 
 
 def waybill_batch_run(job: Job) -> dict:

@@ -9,7 +9,8 @@ from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
-from waybill_console.errors import AppError, ValidationError, page_error
+from waybill_console.errors import AppError, page_error
+from waybill_console.field_labels import error_text as field_error_text
 
 PAGE_SIZE = 50
 
@@ -42,14 +43,9 @@ def refused(request: HttpRequest, err: AppError, back: str) -> HttpResponse:
 
 
 def error_text(err: AppError) -> str:
-    """The message, followed by the fields it names (a ValidationError's detail)."""
-    text = err.render_message()
-    parts = []
-    for field, problems in (err.detail or {}).items():
-        if isinstance(problems, list | tuple):
-            problems = "; ".join(_(str(p)) for p in problems)
-        parts.append(f"{field}: {_(str(problems))}")
-    return f"{text} ({', '.join(parts)})" if parts and isinstance(err, ValidationError) else text
+    """The message, followed by the fields it names by their labels (the kernel's one
+    rule: :func:`waybill_console.field_labels.error_text`)."""
+    return field_error_text(err)
 
 
 def field_errors(err: AppError) -> dict[str, list[str]]:
