@@ -232,6 +232,10 @@ def test_merchants_day(page, worker, settings, tmp_path):
         )
         assert len(chosen) == THERMAL
         submit(page, page.get_by_test_id("batch-print"))
+        # printed as a PDF before: the reprint is confirmed first (nothing queued until then)
+        assert "10 个单号的面单已打印过" in page.get_by_test_id("confirm-question").inner_text()
+        assert not PrintJob.objects.filter(printer=printer).exists()
+        submit(page, page.get_by_test_id("confirm-submit"))
         page.wait_for_url("**/console/print-jobs/*/")
         page.locator("[data-testid=print-job][data-status=printed]").wait_for(timeout=JOB_TIMEOUT)
         assert page.locator("[data-testid=print-documents] tr[data-confirmed='1']").count() == (
