@@ -18,7 +18,7 @@ urlpatterns = [
     path("orders/<int:order_id>/<slug:action>/", order_views.order_action, name="order_action"),
     path("jobs/<int:job_id>/", order_views.job_detail, name="job_detail"),
     path("jobs/<int:job_id>/download/", order_views.job_download, name="job_download"),
-    path("downloads/", download_views.download_list, name="download_list"),
+    path("downloads/", download_views.download_list, name="downloads"),  # 下载中心
     path("addresses/", settings_views.address_list, name="address_list"),
     path("addresses/<int:address_id>/", settings_views.address_edit, name="address_edit"),
     path(

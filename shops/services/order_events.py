@@ -28,7 +28,7 @@ WAYBILL_ALLOCATED_CTE = f"""ev AS (
                'packages', count(*))
       FROM w JOIN shops_order so ON so.id = w.order_id AND so.shop_id = w.shop_id
      GROUP BY w.order_id
-)"""  # nosec B608 (a constant kind, no input)
+)"""  # nosec B608
 
 
 def order_waybill_events_record(

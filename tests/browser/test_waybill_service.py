@@ -108,7 +108,11 @@ def test_wizard_refuses_without_agreement(page):
     error = page.locator("[data-error-code=VALIDATION_ERROR]")
     assert error.is_visible()
     # the field by its label, the code only in the markup
-    assert error.locator("ul.error-detail li .field-label").all_inner_texts() == ["电子面单服务协议"]
+    assert error.locator("ul.error-detail li .field-label").all_inner_texts() == [
+        "电子面单服务协议"
+    ]
     assert "VALIDATION_ERROR" not in error.inner_text() and "agree" not in error.inner_text()
-    assert page.get_by_test_id("field-error-agree").inner_text() == "必须阅读并同意电子面单服务协议。"
+    assert (
+        page.get_by_test_id("field-error-agree").inner_text() == "必须阅读并同意电子面单服务协议。"
+    )
     assert not Subscription.objects.exists()

@@ -558,7 +558,7 @@ def test_non_finite_numbers_on_the_pages_are_refused_naming_the_field(world):
         )
         answers.append(
             (
-                "unit_price",
+                "单价",  # the import names the column by its title, never by its key
                 merchant.post("/console/orders/import/", {"file": _import_csv(value)}),
             )
         )

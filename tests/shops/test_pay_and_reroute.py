@@ -124,7 +124,7 @@ def test_api_pay_refused_on_a_cancelled_order_nothing_changed(shop_a):
     assert answer.status_code == 409
     assert answer.json() == {
         "code": "ORDER_STATE_CONFLICT",
-        "message": "订单当前为“已取消”,无法执行此操作。",
+        "message": "订单当前为“已取消”，无法执行此操作。",
         "detail": {"status": "cancelled"},
     }
     assert _snapshot(order) == before
@@ -243,7 +243,7 @@ def test_page_pay_refused_on_cancelled_order_shows_the_reason(client, shop_a):
     before = _snapshot(order)
     client.force_login(shop_a.memberships.get().user)
     answer = client.post(f"/console/orders/{order.pk}/pay/", follow=True)
-    assert "订单当前为“已取消”,无法执行此操作。" in answer.content.decode()
+    assert "订单当前为“已取消”，无法执行此操作。" in answer.content.decode()
     assert _snapshot(order) == before
 
 

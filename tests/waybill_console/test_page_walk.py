@@ -368,7 +368,9 @@ def test_refused_forms_name_fields_by_label_never_by_key(client, seeded):
     assert "手机号 不是有效的手机号或固定电话号码。" in texts["zh-hans", "import"]
     assert "Not a valid mobile or landline number." in texts["en", "import"]
     assert "省：不是行政区划中的省份。" in texts["zh-hans", "address"]
-    assert "电话：不是有效的手机号（11 位）或固定电话（0xx-xxxxxxxx）。" in texts["zh-hans", "address"]
+    assert (
+        "电话：不是有效的手机号（11 位）或固定电话（0xx-xxxxxxxx）。" in texts["zh-hans", "address"]
+    )
 
 
 def test_agreement_is_a_link_to_its_text(client, seeded):
@@ -392,9 +394,7 @@ def test_order_history_says_who_did_what_by_name(client, seeded):
     number = Waybill.objects.get(order=order).waybill_no
     html = client.get(reverse("console:order_detail", args=[order.pk])).content.decode()
     history = page_text(re.search(r'data-testid="order-history">(.*?)</ol>', html, re.S)[1])
-    lines = [
-        line.split(" ", 2)[2].strip() for line in re.split(r" (?=\d{4}-\d\d-\d\d )", history)
-    ]
+    lines = [line.split(" ", 2)[2].strip() for line in re.split(r" (?=\d{4}-\d\d-\d\d )", history)]
     assert lines == [
         "王经理 订单已创建",
         f"王经理 取号 中通快递 {number}",

@@ -181,7 +181,7 @@ def test_a_new_address_the_carrier_refuses_changes_nothing(shop_a):
     response = session(shop_a).post(url(order), {**NEW, "detail": "X"})  # 1014 on screening
 
     assert response.status_code == 422
-    assert "筛单出错(1014)GIS地址解析失败" in text(response)
+    assert "筛单出错（1014）GIS地址解析失败" in text(response)
     assert state(order) == before
 
 
