@@ -229,7 +229,10 @@ def allocate(request: HttpRequest) -> HttpResponse:
             if r.get("order_item")
             else _("Order #%(id)s") % {"id": r.get("order")}
         )
-        messages.error(request, f"{what}: {result_error_text(r)}")
+        messages.error(
+            request,
+            _("%(subject)s: %(message)s") % {"subject": what, "message": result_error_text(r)},
+        )
     return redirect(back)
 
 

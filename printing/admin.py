@@ -110,7 +110,11 @@ def retry_jobs(modeladmin, request, queryset):
             print_jobs.print_job_retry(actor=Actor.system(shop=job.shop), job=job)
             done += 1
         except AppError as err:
-            messages.error(request, f"#{job.pk}: {err.render_message()}")
+            messages.error(
+                request,
+                _("%(subject)s: %(message)s")
+                % {"subject": f"#{job.pk}", "message": err.render_message()},
+            )
     if done:
         messages.success(request, _("%(count)s print jobs queued again.") % {"count": done})
 

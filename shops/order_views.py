@@ -178,7 +178,11 @@ def order_batch(request: HttpRequest) -> HttpResponse:
                 request,
                 count=len(shipments),
                 back=back,
-                notes=[f"{o.order_no}: {err.render_message()}" for o, err in blocked],
+                notes=[
+                    _("%(subject)s: %(message)s")
+                    % {"subject": o.order_no, "message": err.render_message()}
+                    for o, err in blocked
+                ],
             )
         address = request.POST.get("return_address") or None
         results = services.order_ship_batch_by_hand(

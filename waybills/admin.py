@@ -36,7 +36,11 @@ def _tracking_action(status: str, label):
                 )
                 done += 1
             except AppError as err:
-                messages.error(request, f"{waybill.waybill_no}: {err.render_message()}")
+                messages.error(
+                    request,
+                    _("%(subject)s: %(message)s")
+                    % {"subject": waybill.waybill_no, "message": err.render_message()},
+                )
         if done:
             messages.success(
                 request, _("%(action)s: %(count)s waybills.") % {"action": label, "count": done}

@@ -127,7 +127,10 @@ def printer_delete(request: HttpRequest, printer_id: int) -> HttpResponse:
     try:
         printers.printer_delete(actor=request.actor, printer=printer)
     except AppError as err:
-        messages.error(request, f"{printer.name}: {_error_text(err)}")
+        messages.error(
+            request,
+            _("%(subject)s: %(message)s") % {"subject": printer.name, "message": _error_text(err)},
+        )
     else:
         messages.success(request, _("Printer %(name)s deleted.") % {"name": printer.name})
     return redirect("console:printer_list")
@@ -152,7 +155,10 @@ def printer_test(request: HttpRequest, printer_id: int) -> HttpResponse:
     try:
         job = print_jobs.printer_test(actor=request.actor, printer=printer)
     except AppError as err:
-        messages.error(request, f"{printer.name}: {_error_text(err)}")
+        messages.error(
+            request,
+            _("%(subject)s: %(message)s") % {"subject": printer.name, "message": _error_text(err)},
+        )
         return redirect("console:printer_list")
     if printer.connection == Connection.AGENT:
         messages.success(request, _("The test label waits for the print agent."))

@@ -134,7 +134,7 @@ def test_zto_through_kuaidi100_from_the_wizard_to_a_pushed_pickup(
     # --- the order page: shipped, with the carrier's number and the tracking event
     page.goto(order_url)
     assert page.get_by_test_id("order-status").inner_text() == "已发货"
-    assert page.get_by_test_id("tracking").inner_text() == f"ZTO {number}"
+    assert page.get_by_test_id("tracking").inner_text() == f"中通快递 {number}"
     event = page.get_by_test_id("order-tracking").locator("[data-testid=tracking-event]")
     event.wait_for()
     assert event.count() == 1 and event.get_attribute("data-status") == "picked_up"

@@ -111,7 +111,7 @@ def test_bind_allocate_print_return_and_ship(page, second_page):
     for fo in fos:
         shipment = page.get_by_test_id(f"shipment-{fo.pk}")
         assert shipment.get_by_test_id("shipment-state").get_attribute("data-state") == "returned"
-        assert shipment.get_by_test_id("tracking").inner_text() == f"ZTO {fo.tracking_no}"
+        assert shipment.get_by_test_id("tracking").inner_text() == f"中通快递 {fo.tracking_no}"
     screenshot(page, "dropship-merchant-orders")
     page.get_by_test_id("return-address").select_option(str(address.pk))
     for fo in fos:

@@ -164,7 +164,7 @@ def test_merchant_imports_filters_opens_and_ships_by_hand(page, tmp_path):
     page.wait_for_load_state("load")
 
     assert page.get_by_test_id("order-status").inner_text() == "已发货"
-    assert page.get_by_test_id("tracking").inner_text() == "ZTO 73100000000001"
+    assert page.get_by_test_id("tracking").inner_text() == "中通快递 73100000000001"  # by name
     assert page.locator("ul.messages li.success").is_visible()
     assert page.get_by_test_id("ship-form").count() == 0
     order = Order.objects.get(shop=shop, order_no="WB-IMP-002")

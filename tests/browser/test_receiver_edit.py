@@ -1,4 +1,4 @@
-"""修改收件信息 with 智能粘贴 in Chromium: from a 面单异常 (筛单出错(1014)GIS地址解析失败) to
+"""修改收件信息 with 智能粘贴 in Chromium: from a 面单异常 (筛单出错（1014）GIS地址解析失败) to
 the receiver form, one pasted line fills the fields, save, 重试, and the order has its
 number."""
 
@@ -35,7 +35,7 @@ def test_a_receiver_fixed_by_smart_paste_from_the_exception_gets_its_number(page
     page.wait_for_url("**/console/")
     page.goto(page.base_url + "/console/waybills/exceptions/")
     row = page.get_by_test_id(f"exception-{exception.pk}")
-    assert "筛单出错(1014)GIS地址解析失败" in row.get_by_test_id("exception-message").inner_text()
+    assert "筛单出错（1014）GIS地址解析失败" in row.get_by_test_id("exception-message").inner_text()
     submit(page, row.get_by_test_id("edit-receiver"))
 
     assert page.get_by_test_id("receiver-district").input_value() == "西湖新区"

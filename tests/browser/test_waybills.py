@@ -175,6 +175,6 @@ def test_order_detail_shows_its_waybill_and_ships_with_it(page):
         row.get_by_test_id("ship-with-waybill").locator("button[type=submit]").click()
     page.wait_for_load_state("load")
     assert page.get_by_test_id("order-status").inner_text() == "已发货"
-    assert page.get_by_test_id("tracking").inner_text() == f"ZTO {waybill.waybill_no}"
+    assert page.get_by_test_id("tracking").inner_text() == f"中通快递 {waybill.waybill_no}"
     order.refresh_from_db()
     assert (order.status, order.shipped_by_hand) == ("shipped", False)

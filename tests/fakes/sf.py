@@ -84,6 +84,7 @@ class FakeSF:
 
         class Handler(BaseHTTPRequestHandler):
             disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall per answer
+
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode("utf-8")

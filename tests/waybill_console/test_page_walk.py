@@ -98,16 +98,17 @@ class _Text(HTMLParser):
     #: elements that do not break a line: no space is read after them
     INLINE = {"span", "strong", "em", "b", "i", "small", "code", "abbr", "time", "sup", "sub"}
 
-    def __init__(self, skip=()):
+    def __init__(self, skip=(), attributes=True):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._skip = 0
         self.SKIP = self.SKIP | set(skip)
+        self.attributes = attributes
 
     def handle_starttag(self, tag, attrs):
         if tag in self.SKIP:
             self._skip += 1
-        for name, value in attrs:
+        for name, value in attrs if self.attributes else ():
             if name in ("placeholder", "title", "aria-label", "hx-confirm") and value:
                 self.parts.append(f" {value} ")
 
@@ -122,10 +123,11 @@ class _Text(HTMLParser):
             self.parts.append(data)
 
 
-def page_text(html: str, *, skip=()) -> str:
+def page_text(html: str, *, skip=(), attributes=True) -> str:
     """The page's text; ``skip``: more elements whose content is not read (the admin's
-    JSON fields are data, in ``<textarea>``)."""
-    parser = _Text(skip)
+    JSON fields are data, in ``<textarea>``); ``attributes=False``: without the titles and
+    placeholders (examples of what to type)."""
+    parser = _Text(skip, attributes)
     parser.feed(html)
     return re.sub(r"\s+", " ", "".join(parser.parts))
 
@@ -159,6 +161,18 @@ def problems(text: str, language: str) -> list[str]:
             for m in HALF_WIDTH.finditer(text)
         ]
     return found
+
+
+def carrier_codes() -> re.Pattern:
+    """A carrier's code followed by a number, as a list would show a tracking number (EMS
+    is its own name)."""
+    from django.db.models import F
+
+    from carriers.models import Carrier
+
+    codes = Carrier.objects.exclude(name=F("code")).values_list("code", flat=True)
+    codes = "|".join(sorted(codes, key=len, reverse=True))
+    return re.compile(rf"\b(?:{codes}) \d{{6,}}")
 
 
 def _routes(namespace: str) -> list[tuple[str, list[str]]]:
@@ -282,7 +296,12 @@ def _walk(client, namespace: str, ids: dict, jobs: dict, language: str) -> dict[
             continue
         if not response.get("Content-Type", "").startswith("text/html"):
             continue  # a download, an image, a JSON fragment
-        found = problems(page_text(response.content.decode()), language)
+        html = response.content.decode()
+        found = problems(page_text(html), language)
+        found += [  # a carrier by its name, never by its code: 中通快递 7300…, not ZTO 7300…
+            f"carrier code {m.group(0)!r}"
+            for m in carrier_codes().finditer(page_text(html, attributes=False))
+        ]
         if response.status_code != 200:
             found.insert(0, f"status {response.status_code}")
         if found:

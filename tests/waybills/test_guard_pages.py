@@ -68,7 +68,7 @@ def test_batch_ship_asks_with_the_count_and_ships_only_once_confirmed(client, sh
     assert asked.status_code == 200
     html = unescape(asked.content.decode())
     assert question(html) == "确认发货 4 个订单？此操作不可撤销。"
-    assert f"{under_review.order_no}: {blocked_text(UNDER_REVIEW_REASON)}" in html
+    assert f"{under_review.order_no}：{blocked_text(UNDER_REVIEW_REASON)}" in html
     assert all(o.order_no not in html for o in ready)  # only the refused ones are listed
     assert 'href="/console/orders/?status=paid" data-testid="confirm-cancel"' in html
     assert statuses(chosen) == ["paid"] * 4
@@ -82,7 +82,7 @@ def test_batch_ship_asks_with_the_count_and_ships_only_once_confirmed(client, sh
     assert done.status_code == 200
     assert statuses(chosen) == ["shipped", "shipped", "shipped", "paid"]
     assert {Order.objects.get(pk=o.pk).return_address_id for o in ready} == {sub.address_id}
-    assert f"{under_review.order_no}: {blocked_text(UNDER_REVIEW_REASON)}" in unescape(
+    assert f"{under_review.order_no}：{blocked_text(UNDER_REVIEW_REASON)}" in unescape(
         done.content.decode()
     )
 

@@ -93,7 +93,8 @@ def waybill_batch_ship(request: HttpRequest) -> HttpResponse:
             count=selected,
             back=_order_list_url(request),
             notes=[
-                f"{order.order_no}: {blocked.render_message()}"
+                _("%(subject)s: %(message)s")
+                % {"subject": order.order_no, "message": blocked.render_message()}
                 for order, blocked in shop_selectors.order_blocks(
                     actor=request.actor, order_ids=ids
                 )
@@ -123,7 +124,11 @@ def waybill_batch_ship(request: HttpRequest) -> HttpResponse:
         if not r["ok"]:
             messages.error(
                 request,
-                f"{numbers.get(r['order'], r['order'])}: {r['error']['message']}",
+                _("%(subject)s: %(message)s")
+                % {
+                    "subject": numbers.get(r["order"], r["order"]),
+                    "message": r["error"]["message"],
+                },
             )
     return redirect(_order_list_url(request))
 

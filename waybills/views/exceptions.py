@@ -73,7 +73,11 @@ def exception_retry(request: HttpRequest, exception_id: int) -> HttpResponse:
             % {"order_no": row.order.order_no, "waybill_no": result["waybill_no"]},
         )
     else:
-        messages.error(request, f"{row.order.order_no}: {result['error']['message']}")
+        messages.error(
+            request,
+            _("%(subject)s: %(message)s")
+            % {"subject": row.order.order_no, "message": result["error"]["message"]},
+        )
     return redirect(common.next_url(request, reverse("console:waybill_exceptions")))
 
 
