@@ -221,6 +221,12 @@ def _day_start(d: date):
     return timezone.make_aware(datetime.combine(d, time.min))
 
 
+def order_numbers(*, actor: Actor, ids) -> dict[int, str]:
+    """The shop's order numbers of these order ids, by id (a job's results name orders by
+    id); another shop's ids are left out."""
+    return dict(order_list(actor=actor).filter(pk__in=list(ids)).values_list("pk", "order_no"))
+
+
 def order_list(
     *,
     actor: Actor,

@@ -221,10 +221,8 @@ def allocate_print_progress(request: HttpRequest, job_id: int) -> HttpResponse:
     results = result.get("results", [])
     order_nos = {}
     if job.is_finished:
-        order_nos = dict(
-            shop_selectors.order_list(actor=request.actor)
-            .filter(pk__in=[r["order"] for r in results])
-            .values_list("pk", "order_no")
+        order_nos = shop_selectors.order_numbers(
+            actor=request.actor, ids=[r["order"] for r in results]
         )
     for r in results:
         r["order_no"] = order_nos.get(r["order"], r["order"])
