@@ -240,6 +240,18 @@ def waybills_for_order(*, actor: Actor, order_id: int) -> QuerySet[Waybill]:
     )
 
 
+def factory_numbers_for_order(*, actor: Actor, order_id: int) -> list[str]:
+    """The live numbers another shop (a factory, 代发) drew for the actor's order: a 取号 by
+    the merchant on top of them makes one more parcel, so the pages ask first."""
+    shop = actor.require_shop()
+    return list(
+        Waybill.objects.filter(order_id=order_id, order__shop=shop, status__in=LIVE_STATUSES)
+        .exclude(shop=shop)
+        .order_by("package_no")
+        .values_list("waybill_no", flat=True)
+    )
+
+
 def tracking_for_order(*, actor: Actor, order_id: int) -> QuerySet[TrackingEvent]:
     """The tracking events of the order's numbers (carriers' pushes, branches' reports),
     newest first."""

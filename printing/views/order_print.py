@@ -42,6 +42,7 @@ from waybill_console.errors import AppError, ValidationError, page_error
 from waybill_console.jobs import job_get
 from waybills.selectors import waybill_get
 from waybills.services.allocation import BATCH_LIMIT
+from waybills.views.common import factory_numbers_confirmation
 
 
 def _int_or_none(value) -> int | None:
@@ -112,6 +113,9 @@ def order_allocate_print(request: HttpRequest, order_id: int) -> HttpResponse:
     """取号并打印: the number (drawn now) and its label, to the printer chosen or as a PDF."""
     order = shop_selectors.order_get(actor=request.actor, order_id=order_id)
     back = reverse("console:order_detail", args=[order.pk])
+    asked = factory_numbers_confirmation(request, order, back)
+    if asked is not None:
+        return asked
     try:
         count = _int_or_none(request.POST.get("package_count") or 1)
         if count is None:

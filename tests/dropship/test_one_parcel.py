@@ -8,6 +8,7 @@ draws (the refusal is the rule, not a broken door)."""
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 from django.utils import translation
 
 from carriers.models import Subscription
@@ -172,3 +173,25 @@ def test_another_orders_number_does_not_count(
     )
 
     assert drawn.waybill is not None
+
+
+def test_the_merchants_own_number_on_a_factory_numbered_order_asks_first(
+    client, merchant, factory, binding, merchant_sub, factory_sub, order
+):
+    """The reverse case on the order page: the factory drew (and returned) its number, so
+    the merchant's 取号 block warns with it, and a 取号 (or 取号并打印) posted without the
+    confirmation gets the question, nothing drawn; confirmed, the merchant's number is
+    drawn (part of an order may still be the merchant's to ship)."""
+    fo = returned(merchant, factory, factory_sub, order)
+    factory_no = Waybill.objects.get(pk=fo.waybill_id).waybill_no
+    client.force_login(merchant.memberships.get(role="main").user)
+    block = client.get(reverse("console:order_waybills", args=[order.pk])).content.decode()
+    assert 'data-testid="factory-numbers-warning"' in block and factory_no in block
+    allocate_url = reverse("console:order_waybill_allocate", args=[order.pk])
+    for url in (allocate_url, reverse("console:order_allocate_print", args=[order.pk])):
+        asked = client.post(url, {"subscription": merchant_sub.pk})
+        assert asked.status_code == 200 and factory_no in asked.content.decode()
+        assert not Waybill.objects.filter(shop=merchant).exists()
+    done = client.post(allocate_url, {"subscription": merchant_sub.pk, "confirm": "1"})
+    assert done.status_code == 302
+    assert Waybill.objects.filter(shop=merchant, order=order).count() == 1

@@ -63,3 +63,27 @@ def int_or_none(value) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def factory_numbers_confirmation(request: HttpRequest, order, back: str) -> HttpResponse | None:
+    """取号 (and 取号并打印) on an order a factory already numbered (代发): the merchant's
+    number would make one more parcel, so the page asks first (the server's step: a POST
+    without ``confirm=1`` gets the question); None when there is nothing to ask."""
+    from waybill_console.confirm import confirmation, confirmed
+    from waybills import selectors
+
+    numbers = selectors.factory_numbers_for_order(actor=request.actor, order_id=order.pk)
+    if not numbers or confirmed(request):
+        return None
+    return confirmation(
+        request,
+        title=_("Allocate a waybill number"),
+        question=_(
+            "A factory already shipped part of order %(order_no)s with its own waybill "
+            "numbers (%(numbers)s). Allocate a number of your own as well? It makes one "
+            "more parcel: only do so for the items the factory does not ship."
+        )
+        % {"order_no": order.order_no, "numbers": "、".join(numbers)},
+        confirm_label=_("Allocate anyway"),
+        back=back,
+    )

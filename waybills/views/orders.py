@@ -48,6 +48,11 @@ def order_waybills(request: HttpRequest, order_id: int) -> HttpResponse:
             "order": order,
             "waybills": waybills,
             "tracking": selectors.tracking_for_order(actor=request.actor, order_id=order.pk),
+            "factory_numbers": selectors.factory_numbers_for_order(
+                actor=request.actor, order_id=order.pk
+            )
+            if subs
+            else [],
             "subscriptions": subs,
             "blocked": blocked,
             "addresses": shop_selectors.address_list(actor=request.actor),
@@ -62,6 +67,9 @@ def order_waybill_allocate(request: HttpRequest, order_id: int) -> HttpResponse:
     """取号 for one order from its detail page."""
     order = shop_selectors.order_get(actor=request.actor, order_id=order_id)
     back = reverse("console:order_detail", args=[order.pk])
+    asked = common.factory_numbers_confirmation(request, order, back)
+    if asked is not None:
+        return asked
     try:
         count = common.int_or_none(request.POST.get("package_count") or 1)
         if count is None:
