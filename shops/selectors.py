@@ -221,6 +221,11 @@ def _day_start(d: date):
     return timezone.make_aware(datetime.combine(d, time.min))
 
 
+def default_return_address(*, actor: Actor):
+    """The shop's default return address (the one the ship forms preselect), or None."""
+    return address_list(actor=actor).filter(is_default_return=True).first()
+
+
 def order_numbers(*, actor: Actor, ids) -> dict[int, str]:
     """The shop's order numbers of these order ids, by id (a job's results name orders by
     id); another shop's ids are left out."""

@@ -240,16 +240,28 @@ def waybills_for_order(*, actor: Actor, order_id: int) -> QuerySet[Waybill]:
     )
 
 
-def factory_numbers_for_order(*, actor: Actor, order_id: int) -> list[str]:
-    """The live numbers another shop (a factory, 代发) drew for the actor's order: a 取号 by
-    the merchant on top of them makes one more parcel, so the pages ask first."""
+def factory_numbers_for_orders(*, actor: Actor, order_ids) -> dict[int, list[str]]:
+    """The live numbers another shop (a factory, 代发) drew for the actor's orders, by
+    order: a 取号 by the merchant on top of them makes one more parcel, so the pages ask
+    first."""
     shop = actor.require_shop()
-    return list(
-        Waybill.objects.filter(order_id=order_id, order__shop=shop, status__in=LIVE_STATUSES)
+    found: dict[int, list[str]] = {}
+    rows = (
+        Waybill.objects.filter(
+            order_id__in=list(order_ids), order__shop=shop, status__in=LIVE_STATUSES
+        )
         .exclude(shop=shop)
-        .order_by("package_no")
-        .values_list("waybill_no", flat=True)
+        .order_by("order_id", "package_no")
+        .values_list("order_id", "waybill_no")
     )
+    for order_id, number in rows:
+        found.setdefault(order_id, []).append(number)
+    return found
+
+
+def factory_numbers_for_order(*, actor: Actor, order_id: int) -> list[str]:
+    """:func:`factory_numbers_for_orders` of one order."""
+    return factory_numbers_for_orders(actor=actor, order_ids=[order_id]).get(order_id, [])
 
 
 def tracking_for_order(*, actor: Actor, order_id: int) -> QuerySet[TrackingEvent]:

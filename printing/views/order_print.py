@@ -42,7 +42,7 @@ from waybill_console.errors import AppError, ValidationError, page_error
 from waybill_console.jobs import job_get
 from waybills.selectors import waybill_get
 from waybills.services.allocation import BATCH_LIMIT
-from waybills.views.common import factory_numbers_confirmation
+from waybills.views.common import factory_numbers_confirmation, refused
 
 
 def _int_or_none(value) -> int | None:
@@ -131,10 +131,7 @@ def order_allocate_print(request: HttpRequest, order_id: int) -> HttpResponse:
     except ReprintNotConfirmed as err:
         return reprint_confirmation(request, err, back)
     except AppError as err:
-        if request.htmx:
-            return page_error(request, err)
-        messages.error(request, err.render_message())
-        return redirect(back)
+        return refused(request, err, back)
     number = done.waybills[0].waybill_no
     if done.print_error is not None:
         text = _("Waybill number %(waybill_no)s allocated, but not printed: %(reason)s") % {
@@ -164,10 +161,7 @@ def order_print(request: HttpRequest, order_id: int) -> HttpResponse:
     except ReprintNotConfirmed as err:
         return reprint_confirmation(request, err, back)
     except AppError as err:
-        if request.htmx:
-            return page_error(request, err)
-        messages.error(request, err.render_message())
-        return redirect(back)
+        return refused(request, err, back)
     if done.pdf is not None:
         return _pdf(done.pdf, f"label-{done.waybills[0].waybill_no}")
     text = _printed_text(done.job, len(done.waybills))

@@ -195,3 +195,24 @@ def test_the_merchants_own_number_on_a_factory_numbered_order_asks_first(
     done = client.post(allocate_url, {"subscription": merchant_sub.pk, "confirm": "1"})
     assert done.status_code == 302
     assert Waybill.objects.filter(shop=merchant, order=order).count() == 1
+
+
+def test_batch_allocate_over_a_factory_numbered_order_asks_first(
+    client, merchant, factory, binding, merchant_sub, factory_sub, order
+):
+    """The same question from the order list's 批量取号 (another door to the same second
+    parcel): the factory-numbered order is named with its number, nothing starts until
+    confirmed."""
+    from waybill_console.models import Job
+
+    fo = returned(merchant, factory, factory_sub, order)
+    factory_no = Waybill.objects.get(pk=fo.waybill_id).waybill_no
+    other = new_order(merchant)
+    client.force_login(merchant.memberships.get(role="main").user)
+    form = {"ids": [order.pk, other.pk], "subscription": merchant_sub.pk}
+    asked = client.post(reverse("console:waybill_batch"), form)
+    page = asked.content.decode()
+    assert asked.status_code == 200 and factory_no in page and order.order_no in page
+    assert not Job.objects.exists()
+    started = client.post(reverse("console:waybill_batch"), {**form, "confirm": "1"})
+    assert started.status_code == 302 and Job.objects.count() == 1

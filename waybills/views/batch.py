@@ -13,16 +13,17 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from carriers.selectors import subscription_list
 from shops import selectors as shop_selectors
 from shops.services.order_shipping import BATCH_SHIP_LIMIT
 from shops.views import shop_required
-from waybill_console.confirm import confirmed, ship_confirmation
+from waybill_console.confirm import confirmation, confirmed, ship_confirmation
 from waybill_console.errors import AppError, NotFound
 from waybill_console.jobs import job_get
-from waybills import services
+from waybills import selectors, services
 from waybills.services.allocation import BATCH_LIMIT, USABLE
 from waybills.services.shipping import waybill_ship_batch_refuse_if_too_large
 from waybills.views import common
@@ -115,10 +116,8 @@ def waybill_batch_ship(request: HttpRequest) -> HttpResponse:
         messages.success(
             request, _("%(n)s order(s) shipped with their waybill numbers.") % {"n": len(shipped)}
         )
-    numbers = dict(
-        shop_selectors.order_list(actor=request.actor)
-        .filter(pk__in=[r["order"] for r in results if not r["ok"]])
-        .values_list("pk", "order_no")
+    numbers = shop_selectors.order_numbers(
+        actor=request.actor, ids=[r["order"] for r in results if not r["ok"]]
     )
     for r in results:
         if not r["ok"]:
@@ -147,6 +146,30 @@ def waybill_batch(request: HttpRequest) -> HttpResponse:
     if not ids:
         messages.error(request, _("Select the orders to allocate waybill numbers for."))
         return redirect(_order_list_url(request))
+    numbered = selectors.factory_numbers_for_orders(actor=actor, order_ids=ids)
+    if numbered and not confirmed(request):  # one more parcel for those: asked first
+        names = shop_selectors.order_numbers(actor=actor, ids=numbered)
+        return confirmation(
+            request,
+            title=_("Batch allocate"),
+            question=ngettext(
+                "%(n)s of the selected orders was already shipped in part by a factory with "
+                "its own waybill numbers. Allocate numbers of your own for all %(count)s "
+                "orders anyway?",
+                "%(n)s of the selected orders were already shipped in part by a factory with "
+                "their own waybill numbers. Allocate numbers of your own for all %(count)s "
+                "orders anyway?",
+                len(numbered),
+            )
+            % {"n": len(numbered), "count": len(ids)},
+            confirm_label=_("Allocate anyway"),
+            back=_order_list_url(request),
+            notes=[
+                _("%(subject)s: %(message)s")
+                % {"subject": names.get(order_id, order_id), "message": "、".join(numbers)}
+                for order_id, numbers in numbered.items()
+            ],
+        )
     try:
         job = services.waybill_batch_start(
             actor=actor,

@@ -75,9 +75,7 @@ def _ship(request: HttpRequest, *, order_id: int, waybill_no: str, opened_by: st
 
 def _default_return_address(request: HttpRequest) -> int | None:
     """The shop's default return address, as the order page preselects it."""
-    address = (
-        shop_selectors.address_list(actor=request.actor).filter(is_default_return=True).first()
-    )
+    address = shop_selectors.default_return_address(actor=request.actor)
     return address.pk if address else None
 
 
