@@ -16,6 +16,7 @@ PRINT = "print"
 SHIP = "ship"
 DROPSHIP_MANAGE = "dropship.manage"
 EXPORT = "export"
+WEBHOOK_MANAGE = "webhook.manage"
 ACCOUNT_MANAGE = "account.manage"  # main account only: sub-accounts and tokens
 
 LABELS = {
@@ -29,6 +30,7 @@ LABELS = {
     SHIP: _("Ship orders"),
     DROPSHIP_MANAGE: _("Dropship management"),
     EXPORT: _("Export"),
+    WEBHOOK_MANAGE: _("Webhooks (event push)"),
     ACCOUNT_MANAGE: _("Manage sub-accounts"),
 }
 
@@ -46,6 +48,7 @@ HINTS = {
     SHIP: _("Ship orders, scan to ship, mark ready to ship, re-route."),
     DROPSHIP_MANAGE: _("Bind factories and hand orders to them to ship."),
     EXPORT: _("Export orders and reconciliation files (consumer data masked)."),
+    WEBHOOK_MANAGE: _("Add, change and test the addresses events are pushed to; see deliveries."),
     ACCOUNT_MANAGE: _("Sub-accounts, their permissions and passwords."),
 }
 
@@ -55,7 +58,7 @@ GROUPS = [
     (_("E-waybills"), [WAYBILL_OPEN, WAYBILL_ALLOCATE, WAYBILL_CANCEL]),
     (_("Printing and shipping"), [PRINT, SHIP]),
     (_("Dropship"), [DROPSHIP_MANAGE]),
-    (_("Shop settings"), [ADDRESS_MANAGE]),
+    (_("Shop settings"), [ADDRESS_MANAGE, WEBHOOK_MANAGE]),
 ]
 
 #: permissions a main account can hand to a sub-account

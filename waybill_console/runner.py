@@ -50,6 +50,24 @@ def main() -> int:
             "--concurrency",
             os.environ.get("WORKER_CONCURRENCY", "2"),
         ],
+        # webhooks and notifications on their own queue: a burst of deliveries never
+        # holds the workers that allocate and print
+        "events": [
+            py,
+            "-m",
+            "celery",
+            "-A",
+            "waybill_console",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "-Q",
+            "events",
+            "-n",
+            "events@%h",
+            "--concurrency",
+            os.environ.get("EVENTS_WORKER_CONCURRENCY", "1"),
+        ],
         "beat": [
             py,
             "-m",

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "waybills",
     "dropship",
     "printing",
+    "events",
 ]
 
 MIDDLEWARE = [
@@ -298,7 +299,28 @@ PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", "").rstrip("/")
 # a reservation whose attempt ended without the carrier's answer (a crash, a time-out) is
 # settled by asking the carrier once it is this old: longer than any gateway's time-outs
 RESERVATION_SETTLE_AFTER_SECONDS = int(env("RESERVATION_SETTLE_AFTER_SECONDS", "300"))
+# --- events out (events/): webhooks and notifications ---------------------------------------
+# webhooks may go to public addresses only; list other networks here (CIDRs, comma-separated)
+WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS", "")
+WEBHOOK_CONNECT_TIMEOUT = float(env("WEBHOOK_CONNECT_TIMEOUT", "3"))
+WEBHOOK_TIMEOUT = float(env("WEBHOOK_TIMEOUT", "5"))
+# seconds between a failed attempt and the next (about a day in all)
+WEBHOOK_RETRY_SCHEDULE = [
+    int(s) for s in env_list("WEBHOOK_RETRY_SCHEDULE", "5,60,300,1800,7200,18000,36000,36000")
+]
+# an endpoint failing without a success this long is disabled and its shop told
+WEBHOOK_DISABLE_AFTER_HOURS = float(env("WEBHOOK_DISABLE_AFTER_HOURS", "72"))
+# endpoints posted to at once by one worker; a sender's hold on an endpoint (crash recovery)
+WEBHOOK_CONCURRENCY = int(env("WEBHOOK_CONCURRENCY", "8"))
+WEBHOOK_LEASE_SECONDS = int(env("WEBHOOK_LEASE_SECONDS", "60"))
+WEBHOOK_SEND_SECONDS = float(env("WEBHOOK_SEND_SECONDS", "50"))
+WEBHOOK_SWEEP_SECONDS = float(env("WEBHOOK_SWEEP_SECONDS", "5"))
+CELERY_TASK_ROUTES = {"events.tasks.*": {"queue": "events"}}
 CELERY_BEAT_SCHEDULE = {
+    "events-sweep": {
+        "task": "events.tasks.sweep",
+        "schedule": WEBHOOK_SWEEP_SECONDS,
+    },
     "worker-heartbeat": {
         "task": "waybill_console.tasks.heartbeat",
         "schedule": 60.0,

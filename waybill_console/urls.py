@@ -4,6 +4,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 import carriers.urls
 import dropship.console_urls
+import events.notification_urls
+import events.urls
 import printing.urls
 import shops.urls
 import waybills.urls
@@ -18,6 +20,7 @@ api_v1 = [
     path("", include("shops.api.urls")),
     path("", include("carriers.api.urls")),
     path("", include("dropship.api.urls")),
+    path("", include("events.api.urls")),
 ]
 
 # the merchant console: one namespace, pages from each app
@@ -27,6 +30,8 @@ console_urls = (
     + waybills.urls.urlpatterns
     + printing.urls.urlpatterns
     + dropship.console_urls.urlpatterns
+    + events.urls.urlpatterns
+    + events.notification_urls.urlpatterns
 )
 
 urlpatterns = [

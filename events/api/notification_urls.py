@@ -1,0 +1,3 @@
+"""``/api/v1/notifications/``: the bell for API clients."""
+
+urlpatterns: list = []

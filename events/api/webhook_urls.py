@@ -1,0 +1,3 @@
+"""``/api/v1/webhooks/``: endpoints, their deliveries, rotate, test, resend."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Console pages of notifications (the bell), in the ``console`` namespace (factories too)."""
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Events out: emit (the outbox), dispatch, deliver; endpoints; notifications."""
