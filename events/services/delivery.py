@@ -245,7 +245,40 @@ def deliveries_send(*, seconds: float | None = None) -> int:
         sent = sum(pool.map(lambda _i: _sender(stop_at), range(threads)))
     if time.monotonic() >= stop_at:
         deliver_kick()
+    else:
+        _deliver_at_next_due()
     return sent
+
+
+_NEXT = """
+SELECT min(greatest(d.next_attempt_at, coalesce(e.retry_at, d.next_attempt_at)))
+FROM events_delivery d JOIN events_endpoint e ON e.id = d.endpoint_id
+WHERE d.status = 'pending' AND e.is_enabled
+"""
+
+
+def _deliver_at_next_due() -> None:
+    """A retry due within a minute is sent on time (beat's sweep catches later ones)."""
+    with connection.cursor() as cur:
+        cur.execute(_NEXT)
+        (due,) = cur.fetchone()
+    if due is None:
+        return
+    wait = (due - timezone.now()).total_seconds()
+    if wait > 60:
+        return
+    wait = max(0.0, wait)
+    try:  # one scheduled run at a time
+        if not cache.add("events:deliver-later", 1, timeout=int(wait) + 1):
+            return
+    except Exception:
+        return
+    from events.tasks import deliver
+
+    try:
+        deliver.apply_async(countdown=wait + 0.05, retry=False)
+    except Exception:
+        logger.warning("events: retry not scheduled; the sweep will send")
 
 
 def deliveries_expire(*, now: datetime | None = None) -> int:
