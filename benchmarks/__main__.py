@@ -17,7 +17,9 @@ unless ``--keep`` is given. Sections (``--only``, default all):
 * ``recycle``    – the recycling sweep over ``--waybills`` bulk-inserted numbers;
 * ``export``     – the reconciliation statement: CSV of ``--waybills`` rows (time, peak
   RSS of the exporting process) and XLSX of ``--xlsx-waybills`` rows;
-* ``labels``     – labels per second per format (PDF, PNG, ESC/POS, TSPL, ZPL) on one core.
+* ``labels``     – labels per second per format (PDF, PNG, ESC/POS, TSPL, ZPL) on one core;
+* ``webhooks``   – events delivered per second to a local receiver (a burst of ``--events``),
+  and allocation throughput with webhooks off vs on (:mod:`benchmarks.webhooks`).
 
 Speed never fails the run: the exit status is 1 only when an invariant is broken.
 """
@@ -54,6 +56,7 @@ SECTIONS = (
     "recycle",
     "export",
     "labels",
+    "webhooks",
 )
 ALIASES = {"allocation": ("single", "batch", "http", "bulk"), "all": SECTIONS}
 
@@ -83,7 +86,7 @@ def _args(argv):
         default=list(SECTIONS),
         metavar="SECTIONS",
         help="comma-separated: orders, single, batch, http, bulk, allocation "
-        "(= single,batch,http,bulk), carrier, recycle, export, labels, all",
+        "(= single,batch,http,bulk), carrier, recycle, export, labels, webhooks, all",
     )
     g = parser.add_argument_group("order list page")
     g.add_argument("--orders", type=int, default=200_000, help="demo orders to seed")
@@ -133,6 +136,14 @@ def _args(argv):
     g.add_argument("--xlsx-waybills", type=int, default=100_000, help="rows of the XLSX export")
     g.add_argument("--recycle-batch", type=int, default=5000, help="the sweep's batch size")
     parser.add_argument("--labels", type=int, default=300, help="labels per format")
+    g = parser.add_argument_group("events out")
+    g.add_argument("--events", type=int, default=10_000, help="events in the burst")
+    g.add_argument(
+        "--webhook-allocations",
+        type=int,
+        default=2000,
+        help="numbers per round of (i), webhooks off and on (two rounds each)",
+    )
     g = parser.add_argument_group("carrier API")
     g.add_argument("--carrier-orders", type=int, default=500, help="orders in the batch")
     g.add_argument(
@@ -168,8 +179,11 @@ def _run(args, results: Results) -> None:
         cases += ["http"]
     if "bulk" in args.only:
         cases += ["http_bulk"]
-    if cases:
-        allocation.run(args, results, cases)
+    setup = allocation.run(args, results, cases) if cases else None
+    if "webhooks" in args.only:
+        from benchmarks import webhooks
+
+        webhooks.run(args, results, setup or allocation.prepare(args, []))
     dataset = None
     if "carrier" in args.only:
         from benchmarks import carrier

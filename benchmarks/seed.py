@@ -40,6 +40,15 @@ def shop(shop_no: str):
     return Shop.objects.get(shop_no=shop_no)
 
 
+def extra_shop(index: int):
+    """Another shop (the events section posts to one endpoint per shop)."""
+    from shops.models import Shop
+
+    return Shop.objects.get_or_create(
+        shop_no=f"BENCH{index:03d}", defaults={"name": f"压测店铺 {index}"}
+    )[0]
+
+
 def main_actor(shop):
     from shops.models import Membership
     from waybill_console.tenancy import Actor

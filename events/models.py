@@ -14,6 +14,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from waybill_console.crypto import EncryptedTextField
 
@@ -49,7 +50,9 @@ class Event(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.type} {self.msg_id}"
+        from events.types import label
+
+        return f"{label(self.type)} {self.msg_id}"
 
 
 class Endpoint(models.Model):
@@ -100,9 +103,10 @@ class Endpoint(models.Model):
 
 
 class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
-    SUCCEEDED = "succeeded", _("Delivered")
-    FAILED = "failed", _("Failed")
+    # a context of their own: a parcel's "Delivered" is 已签收, a webhook's 已送达
+    PENDING = "pending", pgettext_lazy("webhook delivery", "Pending")
+    SUCCEEDED = "succeeded", pgettext_lazy("webhook delivery", "Delivered")
+    FAILED = "failed", pgettext_lazy("webhook delivery", "Failed")
 
 
 class Delivery(models.Model):
@@ -123,6 +127,8 @@ class Delivery(models.Model):
     last_status_code = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
     last_latency_ms = models.PositiveIntegerField(_("latency (ms)"), null=True, blank=True)
     last_error = models.CharField(_("error"), max_length=200, blank=True)
+    #: a person asked to send it again (重发): its next attempt is logged as resent by hand
+    resend_requested = models.BooleanField(_("resend asked"), default=False)
     created_at = models.DateTimeField(verbose_name=_("created at"))
 
     class Meta:
@@ -142,7 +148,7 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_id} → {self.endpoint_id} ({self.status})"
+        return f"#{self.pk} → {self.endpoint_id} ({self.get_status_display()})"
 
 
 class DeliveryAttempt(models.Model):
@@ -162,6 +168,9 @@ class DeliveryAttempt(models.Model):
         ordering = ["-id"]
         verbose_name = _("delivery attempt")
         verbose_name_plural = _("delivery attempts")
+
+    def __str__(self) -> str:
+        return f"#{self.pk}"
 
 
 class Notification(models.Model):

@@ -36,9 +36,7 @@ TYPES: dict[str, EventType] = {
             perms.ORDER_MANAGE,
             notify=True,
         ),
-        EventType(
-            "order.after_sale", _("Order under after-sale"), perms.ORDER_MANAGE, notify=True
-        ),
+        EventType("order.after_sale", _("Order under after-sale"), perms.ORDER_MANAGE, notify=True),
         EventType("waybill.allocated", _("Waybill number allocated"), perms.WAYBILL_ALLOCATE),
         EventType("waybill.cancelled", _("Waybill number cancelled"), perms.WAYBILL_CANCEL),
         EventType("waybill.recycled", _("Waybill number recycled"), perms.WAYBILL_CANCEL),
@@ -94,6 +92,14 @@ def event_type(name: str) -> EventType:
         return TYPES[name]
     except KeyError:
         raise ValueError(f"unknown event type {name!r}: add it to events/types.py") from None
+
+
+def label(name: str) -> str:
+    """What a person reads for a type name (the test message too; never the name)."""
+    if name == TEST_TYPE:
+        return str(_("Test message"))
+    kind = TYPES.get(name)
+    return str(kind.label) if kind else str(_("Other event"))
 
 
 def choices() -> list[tuple[str, str]]:

@@ -39,6 +39,7 @@ WHAT = {
     "address_changed": _("Receiver changed"),
     "payment_reminder_15m": _("Payment reminder sent"),
     "payment_reminder_16h": _("Payment reminder sent"),
+    "sla_at_risk": _("Deadline near"),
     "sla_breached": _("Deadline missed"),
     "waybill_allocated": _("Waybill number taken"),
     "waybill_cancelled": _("Waybill number cancelled"),
@@ -104,7 +105,7 @@ def _line(event: OrderEvent, who: str, carrier_name, factories: dict[str, str]) 
         detail = gettext("also on waybill %(number)s") % {"number": data["waybill_no"]}
     elif event.kind == "cancel":
         detail = str(CANCELLED_BY.get(data.get("by", ""), ""))
-    elif event.kind == "sla_breached":
+    elif event.kind in ("sla_at_risk", "sla_breached"):
         detail = str(DEADLINES.get(data.get("deadline", ""), ""))
     elif event.kind == "created" and data.get("import"):
         detail = gettext("imported from %(file)s") % {"file": data["import"]}

@@ -75,6 +75,18 @@ def register_kind(
     register_once(KINDS, kind, JobKind(handler, permission, label, download), what="job kind")
 
 
+#: what is called when a job finishes (succeeded or failed): ``fn(job)``, inside the
+#: transaction that records the end, with the job as recorded. Filled by apps in their
+#: ``AppConfig.ready()`` (:func:`register_job_listener`: ``events`` tells ``job.finished``).
+JOB_LISTENERS: dict[str, Callable[[Job], None]] = {}
+
+
+def register_job_listener(name: str, listener: Callable[[Job], None]) -> None:
+    """Call ``listener(job)`` whenever a job finishes, in the transaction that records it
+    (what it writes commits with the job's end, or not at all)."""
+    register_once(JOB_LISTENERS, name, listener, what="job listener")
+
+
 def job_kind(kind: str) -> JobKind:
     """The registered kind; ImproperlyConfigured for a kind no app registered."""
     return registered(KINDS, kind, what="job kind")
@@ -244,8 +256,11 @@ def _finish(job: Job, *, result: dict | None = None, error: dict | None = None) 
     }
     if status == Job.Status.SUCCEEDED:
         updates["done"] = F("total")
-    Job.objects.filter(pk=job.pk).update(**updates)
-    job.refresh_from_db()
+    with transaction.atomic():
+        Job.objects.filter(pk=job.pk).update(**updates)
+        job.refresh_from_db()
+        for listener in JOB_LISTENERS.values():
+            listener(job)
 
 
 def jobs_requeue_stalled() -> list[int]:

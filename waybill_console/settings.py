@@ -116,6 +116,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "waybill_console.tenancy.shop_context",
+                "events.context_processors.notifications",
             ],
         },
     },
@@ -255,6 +256,7 @@ SPECTACULAR_SETTINGS = {
         "PrinterKindEnum": "printing.models.PrinterKind",
         "TrackingEventStatusEnum": "waybills.models.TrackingStatus",
         "WaybillStatusEnum": "waybills.models.WaybillStatus",
+        "WebhookDeliveryStatusEnum": "events.models.DeliveryStatus",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -308,6 +310,8 @@ WEBHOOK_TIMEOUT = float(env("WEBHOOK_TIMEOUT", "5"))
 WEBHOOK_RETRY_SCHEDULE = [
     int(s) for s in env_list("WEBHOOK_RETRY_SCHEDULE", "5,60,300,1800,7200,18000,36000,36000")
 ]
+# a delivery not delivered this long after its event (its endpoint down) has failed
+WEBHOOK_GIVE_UP_HOURS = float(env("WEBHOOK_GIVE_UP_HOURS", "24"))
 # an endpoint failing without a success this long is disabled and its shop told
 WEBHOOK_DISABLE_AFTER_HOURS = float(env("WEBHOOK_DISABLE_AFTER_HOURS", "72"))
 # endpoints posted to at once by one worker; a sender's hold on an endpoint (crash recovery)

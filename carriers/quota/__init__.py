@@ -1,6 +1,7 @@
 """The quota's one owner: balance, reservations (reserve, commit, release), the cancel cap,
-recycling returns, re-deductions and the ledger. No other module writes a subscription's
-quota counters, ``carriers_branchaccount``, ``carriers_reservation`` or the ledger.
+recycling returns, re-deductions, the ledger and the low-balance notice (``quota.low``).
+No other module writes a subscription's quota counters, ``carriers_branchaccount``,
+``carriers_reservation`` or the ledger.
 """
 
 from carriers.quota.cancel_cap import (  # noqa: F401
@@ -9,7 +10,9 @@ from carriers.quota.cancel_cap import (  # noqa: F401
     cancellable_now,
 )
 from carriers.quota.ledger import ledger_check, ledger_post  # noqa: F401
+from carriers.quota.low_balance import low_balance_drawn, low_balance_near  # noqa: F401
 from carriers.quota.reservations import (  # noqa: F401
+    BALANCE_SQL,
     Held,
     Want,
     carrier_order_id,

@@ -24,6 +24,7 @@ from django.db import IntegrityError, connection, transaction
 
 from carriers.errors import QuotaInsufficient, SubscriptionNotActive
 from carriers.models import Reservation, Subscription, SubscriptionStatus
+from carriers.quota.low_balance import low_balance_drawn, low_balance_near
 from waybill_console import rawsql
 
 USABLE = (SubscriptionStatus.ACTIVE, SubscriptionStatus.EXPIRING)
@@ -84,8 +85,13 @@ WITH q AS (
            %(actor)s::text, '', %(ref)s::text
       FROM q WHERE %(prepaid)s::boolean
 )
-SELECT r.id, r.order_id, r.package_from, r.count, r.carrier_order_id FROM q, r
+SELECT r.id, r.order_id, r.package_from, r.count, r.carrier_order_id, q.balance FROM q, r
 """
+
+#: the subscription's balance, for a statement that follows the reserving statement in the
+#: same transaction (the quota row is still locked by it: the balance that draw left).
+#: One parameter: the subscription's id.
+BALANCE_SQL = "(SELECT balance FROM carriers_subscription WHERE id = %s::bigint)"
 
 
 def _positional(sql: str) -> tuple[str, list[str]]:
@@ -109,19 +115,26 @@ def reserve(
 
     The statement commits on its own outside a transaction (the lock lasts one statement);
     inside one it runs in a savepoint so a refusal leaves the caller's transaction usable.
-    A package that already has an open reservation raises IntegrityError: see
-    :func:`reserve_or_continue`."""
+    A draw that may take a prepaid balance under the warning line
+    (:func:`~carriers.quota.low_balance.low_balance_near`) runs in a transaction too, so
+    that ``quota.low`` commits with it. A package that already has an open reservation
+    raises IntegrityError: see :func:`reserve_or_continue`."""
     name, sql, values = reserve_statement(
         sub=sub, wants=wants, at=at, actor=actor, reference=reference
     )
-    if connection.in_atomic_block:
+    count = sum(w.count for w in wants)
+    if connection.in_atomic_block or low_balance_near(sub=sub, count=count):
         with transaction.atomic(), connection.cursor() as cur:
             cur.execute(_RESERVE_SQL, values[1])
             rows = cur.fetchall()
+            if rows:
+                low_balance_drawn(sub=sub, balance=rows[0][5], count=count)
     else:  # the hot path: one prepared statement that commits on its own
         with connection.cursor() as cur:
             rawsql.execute_prepared(cur, name, sql, values[0])
             rows = cur.fetchall()
+        if rows:
+            low_balance_drawn(sub=sub, balance=rows[0][5], count=count)
     if not rows:
         refuse(sub)
     by_key = {(w.order_id, w.package_from): w for w in wants}
@@ -129,7 +142,7 @@ def reserve(
         Held(
             pk, order_id, package_from, count, coid, params=by_key[(order_id, package_from)].params
         )
-        for pk, order_id, package_from, count, coid in rows
+        for pk, order_id, package_from, count, coid, _balance in rows
     ]
 
 

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dropship.errors import AllocationNotCancellable, ItemAlreadyAllocated, OrderNotSynced
 from dropship.models import Allocation, FactoryOrder
+from dropship.services import outbox
 from dropship.services.identity import (
     FACTORY,
     MERCHANT,
@@ -140,6 +141,7 @@ def _allocate_order(
 
                 raise AlreadyShipped()
             results = []
+            handed = False
             for item in chosen:
                 holder = live.get(item.pk)
                 if holder == binding.factory_id:  # asked again: already there
@@ -159,6 +161,7 @@ def _allocate_order(
                         allocated_at=at,
                         actor=actor.describe()[:60],
                     )
+                    handed = True
                 results.append(
                     {
                         "order_item": item.pk,
@@ -178,6 +181,8 @@ def _allocate_order(
                 fo.save(update_fields=["status", "cancel_reason", "cancelled_at", "allocated_at"])
             if not order.is_dropship:
                 Order.objects.filter(pk=order.pk).update(is_dropship=True)
+            if handed:
+                outbox.factory_orders_emit(outbox.ALLOCATION_CREATED, [fo.pk])
             return results
     except IntegrityError:  # a concurrent request took one of the items first
         return [_fail(i, order_id, ItemAlreadyAllocated()) for i in (item_ids or [])] or [
@@ -214,7 +219,8 @@ def allocation_cancel(
 
 
 def _cancel(allocation_ids: list[int], *, reason: str, at: datetime) -> int:
-    """Cancel live allocations; a factory order left without any is cancelled too."""
+    """Cancel live allocations; a factory order left without any is cancelled too. Each
+    factory order touched tells its factory (``dropship.allocation.cancelled``)."""
     if not allocation_ids:
         return 0
     changed = Allocation.objects.filter(
@@ -227,6 +233,8 @@ def _cancel(allocation_ids: list[int], *, reason: str, at: datetime) -> int:
         pk__in=fo_ids, status=FactoryOrder.Status.ALLOCATED
     ).exclude(allocations__status=Allocation.Status.ALLOCATED)
     emptied.update(status=FactoryOrder.Status.CANCELLED, cancelled_at=at, cancel_reason=reason)
+    if changed:
+        outbox.factory_orders_emit(outbox.ALLOCATION_CANCELLED, fo_ids)
     return changed
 
 

@@ -34,6 +34,7 @@ from django.utils.translation import gettext_lazy as _
 from carriers.models import Carrier
 from dropship.errors import AllocationCancelled, NotReturned
 from dropship.models import Allocation, FactoryOrder
+from dropship.services import outbox
 from dropship.services.identity import (
     FACTORY,
     MERCHANT,
@@ -297,10 +298,14 @@ def factory_order_print(
 
 
 def _return(fo: FactoryOrder, *, carrier_code: str, tracking_no: str, at=None) -> FactoryOrder:
-    FactoryOrder.objects.filter(pk=fo.pk, returned_at__isnull=True).update(
-        carrier_code=carrier_code, tracking_no=tracking_no, returned_at=at or timezone.now()
-    )
-    fo.refresh_from_db()
+    """The number goes back to the merchant (once), who is told."""
+    with transaction.atomic():
+        returned = FactoryOrder.objects.filter(pk=fo.pk, returned_at__isnull=True).update(
+            carrier_code=carrier_code, tracking_no=tracking_no, returned_at=at or timezone.now()
+        )
+        fo.refresh_from_db()
+        if returned:
+            outbox.number_returned_emit(fo)
     return fo
 
 
@@ -343,6 +348,7 @@ def factory_order_return(
             fo.carrier_code, fo.tracking_no = code, number
             fo.returned_at = now or timezone.now()
             fo.save(update_fields=["waybill", "carrier_code", "tracking_no", "returned_at"])
+            outbox.number_returned_emit(fo)
     return factory_order_get_for_factory(actor=actor, factory_order_id=fo.pk)
 
 

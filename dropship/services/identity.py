@@ -18,6 +18,7 @@ from dropship.errors import (
     NotAMerchant,
 )
 from dropship.models import OPEN_BINDING, Binding, BindingStatus, DropshipProfile
+from dropship.services import outbox
 from shops.models import Shop
 from waybill_console import permissions as perms
 from waybill_console.errors import NotFound, ValidationError
@@ -137,12 +138,14 @@ def binding_request(*, actor: Actor, factory_shop_no: str, now: datetime | None 
                 raise NotAFactory(shop_no=shop_no, detail={"factory_shop_no": shop_no})
             if locked.get(merchant.pk, MERCHANT) != MERCHANT:
                 raise NotAMerchant(identity=DropshipProfile.Identity.MERCHANT.label)
-            return Binding.objects.create(
+            binding = Binding.objects.create(
                 merchant=merchant,
                 factory=factory,
                 requested_at=at,
                 actor=actor.describe()[:60],
             )
+            outbox.binding_requested_emit(binding)
+            return binding
     except IntegrityError:  # already pending or active: the unique open binding says so
         status = (
             Binding.objects.filter(merchant=merchant, factory=factory, status__in=OPEN_BINDING)

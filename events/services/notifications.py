@@ -16,15 +16,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from events.models import Event, Notification, NotificationRead
+from events.selectors_notifications import notifications_for, reader_of
 from events.types import event_type
 from waybill_console import permissions as perms
 from waybill_console.errors import BatchTooLarge, NotFound
@@ -128,19 +129,30 @@ def _when(value) -> str:
     if moment is None:
         raise ValueError("time")
     if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, timezone.utc)
+        moment = timezone.make_aware(moment, UTC)
     return date_format(timezone.localtime(moment), "Y-m-d H:i")
 
 
+def _carrier_name(data: dict) -> str:
+    """The carrier's name as the data carries it (``carrier_name``, or a nested carrier's
+    ``name``); never its code (ZTO), which people do not read."""
+    nested = data.get("carrier")
+    if isinstance(nested, dict):
+        return str(nested.get("name") or "")
+    return str(data.get("carrier_name") or "")
+
+
 def _quota_low(data: dict) -> str:
-    carrier = data.get("carrier_name") or data.get("carrier") or ""
-    if isinstance(carrier, dict):
-        carrier = carrier.get("name") or carrier.get("code") or ""
-    service = " ".join(str(p) for p in (carrier, data.get("branch_name") or "") if p)
+    carrier = _carrier_name(data)
+    branch = str(data.get("branch_name") or "")
+    # a branch's name starts with its carrier's (中通快递杭州上城区网点)
+    service = branch if carrier in branch else f"{carrier} {branch}".strip()
     balance = _value(data, "balance")
     if not service:
-        return _("Waybill balance down to %(balance)s; recharge soon.") % {"balance": balance}
-    return _("%(service)s: waybill balance down to %(balance)s; recharge soon.") % {
+        return _("Only %(balance)s numbers left; contact the branch to recharge.") % {
+            "balance": balance
+        }
+    return _("%(service)s: only %(balance)s numbers left; contact the branch to recharge.") % {
         "service": service,
         "balance": balance,
     }
@@ -213,9 +225,9 @@ def _job_finished(data: dict) -> Text:
 
     kind = str(data.get("kind") or "")
     registered = KINDS.get(kind)
-    name = str(data.get("label") or (registered.label if registered else "") or "")
-    if not name:
-        name = _("Background job")
+    # the kind's own label reads in the reader's language; one in the data does not
+    name = str((registered.label if registered else "") or data.get("label") or "")
+    name = name or _("Background job")
     if data.get("status") == "failed":
         return Text(_("Background job failed"), _("%(job)s failed.") % {"job": name})
     return Text(str(event_type("job.finished").label), _("%(job)s is done.") % {"job": name})
@@ -248,47 +260,40 @@ _WRITERS: dict[str, Callable[[dict], str | Text]] = {
 
 
 def notification_mark_read(*, actor: Actor, ids: Iterable[int]) -> int:
-    """Mark the actor's reader's notifications ``ids`` read; the number newly marked. An id
-    that is not one of the shop's notifications the actor may see is a 404 and nothing is
-    marked (another shop's id reads like one that does not exist)."""
-    from events.selectors_notifications import notifications_for, reader_of
-
+    """Mark the notifications ``ids`` read for the actor's reader; the number newly marked.
+    An id that is not one of the shop's notifications the actor may see is a 404 and
+    nothing is marked (another shop's id reads like one that does not exist)."""
     wanted = sorted({int(i) for i in ids})
     if len(wanted) > MARK_LIMIT:
         raise BatchTooLarge(limit=MARK_LIMIT)
     if not wanted:
         return 0
-    found = set(notifications_for(actor).filter(pk__in=wanted).values_list("pk", flat=True))
+    user = reader_of(actor)
+    found = dict(
+        notifications_for(actor, reader=user).filter(pk__in=wanted).values_list("pk", "is_read")
+    )
     if len(found) != len(wanted):
-        logger.info(
-            "notifications %s refused to %s",
-            sorted(set(wanted) - found)[:10],
-            actor.describe(),
-        )
+        missing = sorted(set(wanted) - set(found))[:10]
+        logger.info("notifications %s refused to %s", missing, actor.describe())
         raise NotFound()
-    return _mark(reader_of(actor), wanted)
+    return _mark(user, [pk for pk, is_read in found.items() if not is_read])
 
 
 def notification_mark_all_read(*, actor: Actor) -> int:
     """Mark every notification the actor sees read; the number newly marked."""
-    from events.selectors_notifications import notifications_for, reader_of
-
     user = reader_of(actor)
     ids = list(
-        notifications_for(actor)
-        .exclude(reads__user=user)
-        .values_list("pk", flat=True)
+        notifications_for(actor, reader=user).filter(is_read=False).values_list("pk", flat=True)
     )
     return _mark(user, ids)
 
 
 def _mark(user, ids: list[int]) -> int:
-    if not ids:
-        return 0
-    with transaction.atomic():
-        made = NotificationRead.objects.bulk_create(
+    """One INSERT; a mark made meanwhile by another request of the same person is kept."""
+    if ids:
+        NotificationRead.objects.bulk_create(
             [NotificationRead(notification_id=i, user=user) for i in ids],
             ignore_conflicts=True,
             batch_size=1000,
         )
-    return len(made)
+    return len(ids)

@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 
 from shops.errors import ImportInvalid
 from shops.models import Order, OrderEvent, OrderItem, OrderStatus
+from shops.services import order_outbox
 from shops.services.order_intake import clean_order, order_build
 from waybill_console import permissions as perms
 from waybill_console.exports import SafeCsvWriter
@@ -355,6 +356,7 @@ def order_import(
             )
             for o in orders
         )
+        order_outbox.orders_emit(order_outbox.CREATED, orders)
     return {"orders": len(orders), "items": sum(len(d.items) for d in valid)}
 
 

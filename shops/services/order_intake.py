@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from shops.errors import OrderNoTaken
 from shops.models import Order, OrderItem, OrderStatus
+from shops.services import order_outbox
 from shops.services.order_states import order_event_record, sla_next_due
 from waybill_console import inputs
 from waybill_console import permissions as perms
@@ -292,6 +293,7 @@ def order_create(
             order.save()
             OrderItem.objects.bulk_create(OrderItem(order=order, **it) for it in data.items)
             order_event_record(order, "created", actor=actor, at=now, status=order.status)
+            order_outbox.order_emit(order_outbox.CREATED, order)
     except IntegrityError:
         raise OrderNoTaken(order_no=data.order_no, detail={"order_no": [data.order_no]}) from None
     return order

@@ -1,5 +1,11 @@
 """Orders: the time-rule sweep (payment reminders, unpaid and unanswered orders cancelled,
-failed deliveries returned, SLA breaches recorded), set-based, in keyset batches."""
+failed deliveries returned, deadlines near warned of and SLA breaches recorded), set-based,
+in keyset batches.
+
+A deadline near (即将超时: due within :data:`~shops.services.order_states.AT_RISK_WINDOW`,
+the 概览's "at risk") is told once per order and deadline (``sla.at_risk``, marked by the
+order's ``sla_at_risk`` history event); a deadline missed once too (``sla.missed``, with
+its name in ``sla_breaches``). Both are written in the batch's transaction."""
 
 from __future__ import annotations
 
@@ -8,7 +14,9 @@ from datetime import datetime
 from django.db import transaction
 
 from shops.models import CancelRequestStatus, Order, OrderEvent, OrderStatus
+from shops.services import order_outbox
 from shops.services.order_states import (
+    AT_RISK_WINDOW,
     CANCEL_REQUEST_ANSWER_WITHIN,
     NOT_YET_SHIPPED,
     REMINDER_AFTER,
@@ -31,6 +39,7 @@ def orders_apply_time_rules(*, as_of: datetime | None = None, batch_size: int = 
         "cancelled_unpaid": 0,
         "cancelled_no_answer": 0,
         "returned": 0,
+        "sla_at_risk": 0,
         "sla_breaches": 0,
     }
     counts["reminded_15m"] = _remind(at - REMINDER_AFTER[0], 0, at, "payment_reminder_15m")
@@ -60,6 +69,7 @@ def orders_apply_time_rules(*, as_of: datetime | None = None, batch_size: int = 
         kind="returned",
         batch_size=batch_size,
     )
+    counts["sla_at_risk"] = _warn_at_risk(at, batch_size=batch_size)
     counts["sla_breaches"] = _mark_breaches(at, batch_size=batch_size)
     return counts
 
@@ -187,5 +197,58 @@ def _mark_breaches(at: datetime, *, batch_size: int) -> int:
                 )
             Order.objects.bulk_update([o for o in orders if o.sla_breaches], ["sla_breaches"])
             OrderEvent.objects.bulk_create(events)
+            order_outbox.orders_emit(order_outbox.SLA_MISSED, [e.order_id for e in events])
+        total += len(events)
+    return total
+
+
+#: the order history event that marks a deadline warned of (its ``data.deadline``)
+AT_RISK_EVENT = "sla_at_risk"
+
+
+def _warn_at_risk(at: datetime, *, batch_size: int) -> int:
+    """Warn once of each deadline coming within ``AT_RISK_WINDOW`` (not yet missed: that is
+    :func:`_mark_breaches`'s); the orders warned of."""
+    total = 0
+    qs = Order.objects.filter(sla_due_at__gt=at, sla_due_at__lte=at + AT_RISK_WINDOW)
+    for ids in _ids_in_batches(qs, batch_size):
+        with transaction.atomic():
+            orders = list(
+                Order.objects.filter(
+                    pk__in=ids, sla_due_at__gt=at, sla_due_at__lte=at + AT_RISK_WINDOW
+                )
+                .select_for_update(skip_locked=True)
+                .only(
+                    "pk",
+                    "status",
+                    "paid_at",
+                    "promised_ship_at",
+                    "ready_to_ship_at",
+                    "shipped_at",
+                    "picked_up_at",
+                    "sla_due_at",
+                )
+            )
+            warned = set(
+                OrderEvent.objects.filter(
+                    order_id__in=[o.pk for o in orders], kind=AT_RISK_EVENT
+                ).values_list("order_id", "data__deadline")
+            )
+            events = []
+            for order in orders:
+                name = _breach_name(order)
+                if (order.pk, name) in warned:
+                    continue
+                events.append(
+                    OrderEvent(
+                        order_id=order.pk,
+                        at=at,
+                        kind=AT_RISK_EVENT,
+                        actor="system",
+                        data={"deadline": name, "due_at": order.sla_due_at.isoformat()},
+                    )
+                )
+            OrderEvent.objects.bulk_create(events)
+            order_outbox.orders_emit(order_outbox.SLA_AT_RISK, [e.order_id for e in events])
         total += len(events)
     return total

@@ -20,6 +20,7 @@ from shops.errors import (
     RerouteWindowClosed,
 )
 from shops.models import AfterSaleStatus, CancelRequestStatus, Order, OrderStatus, Product
+from shops.services import order_outbox
 from shops.services.order_intake import ReceiverInput, clean_receiver
 from shops.services.order_states import (
     NOT_YET_SHIPPED,
@@ -130,6 +131,7 @@ def order_request_cancel(
         order.save(update_fields=["cancel_request_status", "cancel_requested_at", "updated_at"])
         order_event_record(order, "cancel_requested", actor=actor, at=at, reason=reason[:100])
         order_blocked_notify(order, "under_review", at)
+        order_outbox.order_emit(order_outbox.CANCEL_REQUESTED, order)
     return order
 
 
@@ -168,6 +170,7 @@ def order_start_after_sale(
         order.save(update_fields=["after_sale_status", "updated_at"])
         order_event_record(order, "after_sale_started", actor=actor, at=at, reason=reason[:100])
         order_blocked_notify(order, "after_sale", at)
+        order_outbox.order_emit(order_outbox.AFTER_SALE, order)
     return order
 
 

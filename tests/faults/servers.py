@@ -276,7 +276,7 @@ class App:
         )
         wait_for(lambda: devservices._port_open(self.port), timeout=30, what="gunicorn")
 
-    def start_worker(self, name: str = "worker") -> subprocess.Popen:
+    def start_worker(self, name: str = "worker", *, queues: str = "") -> subprocess.Popen:
         proc = self._spawn(
             name,
             [
@@ -294,6 +294,7 @@ class App:
                 f"{name}-{os.getpid()}@%h",
                 "--without-gossip",
                 "--without-mingle",
+                *(["-Q", queues] if queues else []),
             ],
         )
         wait_for(

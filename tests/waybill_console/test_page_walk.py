@@ -250,6 +250,15 @@ def seeded(db) -> dict:
     print_batch = allocate_print.allocate_print_batch_start(
         actor=actor, order_ids=paid, carrier="ZTO", target=allocate_print.PDF
     )
+    # webhooks: an endpoint with a delivery sent twice (推送设置)
+    from events.services.endpoints import endpoint_create, endpoint_send_test
+
+    endpoint, _secret = endpoint_create(
+        actor=actor, url="https://93.184.216.34/hooks", event_types=["quota.low"]
+    )
+    delivery = endpoint_send_test(actor=actor, endpoint_id=endpoint.pk)
+    delivery.attempt_log.create(at=timezone.now(), status_code=500, error="HTTP 500")
+    delivery.attempt_log.create(at=timezone.now(), status_code=200, manual=True)
     return {
         "order": order,
         "ids": {
@@ -267,6 +276,8 @@ def seeded(db) -> dict:
             "allocation_id": Allocation.objects.filter(merchant=merchant).first().pk,
             "statement_id": Statement.objects.first().pk,
             "waybill_no": number.waybill_no,
+            "endpoint_id": endpoint.pk,
+            "delivery_id": delivery.pk,
             "action": "walk",
         },
         # routes whose ``job_id`` is another kind of job than the export's

@@ -35,6 +35,7 @@ from waybills.errors import (
 )
 from waybills.models import LIVE_STATUSES, Waybill, WaybillStatus
 from waybills.selectors import waybill_check
+from waybills.services import waybill_outbox
 
 W = WaybillStatus
 
@@ -190,20 +191,24 @@ def waybill_cancel(
     except AppError:
         _undo_cancel(group)
         raise
-    order_waybill_events_record(
-        kind=WAYBILL_CANCELLED,
-        waybills=[
-            {
-                "order_id": waybill.order_id,
-                "shop_id": waybill.shop_id,
-                "waybill_no": waybill.waybill_no,
-                "carrier": waybill.carrier.code,
-                "packages": len(numbers) if len(numbers) > 1 else None,
-            }
-        ],
-        actor_name=actor.describe(),
-        at=at,
-    )
+    # the cancel stands once the carrier took it (a refusal undoes it): the order's history
+    # and ``waybill.cancelled`` are written then, together
+    with transaction.atomic():
+        order_waybill_events_record(
+            kind=WAYBILL_CANCELLED,
+            waybills=[
+                {
+                    "order_id": waybill.order_id,
+                    "shop_id": waybill.shop_id,
+                    "waybill_no": waybill.waybill_no,
+                    "carrier": waybill.carrier.code,
+                    "packages": len(numbers) if len(numbers) > 1 else None,
+                }
+            ],
+            actor_name=actor.describe(),
+            at=at,
+        )
+        waybill_outbox.waybills_emit(waybill_outbox.CANCELLED, group)
     return waybill
 
 

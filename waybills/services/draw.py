@@ -34,6 +34,7 @@ from carriers.gateways import gateway_for
 from carriers.gateways.base import Issued, IssueRequest, Receiver, ScreenResult, cancel_calls
 from carriers.models import Subscription
 from carriers.quota.reservations import COMMIT_CTE, Held, Want
+from events.services.outbox_sql import Batch, insert_cte
 from shops.models import Order
 from shops.services.order_events import WAYBILL_ALLOCATED_CTE
 from shops.services.order_marks import MARK_NUMBERED_CTE
@@ -41,6 +42,7 @@ from waybill_console import rawsql
 from waybill_console.errors import AppError
 from waybills.models import LIVE_STATUSES, Waybill
 from waybills.services import rows as R
+from waybills.services import waybill_outbox
 
 log = logging.getLogger(__name__)
 
@@ -247,13 +249,22 @@ def _obtain_local(
     All packages or none: None (nothing written, the numbers unused) sends the caller down
     the general path, which sorts out what this one does not (an open reservation or a
     live number for a package, a balance that covers only part of a batch, 子母件 whose
-    sub numbers the commit links in a second statement, a caller's transaction). Raises
-    what the reservation refused."""
+    sub numbers the commit links in a second statement, a caller's transaction, a draw
+    that may take a prepaid balance under the warning line: ``quota.low`` is then written
+    with the reservation, in its transaction). Raises what the reservation refused.
+
+    The ``waybill.allocated`` events go in the commit statement (:func:`_commit_sql`);
+    the commit also reads the balance the draw left (the quota row is still locked by the
+    reservation), so a crossing of the warning line that the read balance did not foresee
+    is still told (:func:`carriers.quota.low_balance_drawn`)."""
     issue_local = getattr(gateway, "issue_local", None)
     if issue_local is None or connection.in_atomic_block:
         return None
     if any(p.count > 1 and p.package_from == 1 for p in packages):
         return None
+    count = sum(p.count for p in packages)
+    if quota.low_balance_near(sub=sub, count=count):
+        return None  # this draw may take the balance under the warning line: see reserve()
     coids = [quota.carrier_order_id(p.order.pk, p.package_from) for p in packages]
     requests = [
         issue_request(p, sub=sub, carrier_order_id=coid, count=p.count)
@@ -273,7 +284,7 @@ def _obtain_local(
     name, sql, (params, _named) = quota.reserve_statement(
         sub=sub, wants=wants, at=at, actor=actor_name, reference=reference, coids=coids
     )
-    commit_params = _commit_params(sub=sub, ready=drawn, at=at, actor_name=actor_name)
+    commit_params, events = _commit_params(sub=sub, ready=drawn, at=at, actor_name=actor_name)
     try:
         with connection.cursor() as cur:
             rawsql.execute_prepared_together(
@@ -282,7 +293,7 @@ def _obtain_local(
                     ("wbc_lock_orders", _LOCK_ORDERS_SQL, [[p.order.pk for p in packages]]),
                     (name, sql, params),
                     record,
-                    ("wbc_commit", _COMMIT_SQL, commit_params),
+                    ("wbc_commit_local", _COMMIT_LOCAL_SQL, [*commit_params, sub.pk]),
                 ],
             )
             inserted = cur.fetchall()
@@ -292,7 +303,9 @@ def _obtain_local(
         if upto:
             return None
         quota.refuse(sub)
-    _take_rows(drawn, inserted)
+    events.written()
+    quota.low_balance_drawn(sub=sub, balance=inserted[0][4], count=count)
+    _take_rows(drawn, [row[:4] for row in inserted])
     return drawn
 
 
@@ -323,7 +336,14 @@ def _rows_for(d: Drawn, *, sub: Subscription, at: datetime, actor_name: str) -> 
     return rows
 
 
-_COMMIT_SQL = f"""
+def _commit_sql(*, balance: bool) -> str:
+    """The commit statement: the reservations, the waybills, the order's mark, its open
+    面单异常, its history event and the ``waybill.allocated`` events of the numbers it
+    inserts (:func:`waybill_outbox.allocated_batch`). ``balance``: each row also carries
+    the subscription's balance, which only a caller that reserved in the same transaction
+    (:func:`_obtain_local`) may read as the balance its draw left."""
+    after = f", {quota.BALANCE_SQL}" if balance else ""
+    return f"""
 WITH {COMMIT_CTE},
 v AS (SELECT * FROM {R.unnest_sql()}),
 w AS (
@@ -337,9 +357,14 @@ e AS (
      WHERE x.resolved_at IS NULL AND x.order_id IN (SELECT order_id FROM w)
        AND x.shop_id IN (SELECT shop_id FROM w)
 ),
-{WAYBILL_ALLOCATED_CTE}
-SELECT w.id, w.order_id, w.package_no, w.waybill_no FROM w
+{WAYBILL_ALLOCATED_CTE},
+{insert_cte("wev", source="w", key="waybill_no")}
+SELECT w.id, w.order_id, w.package_no, w.waybill_no{after} FROM w
 """  # nosec B608
+
+
+_COMMIT_SQL = _commit_sql(balance=False)
+_COMMIT_LOCAL_SQL = _commit_sql(balance=True)
 
 
 def commit(*, sub: Subscription, drawn: list[Drawn], at: datetime, actor_name: str) -> None:
@@ -351,7 +376,7 @@ def commit(*, sub: Subscription, drawn: list[Drawn], at: datetime, actor_name: s
     ready = _pending(drawn)
     if not ready:
         return
-    params = _commit_params(sub=sub, ready=ready, at=at, actor_name=actor_name)
+    params, events = _commit_params(sub=sub, ready=ready, at=at, actor_name=actor_name)
     children = any(d.held.count > 1 and d.package.package_from == 1 for d in ready)
     if not children and not connection.in_atomic_block:
         # one prepared statement that commits on its own (one round trip, one or fifty rows)
@@ -372,6 +397,7 @@ def commit(*, sub: Subscription, drawn: list[Drawn], at: datetime, actor_name: s
                           AND p.shop_id = c.shop_id AND p.package_no = 1""",
                     [ids, ids],
                 )
+    events.written()
     _take_rows(ready, inserted)
 
 
@@ -380,7 +406,10 @@ def _pending(drawn: list[Drawn]) -> list[Drawn]:
     return [d for d in drawn if d.ok and not d.committed]
 
 
-def _commit_params(*, sub: Subscription, ready: list[Drawn], at: datetime, actor_name: str):
+def _commit_params(
+    *, sub: Subscription, ready: list[Drawn], at: datetime, actor_name: str
+) -> tuple[list, Batch]:
+    """The commit statement's parameters, and the events it writes (told once it ran)."""
     rows: list[list] = []
     for d in ready:
         d.values = _rows_for(d, sub=sub, at=at, actor_name=actor_name)
@@ -388,8 +417,14 @@ def _commit_params(*, sub: Subscription, ready: list[Drawn], at: datetime, actor
             rows.append(R.params_of(row) + [d.held.carrier_order_id])
     coids = [d.held.carrier_order_id for d in ready]
     params = quota.commit_params(carrier_order_ids=coids, at=at)
-    # the order mark (carrier), the exceptions resolved (at), the history event
-    return params + R.column_arrays(rows) + [sub.carrier.code, at, at, actor_name, sub.carrier.code]
+    events = waybill_outbox.allocated_batch(ready, sub=sub, at=at)
+    # the order mark (carrier), the exceptions resolved (at), the history event, the events
+    return (
+        params
+        + R.column_arrays(rows)
+        + [sub.carrier.code, at, at, actor_name, sub.carrier.code]
+        + events.params()
+    ), events
 
 
 def _take_rows(ready: list[Drawn], inserted: list[tuple]) -> None:

@@ -9,7 +9,8 @@ so a tracking event being written is simply left for the next sweep), marks them
 recycled and counts them per subscription; the second is the quota owner's
 (:func:`carriers.quota.quota_return_recycled`): it returns each subscription's count to
 its balance and ``recycled_total`` with one ledger entry per subscription and chunk; the
-third clears the waybill mark of the orders left without a live number. Recycling moves
+third clears the waybill mark of the orders left without a live number; then, for the
+shops that listen, one ``waybill.recycled`` event per number (one INSERT). Recycling moves
 neither count of the cancel cap.
 A second sweep at the same time does nothing (advisory lock).
 """
@@ -26,6 +27,7 @@ from carriers.quota import quota_return_recycled
 from shops.services.order_marks import order_marks_refresh
 from waybill_console.locks import advisory_lock
 from waybills.models import LIVE_STATUSES, Violation
+from waybills.services.waybill_outbox import recycled_emit
 
 CANCELLED_RECYCLE_AFTER = timedelta(days=15)
 IDLE_RECYCLE_AFTER = timedelta(days=30)
@@ -44,13 +46,14 @@ WITH c AS (
        SET status = 'recycled', recycled_at = %(at)s
       FROM c
      WHERE w.id = c.id
- RETURNING w.id, w.subscription_id, w.order_id
+ RETURNING w.id, w.subscription_id, w.order_id, w.shop_id
 ), per_sub AS (
     SELECT subscription_id, count(*) AS n FROM u GROUP BY subscription_id
 )
 SELECT (SELECT max(id) FROM c), (SELECT count(*) FROM u), (SELECT array_agg(order_id) FROM u),
        (SELECT array_agg(subscription_id ORDER BY subscription_id) FROM per_sub),
-       (SELECT array_agg(n ORDER BY subscription_id) FROM per_sub)
+       (SELECT array_agg(n ORDER BY subscription_id) FROM per_sub),
+       (SELECT array_agg(id) FROM u), (SELECT array_agg(DISTINCT shop_id) FROM u)
 """
 
 RULES = (
@@ -83,7 +86,7 @@ def waybills_recycle(*, as_of: datetime | None = None, batch_size: int = BATCH_S
                             "at": at,
                         },
                     )
-                    last_id, recycled, order_ids, sub_ids, sub_counts = cur.fetchone()
+                    last_id, recycled, order_ids, sub_ids, sub_counts, ids, shops = cur.fetchone()
                     if sub_ids:
                         quota_return_recycled(
                             per_subscription=dict(zip(sub_ids, sub_counts, strict=True)),
@@ -95,6 +98,8 @@ def waybills_recycle(*, as_of: datetime | None = None, batch_size: int = BATCH_S
                         order_marks_refresh(
                             order_ids=order_ids, live_statuses=[st.value for st in LIVE_STATUSES]
                         )
+                    if ids:
+                        recycled_emit(ids=ids, shop_ids=shops)
                 if last_id is None:
                     break
                 counts[name] += recycled

@@ -25,6 +25,7 @@ from waybills.models import (
     Waybill,
     WaybillStatus,
 )
+from waybills.services import waybill_outbox
 from waybills.services.changes import waybill_lock
 
 W = WaybillStatus
@@ -120,8 +121,9 @@ def tracking_record(
             description=(description or "")[:200],
             location=(location or "")[:80],
         )
+        violation = None
         if waybill.status == W.RECYCLED and not hasattr(waybill, "violation"):
-            violation_record(waybill=waybill, at=at)
+            violation = violation_record(waybill=waybill, at=at)
         waybill.has_tracking = True
         waybill.first_tracked_at = waybill.first_tracked_at or occurred_at
         if waybill.status in RANK:
@@ -138,6 +140,9 @@ def tracking_record(
         waybill.save()
         if waybill.status in LIVE_STATUSES:
             _order_follows(waybill, status, occurred_at)
+        waybill_outbox.waybills_emit(waybill_outbox.TRACKING, [waybill])
+        if violation is not None:  # told as the number now reads (tracked at…)
+            waybill_outbox.violation_emit(violation)
     return event
 
 
