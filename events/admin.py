@@ -6,22 +6,32 @@ from django.utils.translation import gettext_lazy as _
 
 from events import types
 from events.models import Delivery, DeliveryAttempt, Endpoint, Event
+from events.services.endpoints import endpoint_update
 from waybill_console.admin_scoping import ReadOnlyScopedAdmin, ShopScopedAdmin
+from waybill_console.tenancy import Actor
 
 
 @admin.register(Endpoint)
 class EndpointAdmin(ShopScopedAdmin):
+    """Ops may switch an endpoint off or on (through the service: switched on again, its
+    failures are forgotten); the URL and the event types are the shop's to change, where
+    the address rule is checked; the secret is never shown."""
+
     list_display = ["url", "shop", "is_enabled", "failing_since", "created_at"]
     list_filter = ["is_enabled"]
     search_fields = ["url", "description", "shop__name", "shop__shop_no"]
     fields = ["shop", "url", "description", "event_types", "is_enabled", "disabled_reason",
               "failing_since", "consecutive_failures", "retry_at", "leased_until", "created_by",
               "created_at", "updated_at"]  # fmt: skip
-    readonly_fields = ["shop", "failing_since", "consecutive_failures", "retry_at",
-                       "leased_until", "created_by", "created_at", "updated_at"]  # fmt: skip
+    readonly_fields = [f for f in fields if f != "is_enabled"]
 
     def has_add_permission(self, request):
         return False  # a shop adds its endpoints and sees the secret once
+
+    def save_model(self, request, obj, form, change):
+        endpoint_update(
+            actor=Actor.system(shop=obj.shop), endpoint_id=obj.pk, is_enabled=obj.is_enabled
+        )
 
 
 class AttemptInline(admin.TabularInline):

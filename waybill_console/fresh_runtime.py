@@ -190,7 +190,9 @@ def check(make_run: subprocess.Popen, port: int, env: dict[str, str]) -> None:
     log = LOG.read_text(errors="replace")
     if not re.search(r"beat: Starting", log):
         raise Failed("Celery beat did not start")
-    say("web, worker and beat running")
+    if not re.search(r"events@\S+ ready", log):
+        raise Failed("the events worker (webhooks, the events queue) did not start")
+    say("web, worker, events worker and beat running")
 
 
 def main() -> int:

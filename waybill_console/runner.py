@@ -1,4 +1,4 @@
-"""`make run`: the web server, a Celery worker and beat, all stopped by one Ctrl-C.
+"""`make run`: the web server, the Celery workers and beat, all stopped by one Ctrl-C.
 
 Started after the private servers (if any), migrations and the demo seed.
 """
@@ -92,7 +92,7 @@ def main() -> int:
         if stopping:
             return
         stopping = True
-        print("\nstopping web, worker and beat…", flush=True)
+        print("\nstopping web, workers and beat…", flush=True)
         for p in procs.values():
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGTERM)
@@ -145,9 +145,9 @@ def private_servers_notice() -> str:
         if port
     ]
     if not running:
-        return "web, worker and beat stopped."
+        return "web, workers and beat stopped."
     return (
-        f"web, worker and beat stopped. The private {' and '.join(running)} under var/ keep "
+        f"web, workers and beat stopped. The private {' and '.join(running)} under var/ keep "
         "running (the next `make run` starts faster);\n"
         "stop them with: make services-down"
     )

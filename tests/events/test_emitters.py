@@ -338,7 +338,11 @@ def test_the_low_balance_notice_is_told_once_when_the_balance_crosses_the_line(s
     # the service as the API shows it, as the draw that crossed left it (not the next one)
     shown = api_get(shop_a, f"/api/v1/subscriptions/{sub.pk}/")
     moved = {"balance": 99, "allocated_total": 2, "cancellable_now": 2}
-    assert {k: shown[k] for k in moved} == {"balance": 98, "allocated_total": 3, "cancellable_now": 3}
+    assert {k: shown[k] for k in moved} == {
+        "balance": 98,
+        "allocated_total": 3,
+        "cancellable_now": 3,
+    }
     assert event.data == {**shown, **moved}
 
 

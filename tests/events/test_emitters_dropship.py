@@ -17,25 +17,50 @@ from dropship.services import identity
 from events.models import Event
 from shops import services as shop_services
 from tests.conftest import main_actor, token_client
-from tests.dropship.conftest import (  # noqa: F401 (the fixtures: binding … order)
+from tests.dropship.conftest import (
     ITEMS,
     RECEIVER,
     SECRETS,
     allocate,
     allocated,
-    binding,
-    factory,
+    bind,
     factory_order,
-    factory_sub,
     make_factory,
     make_merchant,
-    merchant,
     new_order,
-    order,
 )
 from tests.events.test_emitters import Boom, api_get, events, listen
+from tests.waybills.conftest import open_service
 
 pytestmark = pytest.mark.django_db
+
+
+# the dropship tests' people: a merchant bound to a factory that has its own service
+
+
+@pytest.fixture
+def merchant(db):
+    return make_merchant()
+
+
+@pytest.fixture
+def factory(db):
+    return make_factory()
+
+
+@pytest.fixture
+def binding(merchant, factory):
+    return bind(merchant, factory)
+
+
+@pytest.fixture
+def order(binding, merchant):
+    return new_order(merchant)
+
+
+@pytest.fixture
+def factory_sub(factory):
+    return open_service(factory, "ZTO", balance=1000)
 
 
 def test_an_order_handed_to_the_factory_is_told_to_it_in_its_masked_view(merchant, factory, order):
@@ -168,10 +193,7 @@ def test_the_factorys_own_number_is_told_to_the_factory_in_its_view(
     assert RECEIVER["name"] not in json.dumps(event.data, ensure_ascii=False)
 
 
-def test_a_binding_request_is_told_to_the_factory(db):
-    merchant = make_merchant()
-    factory = make_factory()
-
+def test_a_binding_request_is_told_to_the_factory(merchant, factory):
     binding = identity.binding_request(actor=main_actor(merchant), factory_shop_no=factory.shop_no)
 
     [event] = events("dropship.binding.requested")

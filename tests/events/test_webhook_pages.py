@@ -306,3 +306,25 @@ def test_the_pages_read_without_internal_names_in_both_languages(client, merchan
     assert "地址不允许：10.0.0.1" in texts["zh-hans", "detail"]
     assert "连接失败" in texts["zh-hans", "delivery"]
     assert "Webhooks" in texts["en", "list"] and "Send test" in texts["en", "detail"]
+
+
+def test_ops_switch_an_endpoint_on_again_in_the_admin_and_its_failures_are_forgotten(
+    admin_client, shop_a
+):
+    endpoint, secret = new_endpoint(shop_a)
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        is_enabled=False, disabled_reason="failing", failing_since=timezone.now(),
+        consecutive_failures=7,
+    )  # fmt: skip
+    url = reverse("admin:events_endpoint_change", args=[endpoint.pk])
+    form = admin_client.get(url).content.decode()
+    assert secret not in form and 'name="url"' not in form
+    response = admin_client.post(url, {"is_enabled": "on"})
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert (endpoint.is_enabled, endpoint.failing_since, endpoint.consecutive_failures) == (
+        True,
+        None,
+        0,
+    )
+    assert endpoint.disabled_reason == "" and open_secret(endpoint.secret) == secret
