@@ -84,6 +84,19 @@ def _sender_loop(stop) -> None:
     connections.close_all()
 
 
+def _warm(setup, shop) -> None:
+    from benchmarks import seed
+    from shops.models import Order
+    from waybills.services import waybill_allocate_many
+
+    first, last = seed.clone_orders(template_ids=setup.templates, shop=shop, count=50)
+    seed.recharge(setup.sub, 50)
+    _endpoint(shop, "https://example.com/warm")
+    orders = list(Order.objects.filter(pk__gte=first, pk__lte=last))
+    waybill_allocate_many(actor=seed.main_actor(shop), orders=orders, subscription=setup.sub.pk)
+    _clear()
+
+
 def run(args, results: Results, setup) -> None:
     from django.conf import settings
     from django.db import connections
@@ -132,6 +145,12 @@ def run(args, results: Results, setup) -> None:
             for _ in range(2 * ROUNDS)
         ]
         seed.recharge(setup.sub, per_case * 2 * ROUNDS + 100)
+    with step(
+        "warm up: one batch with an endpoint listening, in this process (the forked "
+        "clients inherit the imports, URL patterns and serializer fields a long-lived "
+        "process has)"
+    ):
+        _warm(setup, shop)
     totals = {"off": [0, 0.0], "on": [0, 0.0]}
     with _receiver() as r:
         for n, (first, last) in enumerate(ranges):
@@ -155,6 +174,8 @@ def run(args, results: Results, setup) -> None:
             totals[mode][0] += outcome.ok
             totals[mode][1] += outcome.seconds
             print(f"  (i) webhooks {mode}: {outcome.rate:,.0f}/s", flush=True)
+            if outcome.profile:
+                print(f"\n  cProfile of one process, webhooks {mode}:\n{outcome.profile}")
             if outcome.errors:
                 results.fail(f"(i) webhooks {mode}: {outcome.errors} refused")
         delivered = len(r.delivered())

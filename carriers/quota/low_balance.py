@@ -10,8 +10,10 @@ The notice is written in the reservation's transaction: a draw that may cross (t
 balance read before it lies within :data:`NEAR` numbers above the line plus what it
 draws) reserves inside a transaction (:func:`carriers.quota.reservations.reserve`) and the
 allocation's one-round-trip path steps aside for it. A draw the read balance did not
-foresee crossing (others drew or recharged meanwhile) is still told, right after its own
-statement committed.
+foresee crossing (others drew or recharged meanwhile, more than :data:`NEAR`) is still
+told, right after its own statement committed: the one case where the notice does not
+commit with the draw (a crash between the two loses that notice, never the balance, and
+概览 shows the low balance anyway).
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ def _line() -> int:
 
 
 def _prepaid(sub: Subscription) -> bool:
-    return sub.carrier.network_type == "franchise"
+    from carriers.quota.reservations import _prepaid as charged_per_number
+
+    return charged_per_number(sub)
 
 
 def low_balance_near(*, sub: Subscription, count: int) -> bool:

@@ -40,13 +40,14 @@ def insert_cte(alias: str, *, source: str, key: str) -> str:
     """A CTE ``alias`` inserting the events of :meth:`Batch.params` whose key is among
     ``key`` of ``source`` (another CTE of the statement, e.g. the rows it inserted). Seven
     parameters, in :meth:`Batch.params`'s order; an empty batch inserts nothing."""
+    # alias, source and key are the caller's constants; every value is a parameter
     return f"""{alias} AS (
     INSERT INTO events_event (msg_id, shop_id, type, at, data, link)
     SELECT x.msg_id, x.shop_id, x.type, %s::timestamptz, x.data::jsonb, x.link
       FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[])
            AS x(msg_id, shop_id, type, data, link, key)
      WHERE x.key IN (SELECT {key} FROM {source})
-)"""  # nosec B608 - alias, source and key are the caller's constants, values are parameters
+)"""  # nosec B608
 
 
 @dataclass

@@ -33,12 +33,21 @@ VIOLATION = "violation.recorded"
 def waybill_data(waybill: Waybill, *, parent_waybill_no: str | None = None) -> dict:
     """The number as the API shows it to its shop. ``parent_waybill_no``: a sub number's
     parent when the row does not point at it yet (a 子母件 being committed)."""
+    return waybills_data([waybill], parents=[parent_waybill_no])[0]
+
+
+def waybills_data(waybills: list[Waybill], *, parents: list | None = None) -> list[dict]:
+    """:func:`waybill_data` of many numbers, through one serializer (DRF builds a model
+    serializer's fields per instance: once for the list, not once per number)."""
     from waybills.api.serializers import WaybillSerializer
 
-    data = api_json(WaybillSerializer(waybill).data)
-    if parent_waybill_no is not None:
-        data["parent_waybill_no"] = parent_waybill_no
-    return data
+    if not waybills:
+        return []
+    out = api_json(WaybillSerializer(waybills, many=True).data)
+    for data, parent_no in zip(out, parents or [None] * len(out), strict=True):
+        if parent_no is not None:
+            data["parent_waybill_no"] = parent_no
+    return out
 
 
 def waybill_link(waybill: Waybill) -> str:
@@ -57,6 +66,7 @@ def allocated_batch(drawn: Iterable, *, sub, at: datetime) -> Batch:
     if not listening:
         return batch
     related = {"subscription": sub, "carrier": sub.carrier, "branch": sub.branch}
+    waybills, parents, shops = [], [], []
     for d in drawn:
         p = d.package
         if p.shop_id not in listening:
@@ -71,16 +81,20 @@ def allocated_batch(drawn: Iterable, *, sub, at: datetime) -> Batch:
             parent_no = appended_to
             if parent_no is None and values["package_no"] > first:
                 parent_no = d.issued.numbers[0]  # 子母件: the parent is drawn with them
-            waybill = rawsql.new(
-                Waybill, {**values, "parent_id": None}, {**related, "order": p.order}
+            waybills.append(
+                rawsql.new(Waybill, {**values, "parent_id": None}, {**related, "order": p.order})
             )
-            batch.add(
-                p.shop_id,
-                ALLOCATED,
-                waybill_data(waybill, parent_waybill_no=parent_no),
-                link=waybill_link(waybill),
-                key=values["waybill_no"],
-            )
+            parents.append(parent_no)
+            shops.append(p.shop_id)
+    datas = waybills_data(waybills, parents=parents)
+    for waybill, shop_id, data in zip(waybills, shops, datas, strict=True):
+        batch.add(
+            shop_id,
+            ALLOCATED,
+            data,
+            link=waybill_link(waybill),
+            key=waybill.waybill_no,
+        )
     return batch
 
 
@@ -88,9 +102,13 @@ def waybills_emit(type_name: str, waybills: list[Waybill]) -> int:
     """One event per number (cancelled, tracking) for the shops holding them that listen,
     in the caller's transaction."""
     listening = {s for s in {w.shop_id for w in waybills} if wanted(s, type_name)}
+    told = [w for w in waybills if w.shop_id in listening]
     return emit_many(
         type_name,
-        [(w.shop_id, waybill_data(w), waybill_link(w)) for w in waybills if w.shop_id in listening],
+        [
+            (w.shop_id, data, waybill_link(w))
+            for w, data in zip(told, waybills_data(told), strict=True)
+        ],
     )
 
 
@@ -106,7 +124,14 @@ def recycled_emit(*, ids: list[int], shop_ids: Iterable[int]) -> int:
         .select_related("carrier", "branch", "order", "parent")
         .order_by("pk")
     )
-    return emit_many(RECYCLED, [(w.shop_id, waybill_data(w), waybill_link(w)) for w in rows])
+    rows = list(rows)
+    return emit_many(
+        RECYCLED,
+        [
+            (w.shop_id, data, waybill_link(w))
+            for w, data in zip(rows, waybills_data(rows), strict=True)
+        ],
+    )
 
 
 def violation_emit(violation: Violation) -> bool:
