@@ -23,6 +23,8 @@ from carriers.models import Branch
 from dropship.models import Allocation, Binding, FactoryOrder, Statement
 from dropship.services import allocation_create, binding_confirm, binding_request, profile_update
 from dropship.services.statements import statement_start
+from events.models import Delivery, Endpoint
+from events.services.endpoints import endpoint_create, endpoint_send_test
 from printing import agents, print_jobs, printers
 from printing.models import LabelTemplate, PrintAgent, Printer, PrintJob
 from printing.services import template_create
@@ -88,6 +90,11 @@ def world():
     statement = statement_start(
         actor=owner, counterpart="220001", date_from="2026-11-01", date_to="2026-11-02"
     )
+    # a webhook endpoint with a delivery in its log
+    endpoint, _secret = endpoint_create(
+        actor=owner, url="https://93.184.216.34/victim", event_types=[], description="v"
+    )
+    endpoint_send_test(actor=owner, endpoint_id=endpoint.pk)
     # the attackers' own credentials
     other_branch = Branch.objects.filter(carrier=sub.carrier).exclude(pk=sub.branch_id).first()
     _rogue_agent, rogue_agent_key = agents.agent_create(
@@ -118,6 +125,8 @@ def world():
             "factory_order_id": FactoryOrder.objects.get(order=dropship_order).pk,
             "statement_id": statement.pk,
             "print_job_id": print_job.pk,
+            "endpoint_id": endpoint.pk,
+            "delivery_id": Delivery.objects.get(endpoint=endpoint).pk,
             "jobs": {k: j.pk for k, j in jobs.items()},
             "action": "cancel",
         },
@@ -169,6 +178,8 @@ def fingerprint(world) -> str:
         (Allocation, {"merchant": victim}),
         (Statement, {"merchant": victim}),
         (Waybill, {"shop": factory}),
+        (Endpoint, {"shop": victim}),
+        (Delivery, {"endpoint__shop": victim}),
     ):
         values = list(model.objects.filter(**scope).order_by("pk").values())
         for v in values:
