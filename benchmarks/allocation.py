@@ -9,13 +9,14 @@ barrier to the last one finishing.
 (a)  raw SQL, one allocation per transaction, over psycopg2 (no Django):
      ``nextval``; ``INSERT`` the waybill (every column, realistic values: the order's
      receiver ciphertext and masks, a screening result, the sender snapshot); the same
-     writes the service makes to the order and its exception record; then the service's
-     own quota statement (``WITH q AS (UPDATE … RETURNING) INSERT ledger … SELECT FROM q``);
-     ``COMMIT``.
+     writes the service makes to the order, its exception record and its history (the
+     取号 line of 订单记录, which the service writes since the packing-station release);
+     then the service's own quota statement (``WITH q AS (UPDATE … RETURNING) INSERT
+     ledger … SELECT FROM q``); ``COMMIT``.
 (b)  ``waybill_allocate`` per order (screening, sequence, transaction).
 (a') raw SQL in batches of 50: 50 ``nextval`` in one statement, one 50-row ``INSERT``,
-     one ``UPDATE … FROM (VALUES …)`` of the orders, the exception records, one quota
-     draw of 50, ``COMMIT``.
+     one ``UPDATE … FROM (VALUES …)`` of the orders, the exception records, 50 history
+     lines in one ``INSERT``, one quota draw of 50, ``COMMIT``.
 (c)  ``waybill_allocate_many`` with 50 orders a call (one chunk, one quota draw).
 (d)  ``POST /api/v1/waybills/`` under gunicorn (see :mod:`benchmarks.http`).
 (e)  ``POST /api/v1/waybills/bulk/`` under the same gunicorn set-up as (d), 50 orders a
@@ -145,6 +146,17 @@ def _waybill_values(ctx: Context, order: tuple, number: str, at: datetime, sende
     )  # fmt: skip
 
 
+#: the order's history line of the draw (取号 in 订单记录), which the service writes too
+_HISTORY_SQL = (
+    "INSERT INTO shops_orderevent (order_id, at, kind, actor, data) VALUES (%s, %s, %s, %s, %s)"
+)
+
+
+def _history_row(ctx: Context, order: tuple, number: str, at: datetime) -> tuple:
+    data = {"waybill_no": number, "carrier": ctx.carrier_code, "packages": 1}
+    return (order[0], at, "waybill_allocated", ctx.actor, json.dumps(data))
+
+
 def _raw(ctx: Context, first: int, last: int, start):
     """(a) one allocation per transaction, plain psycopg2."""
     import psycopg2
@@ -175,6 +187,7 @@ def _raw(ctx: Context, first: int, last: int, start):
             "WHERE order_id = %s AND resolved_at IS NULL",
             [at, order[0]],
         )
+        cur.execute(_HISTORY_SQL, _history_row(ctx, order, number, at))
         cur.execute(
             _DRAW_SQL,
             {"n": 1, "sub": ctx.sub_id, "at": at, "actor": ctx.actor, "ref": f"order:{order[0]}"},
@@ -229,6 +242,15 @@ def _raw_batch(ctx: Context, first: int, last: int, start):
             "UPDATE waybills_allocationexception SET resolved_at = %s "
             "WHERE order_id = ANY(%s) AND resolved_at IS NULL",
             [at, [order[0] for order in chunk]],
+        )
+        execute_values(
+            cur,
+            _HISTORY_SQL.replace("(%s, %s, %s, %s, %s)", "%s"),
+            [
+                _history_row(ctx, order, number, at)
+                for order, number in zip(chunk, numbers, strict=True)
+            ],
+            page_size=n,
         )
         cur.execute(
             _DRAW_SQL,

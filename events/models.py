@@ -222,3 +222,6 @@ class NotificationRead(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["notification", "user"], name="events_read_once")
         ]
+
+    def __str__(self) -> str:
+        return f"#{self.notification_id}"

@@ -20,15 +20,13 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
-from functools import lru_cache
 from urllib.parse import urlsplit
 
 import httpcore
 import httpx
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
-IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from waybill_console.networks import IpAddress, ip_in, parse_networks, setting_items, unmapped
 
 
 class AddressRefused(Exception):
@@ -39,33 +37,18 @@ class AddressRefused(Exception):
         self.address = address
 
 
-@lru_cache(maxsize=16)
-def _networks(value: tuple[str, ...]):
-    nets = []
-    for item in value:
-        try:
-            nets.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            raise ImproperlyConfigured(
-                f"WEBHOOK_ALLOWED_NETWORKS: {item!r} is not a network (CIDR, e.g. 10.0.0.0/8)"
-            ) from None
-    return tuple(nets)
-
-
 def allowed_networks():
-    value = settings.WEBHOOK_ALLOWED_NETWORKS
-    if isinstance(value, str):
-        value = value.split(",")
-    return _networks(tuple(v.strip() for v in value or () if v.strip()))
+    return parse_networks(
+        setting_items(settings.WEBHOOK_ALLOWED_NETWORKS), setting="WEBHOOK_ALLOWED_NETWORKS"
+    )
 
 
 def ip_allowed(ip: IpAddress) -> bool:
-    """A public address, or one in a network the operator allowed. An IPv4-mapped IPv6
-    address counts as the IPv4 address it carries (``::ffff:127.0.0.1`` is loopback)."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if any(ip.version == net.version and ip in net for net in allowed_networks()):
+    """A public address, or one in a network the operator allowed (an IPv4-mapped IPv6
+    address is the IPv4 address it carries: ``::ffff:127.0.0.1`` is loopback)."""
+    if ip_in(ip, allowed_networks()):
         return True
+    ip = unmapped(ip)
     return ip.is_global and not ip.is_multicast
 
 

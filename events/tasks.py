@@ -26,12 +26,20 @@ def deliver() -> int:
 def sweep() -> dict:
     """Beat, every ``WEBHOOK_SWEEP_SECONDS``: dispatch what no kick reached, send what is
     due (retries), fail what waited a day."""
+    from events.selectors import deliveries_due
     from events.services.delivery import deliver_kick, deliveries_expire
     from events.services.dispatch import events_dispatch
-    from events.selectors import deliveries_due
 
     dispatched = events_dispatch()
     expired = deliveries_expire()
     if deliveries_due():
         deliver_kick()
     return {"dispatched": dispatched, "expired": expired}
+
+
+@shared_task(name="events.tasks.purge", ignore_result=True)
+def purge() -> int:
+    """Beat, daily: events older than ``EVENT_LOG_DAYS`` go, with their delivery logs."""
+    from events.services.dispatch import events_purge
+
+    return events_purge()

@@ -319,11 +319,17 @@ WEBHOOK_CONCURRENCY = int(env("WEBHOOK_CONCURRENCY", "8"))
 WEBHOOK_LEASE_SECONDS = int(env("WEBHOOK_LEASE_SECONDS", "60"))
 WEBHOOK_SEND_SECONDS = float(env("WEBHOOK_SEND_SECONDS", "50"))
 WEBHOOK_SWEEP_SECONDS = float(env("WEBHOOK_SWEEP_SECONDS", "5"))
+# days events, their delivery logs and notifications are kept (a daily sweep drops older)
+EVENT_LOG_DAYS = float(env("EVENT_LOG_DAYS", "30"))
 CELERY_TASK_ROUTES = {"events.tasks.*": {"queue": "events"}}
 CELERY_BEAT_SCHEDULE = {
     "events-sweep": {
         "task": "events.tasks.sweep",
         "schedule": WEBHOOK_SWEEP_SECONDS,
+    },
+    "events-purge": {
+        "task": "events.tasks.purge",
+        "schedule": crontab(minute=37, hour=3),
     },
     "worker-heartbeat": {
         "task": "waybill_console.tasks.heartbeat",

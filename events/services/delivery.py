@@ -367,5 +367,3 @@ def deliver_kick_taken() -> None:
         cache.delete(_KICK_KEY)
     except Exception:
         logger.warning("events: cache unavailable; the sweep sends")
-
-

@@ -66,3 +66,28 @@ def _dispatch_batch(batch: int) -> int:
             )
         Event.objects.filter(id__in=[e.id for e in events]).update(dispatched_at=now)
     return len(events)
+
+
+def events_purge(*, days: float | None = None, now=None) -> int:
+    """Drop events (with their deliveries, attempt logs and notifications) older than
+    ``EVENT_LOG_DAYS``, none of whose deliveries is still pending; the events dropped.
+    Beat runs it daily: a burst of ten thousand events a day does not grow the tables
+    for ever."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from events.models import DeliveryStatus
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=days if days is not None else settings.EVENT_LOG_DAYS)
+    old = Event.objects.filter(at__lt=cutoff, dispatched_at__isnull=False).exclude(
+        deliveries__status=DeliveryStatus.PENDING
+    )
+    total = 0
+    while True:
+        ids = list(old.values_list("pk", flat=True)[:5000])
+        if not ids:
+            return total
+        Event.objects.filter(pk__in=ids).delete()
+        total += len(ids)

@@ -28,6 +28,7 @@ from django.core.exceptions import ImproperlyConfigured
 from print_agent.printers import OFFLINE as AGENT_OFFLINE
 from print_agent.printers import SendError, tcp_send
 from printing.transports import BLOCKED, OFFLINE, TransportError
+from waybill_console.networks import IpAddress, IpNetwork, ip_in, parse_networks, setting_items
 
 CONNECT_TIMEOUT = 5.0
 #: no progress while sending for this long: the printer stopped reading
@@ -40,31 +41,8 @@ TEST_CONNECT_TIMEOUT = 3.0
 TEST_SEND_TIMEOUT = 5.0
 TEST_CONFIRM_TIMEOUT = 10.0
 
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
 
 # --- where a printer may be -------------------------------------------------------------------
-
-
-def _items(value) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = value.split(",")
-    return tuple(str(v).strip() for v in value or () if str(v).strip())
-
-
-@lru_cache(maxsize=16)
-def parse_networks(value: tuple[str, ...]) -> tuple[IpNetwork, ...]:
-    """``("10.0.0.0/8", "fc00::/7", …)`` as networks; a bad entry is a configuration error."""
-    networks = []
-    for item in value:
-        try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            raise ImproperlyConfigured(
-                f"PRINTER_ALLOWED_NETWORKS: {item!r} is not a network (CIDR, e.g. 10.0.0.0/8)"
-            ) from None
-    return tuple(networks)
 
 
 @lru_cache(maxsize=16)
@@ -86,11 +64,13 @@ def parse_ports(value: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
 
 
 def allowed_networks() -> tuple[IpNetwork, ...]:
-    return parse_networks(_items(settings.PRINTER_ALLOWED_NETWORKS))
+    return parse_networks(
+        setting_items(settings.PRINTER_ALLOWED_NETWORKS), setting="PRINTER_ALLOWED_NETWORKS"
+    )
 
 
 def allowed_ports() -> tuple[tuple[int, int], ...]:
-    return parse_ports(_items(settings.PRINTER_ALLOWED_PORTS))
+    return parse_ports(setting_items(settings.PRINTER_ALLOWED_PORTS))
 
 
 def port_allowed(port: int) -> bool:
@@ -100,9 +80,7 @@ def port_allowed(port: int) -> bool:
 def ip_allowed(ip: IpAddress) -> bool:
     """Whether ``ip`` is in an allowed network (an IPv4-mapped IPv6 address counts as the
     IPv4 address it carries, so ``::ffff:127.0.0.1`` is loopback)."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip.version == net.version and ip in net for net in allowed_networks())
+    return ip_in(ip, allowed_networks())
 
 
 class AddressRefused(Exception):

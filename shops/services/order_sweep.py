@@ -159,6 +159,19 @@ def _breach_name(order: Order) -> str:
     return "in_transit"
 
 
+#: what :func:`_breach_name` and the deadline rules read of an order
+_DEADLINE_FIELDS = (
+    "pk",
+    "status",
+    "paid_at",
+    "promised_ship_at",
+    "ready_to_ship_at",
+    "shipped_at",
+    "picked_up_at",
+    "sla_due_at",
+)
+
+
 def _mark_breaches(at: datetime, *, batch_size: int) -> int:
     """Record each missed deadline once (an event, and its name in ``sla_breaches``)."""
     total = 0
@@ -168,17 +181,7 @@ def _mark_breaches(at: datetime, *, batch_size: int) -> int:
             orders = list(
                 Order.objects.filter(pk__in=ids, sla_due_at__lte=at)
                 .select_for_update(skip_locked=True)
-                .only(
-                    "pk",
-                    "status",
-                    "paid_at",
-                    "promised_ship_at",
-                    "ready_to_ship_at",
-                    "shipped_at",
-                    "picked_up_at",
-                    "sla_due_at",
-                    "sla_breaches",
-                )
+                .only(*_DEADLINE_FIELDS, "sla_breaches")
             )
             events = []
             for order in orders:
@@ -218,16 +221,7 @@ def _warn_at_risk(at: datetime, *, batch_size: int) -> int:
                     pk__in=ids, sla_due_at__gt=at, sla_due_at__lte=at + AT_RISK_WINDOW
                 )
                 .select_for_update(skip_locked=True)
-                .only(
-                    "pk",
-                    "status",
-                    "paid_at",
-                    "promised_ship_at",
-                    "ready_to_ship_at",
-                    "shipped_at",
-                    "picked_up_at",
-                    "sla_due_at",
-                )
+                .only(*_DEADLINE_FIELDS)
             )
             warned = set(
                 OrderEvent.objects.filter(

@@ -33,6 +33,13 @@ def _scan(page, code: str, outcome: str):
     return banner
 
 
+def _heard(page, kind: str) -> None:
+    """The answer's sound was played (the page plays it once the answer has settled in)."""
+    page.wait_for_function(
+        f"(document.body.dataset.scanSound || '').startsWith('{kind}:')", timeout=5000
+    )
+
+
 def _ready(page) -> None:
     """The answer was heard and the cursor is back in the empty scan field."""
     page.wait_for_function(
@@ -86,7 +93,7 @@ def test_a_packer_scans_and_ships_by_keyboard_on_a_phone(page):
     done = _scan(page, "", "ok")
     assert f"已发货：订单 6921000000000001，运单号 {parcel.waybill_no}。" in done.inner_text()
     assert page.get_by_test_id("scan-order-status").inner_text() == "已发货"
-    assert page.evaluate("document.body.dataset.scanSound").startswith("ok:")
+    _heard(page, "ok")
     style = done.evaluate("e => [getComputedStyle(e).fontSize, getComputedStyle(e).color]")
     assert float(style[0].rstrip("px")) >= 22 and style[1] == "rgb(255, 255, 255)"
     _ready(page)
@@ -101,7 +108,7 @@ def test_a_packer_scans_and_ships_by_keyboard_on_a_phone(page):
     assert "审核中" in error.inner_text() and "买家申请取消" in error.inner_text()
     background = error.evaluate("e => getComputedStyle(e).backgroundColor")
     assert background == "rgb(180, 35, 24)"  # --err
-    assert page.evaluate("document.body.dataset.scanSound").startswith("error:")
+    _heard(page, "error")
     _ready(page)
     # Enter again does not ship it: nothing is open
     _scan(page, "", "idle")

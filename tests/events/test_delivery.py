@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from django.db import transaction
 from django.utils import timezone
-from standardwebhooks.webhooks import Webhook
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from events import signing
 from events.models import Delivery, DeliveryAttempt, Endpoint, Event, Notification
@@ -45,9 +45,7 @@ def wait_delivery(delivery_filter: dict, status: str, timeout: float = 30.0) -> 
 
 
 @pytest.mark.worker
-def test_an_event_is_posted_signed_and_the_published_verifier_accepts_it(
-    receiver, events_worker
-):
+def test_an_event_is_posted_signed_and_the_published_verifier_accepts_it(receiver, events_worker):
     shop = make_shop()
     ep, secret = endpoint(shop, receiver.url)
     with transaction.atomic():
@@ -63,7 +61,7 @@ def test_an_event_is_posted_signed_and_the_published_verifier_accepts_it(
     }
     assert got.headers["webhook-id"] == event.msg_id
     assert got.headers["content-type"] == "application/json"
-    with pytest.raises(Exception):  # another endpoint's secret does not verify
+    with pytest.raises(WebhookVerificationError):  # another endpoint's secret does not
         Webhook(signing.new_secret()).verify(got.body, got.headers)
     delivery = wait_delivery({"endpoint": ep}, "succeeded")
     assert delivery.attempts == 1 and delivery.last_status_code == 200
@@ -192,3 +190,30 @@ def test_an_endpoint_failing_for_days_is_disabled_and_its_shop_told(settings):
         deliveries_send(seconds=5)
         assert len(r.received) == 1
         assert Delivery.objects.filter(endpoint=ep).count() == 1  # none made while disabled
+
+
+def test_events_tasks_go_to_their_own_queue_never_the_allocation_workers():
+    """A burst of deliveries waits on the events worker's queue, not in front of batch
+    allocations and print jobs (the default queue)."""
+    from waybill_console.celery import app
+
+    for task in ("events.tasks.dispatch", "events.tasks.deliver", "events.tasks.sweep"):
+        assert app.amqp.router.route({}, task)["queue"].name == "events"
+    for task in ("waybill_console.tasks.run_job", "printing.tasks.send_print_job"):
+        assert app.amqp.router.route({}, task)["queue"].name == "celery"
+
+
+def test_old_events_are_purged_with_their_logs_but_never_one_still_being_delivered():
+    shop = make_shop()
+    ep, _ = endpoint(shop, "https://93.184.216.34/h")
+    emit_many("quota.low", [(shop.id, {"n": i}, "") for i in range(3)])
+    events_dispatch()
+    old, pending, recent = Event.objects.order_by("id")
+    Event.objects.filter(pk__in=[old.pk, pending.pk]).update(at=timezone.now() - timedelta(days=31))
+    Delivery.objects.filter(event__in=[old, recent]).update(status="succeeded")
+    from events.services.dispatch import events_purge
+
+    assert events_purge() == 1
+    assert set(Event.objects.values_list("pk", flat=True)) == {pending.pk, recent.pk}
+    assert not Notification.objects.filter(event_id=old.pk).exists()
+    assert Delivery.objects.filter(endpoint=ep).count() == 2
