@@ -30,6 +30,18 @@ def _clean_cache():
 
 
 @pytest.fixture(autouse=True)
+def _workers_take_the_default_queue():
+    """An in-process worker started without queues takes the default queue only, as the
+    runner's worker does (``-Q celery``). Celery remembers a worker's queue selection on
+    the app: without this, a test's events worker (``queues=["events"]``) would leave the
+    next test's job worker deaf to jobs."""
+    from waybill_console.celery import app
+
+    app.amqp.queues.select(["celery"])
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     """Each test starts in the site's default language: a request in English (the test
     client runs it in this thread) must not leave English active for the next test."""

@@ -47,6 +47,8 @@ def main() -> int:
             "worker",
             "--loglevel",
             "INFO",
+            "-Q",
+            "celery",
             "--concurrency",
             os.environ.get("WORKER_CONCURRENCY", "2"),
         ],
