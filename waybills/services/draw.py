@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import partial
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 
 from carriers import quota
 from carriers.gateways import gateway_for
@@ -45,6 +45,8 @@ from waybills.services import rows as R
 from waybills.services import waybill_outbox
 
 log = logging.getLogger(__name__)
+#: PostgreSQL's SQLSTATE for a transaction chosen to end a lock cycle
+DEADLOCK_DETECTED = "40P01"
 
 
 @dataclass
@@ -298,6 +300,13 @@ def _obtain_local(
             )
             inserted = cur.fetchall()
     except IntegrityError:
+        return None
+    except OperationalError as exc:
+        # PostgreSQL broke a lock cycle with another draw of the same package: the whole
+        # implicit transaction rolled back (nothing written), the general path decides
+        if getattr(exc.__cause__, "pgcode", None) != DEADLOCK_DETECTED:
+            raise
+        log.info("local draw of %s rolled back by a deadlock; the general path decides", coids)
         return None
     if not inserted:  # the reservation took nothing: not usable, or the balance is short
         if upto:
