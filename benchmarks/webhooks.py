@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 import time
 
 from benchmarks.common import Results, header, step
@@ -162,14 +161,12 @@ def run(args, results: Results, setup) -> None:
                 ctx = multiprocessing.get_context("fork")
                 stop = ctx.Event()
                 sender = ctx.Process(target=_sender_loop, args=(stop,), daemon=True)
-                if not os.environ.get("NOSENDER"):
-                    sender.start()
+                sender.start()
             slices = allocation.split(first, last, args.processes, multiple=allocation.BATCH)
             outcome = allocation.run_processes("service_batch", setup.ctx, slices)
             if stop is not None:
                 stop.set()
-                if sender.pid:
-                    sender.join(60)
+                sender.join(60)
                 _clear()
             totals[mode][0] += outcome.ok
             totals[mode][1] += outcome.seconds
