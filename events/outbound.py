@@ -66,16 +66,12 @@ def resolve_checked(host: str, port: int) -> list[tuple]:
 
 
 def url_check(url: str) -> None:
-    """The rule at save time. ValueError for a URL that is not http(s) with a host, or
-    that carries user info; AddressRefused for a refused address; OSError when the host
-    does not resolve."""
+    """The address rule at save time, for a URL whose shape the endpoint service checked
+    (http(s), a host, no user info: ``events.services.endpoints``): AddressRefused for a
+    refused address, OSError when the host does not resolve."""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("scheme")
-    if parts.username or parts.password:
-        raise ValueError("userinfo")
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    resolve_checked(parts.hostname, port)
+    resolve_checked(parts.hostname or "", port)
 
 
 class GuardedBackend(httpcore.NetworkBackend):

@@ -82,8 +82,6 @@ def _clean_url(url: str) -> str:
                 "address": refused.address,
             }
         ) from None
-    except ValueError:
-        raise WebhookUrlInvalid(detail={"url": [_("Not a valid URL.")]}) from None
     except OSError:
         raise WebhookUrlNotAllowed(
             detail={"url": [_("The host does not resolve: check the address.")]}

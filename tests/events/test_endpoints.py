@@ -271,7 +271,8 @@ def test_a_sub_account_without_webhook_manage_is_refused(shop_a):
         permissions=[perms.WEBHOOK_MANAGE],
     )
     api.force_login(granted.user)
-    assert api.get("/api/v1/webhooks/").status_code == 200
+    listed = api.get("/api/v1/webhooks/")
+    assert listed.status_code == 200 and endpoint.url in listed.content.decode()
 
 
 @pytest.mark.django_db
@@ -283,7 +284,8 @@ def test_a_token_without_the_webhook_scope_is_refused(shop_a):
     assert api.delete(f"/api/v1/webhooks/{endpoint.pk}/").status_code == 403
     assert Endpoint.objects.filter(pk=endpoint.pk).exists()
     scoped = token_client(shop_a, scopes=[perms.WEBHOOK_MANAGE])
-    assert scoped.get("/api/v1/webhooks/").status_code == 200
+    listed = scoped.get("/api/v1/webhooks/")
+    assert listed.status_code == 200 and endpoint.url in listed.content.decode()
 
 
 # --- rotate, update, delete ----------------------------------------------------------------
