@@ -193,13 +193,6 @@ ON CONFLICT (carrier_code, carrier_order_id) DO NOTHING
 RETURNING carrier_order_id
 """
 
-#: the same record, only for the packages whose reservation is open in this transaction
-_RECORD_HELD_SQL = _RECORD_SQL.replace(
-    "ON CONFLICT",
-    "WHERE EXISTS (SELECT 1 FROM carriers_reservation r WHERE r.carrier_order_id = v.id "
-    "AND r.state = 'reserved')\nON CONFLICT",
-)
-
 
 class BuiltinGateway:
     #: the sandbox cancels the number named, not its siblings (see ``cancel``)
@@ -307,28 +300,25 @@ class BuiltinGateway:
             return [errors.AllocationTimeout() for _ in requests]
         return [Issued(r.carrier_order_id, proposed[r.carrier_order_id]) for r in requests]
 
-    def issue_local(self, requests: list[IssueRequest]) -> tuple[list[Issued], tuple] | None:
-        """The sandbox issues without a network call: the numbers for each package and the
-        statement that records them, for the engine to send in the same round trip and
-        transaction as the reservation and the commit (the record is written only for
-        packages whose reservation that transaction holds). None while a fault is switched
-        on for the branch (or a crash is asked for): the sandbox then answers as a remote
-        carrier would, through :meth:`issue_many`."""
+    def issue_local(self, requests: list[IssueRequest]) -> list[Issued] | None:
+        """The sandbox issues without a network call: the numbers for each package, which
+        the engine commits in the same round trip and transaction as the quota it draws
+        for them (so nothing is recorded: a package drawn this way is never asked about
+        again). None while a fault is switched on for the branch (or a crash is asked
+        for): the sandbox then answers as a remote carrier would, through
+        :meth:`issue_many`, and records what it issued."""
         sub = requests[0].subscription
         if sub.branch.fault or os.environ.get(CRASH_AFTER_ISSUE_ENV):
             return None
-        code = sub.carrier.code
-        fresh = iter(self.numbers(carrier_code=code, count=sum(r.package_count for r in requests)))
-        issued = [
+        fresh = iter(
+            self.numbers(
+                carrier_code=sub.carrier.code, count=sum(r.package_count for r in requests)
+            )
+        )
+        return [
             Issued(r.carrier_order_id, [next(fresh) for _ in range(r.package_count)])
             for r in requests
         ]
-        params = [
-            code,
-            [i.carrier_order_id for i in issued],
-            [json.dumps(i.numbers) for i in issued],
-        ]
-        return issued, ("wbc_sandbox_record_held", _RECORD_HELD_SQL, params)
 
     def query(self, *, subscription, carrier_order_id: str) -> Issued | None:
         with connection.cursor() as cur:

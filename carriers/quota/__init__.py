@@ -12,17 +12,17 @@ from carriers.quota.cancel_cap import (  # noqa: F401
 from carriers.quota.ledger import ledger_check, ledger_post  # noqa: F401
 from carriers.quota.low_balance import low_balance_drawn, low_balance_near  # noqa: F401
 from carriers.quota.reservations import (  # noqa: F401
-    BALANCE_SQL,
+    DRAW_CTE,
     Held,
     Want,
     carrier_order_id,
     commit_params,
+    draw_params,
     note_error,
     refuse,
     release,
     reservations_due,
     reserve_or_continue,
-    reserve_statement,
     reserve_upto,
 )
 from carriers.quota.returns import quota_rededuct, quota_return_recycled  # noqa: F401

@@ -88,11 +88,6 @@ WITH q AS (
 SELECT r.id, r.order_id, r.package_from, r.count, r.carrier_order_id, q.balance FROM q, r
 """
 
-#: the subscription's balance, for a statement that follows the reserving statement in the
-#: same transaction (the quota row is still locked by it: the balance that draw left).
-#: One parameter: the subscription's id.
-BALANCE_SQL = "(SELECT balance FROM carriers_subscription WHERE id = %s::bigint)"
-
 
 def _positional(sql: str) -> tuple[str, list[str]]:
     """``%(name)s`` placeholders as ``%s`` and the names in order (prepared statements take
@@ -153,12 +148,9 @@ def reserve_statement(
     at: datetime,
     actor: str,
     reference: str,
-    coids: list[str] | None = None,
 ) -> tuple[str, str, tuple[list, dict]]:
     """The reserving statement as ``(name, positional sql, (positional params, named
-    params))``, for :func:`reserve` and for a caller that sends it together with the
-    commit (a gateway that issues without a network call: see ``draw.obtain``). ``coids``:
-    the packages' carrier-side order ids when the caller made them already."""
+    params))``."""
     n = sum(w.count for w in wants)
     prepaid = _prepaid(sub)
     params = {
@@ -173,7 +165,7 @@ def reserve_statement(
         "orders": [w.order_id for w in wants],
         "froms": [w.package_from for w in wants],
         "counts": [w.count for w in wants],
-        "coids": coids or [carrier_order_id(w.order_id, w.package_from) for w in wants],
+        "coids": [carrier_order_id(w.order_id, w.package_from) for w in wants],
         "params": [json.dumps(w.params, ensure_ascii=False) for w in wants],
     }
     return "wbc_reserve", _RESERVE_POSITIONAL, ([params[n] for n in _RESERVE_NAMES], params)
@@ -272,6 +264,60 @@ COMMIT_CTE = """r AS (
      WHERE carrier_order_id = ANY(%s) AND state = 'reserved'
  RETURNING carrier_order_id
 )"""
+
+
+#: a draw whose numbers the same statement inserts (a gateway that issues without a network
+#: call, so nothing can be left unknown and no reservation is kept): CTE ``q`` moves the
+#: counters (and the balance, prepaid), ``l`` writes the ledger entry, ``r`` lists the
+#: packages' carrier-side order ids when the draw was taken, for the caller's insert. It
+#: takes nothing when the service is not usable now, the balance is short, or an order of
+#: the draw has an open reservation (an earlier attempt's: the general path continues it).
+#: Parameters: :func:`draw_params`.
+DRAW_CTE = """q AS (
+    UPDATE carriers_subscription
+       SET balance = balance - %s::int, allocated_total = allocated_total + %s::int
+     WHERE id = %s::bigint AND status IN ('active', 'expiring') AND balance >= %s::int
+       AND NOT EXISTS (SELECT 1 FROM carriers_reservation o
+                        WHERE o.shop_id = ANY(%s::bigint[]) AND o.order_id = ANY(%s::bigint[])
+                          AND o.state = 'reserved')
+ RETURNING id, balance
+), l AS (
+    INSERT INTO carriers_ledgerentry (subscription_id, kind, amount, balance_after, at, actor,
+                                      note, reference)
+    SELECT q.id, 'allocation', -%s::int, q.balance, %s::timestamptz, %s::text, '', %s::text
+      FROM q WHERE %s::boolean
+), r AS (
+    SELECT x.coid AS carrier_order_id FROM q, unnest(%s::text[]) AS x(coid)
+)"""
+
+
+def draw_params(
+    *,
+    sub: Subscription,
+    wants: list[Want],
+    coids: list[str],
+    at: datetime,
+    actor: str,
+    reference: str,
+) -> list:
+    """The parameters of :data:`DRAW_CTE`."""
+    n = sum(w.count for w in wants)
+    prepaid = _prepaid(sub)
+    charge = n if prepaid else 0
+    return [
+        charge,
+        n,
+        sub.pk,
+        charge,
+        sorted({w.shop_id for w in wants}),
+        [w.order_id for w in wants],
+        charge,
+        at,
+        actor[:60],
+        reference[:64],
+        prepaid,
+        coids,
+    ]
 
 
 def commit_params(*, carrier_order_ids: list[str], at: datetime) -> list:

@@ -14,6 +14,7 @@ no webhooks writes nothing more.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Iterable
@@ -36,22 +37,30 @@ def new_msg_id() -> str:
     return "msg_" + uuid.uuid4().hex
 
 
+def _store():
+    """The cache's own redis-py client (one per process: Django's cache API builds a client
+    on every call, which cost an allocation more than the lookup itself)."""
+    from waybill_console.api import redis_client
+
+    return redis_client(cache)
+
+
 def subscriptions(shop_id: int) -> frozenset[str]:
     """The event types some enabled endpoint of the shop receives (``"*"``: every type)."""
-    key = _SUBS_KEY.format(shop_id)
+    key = cache.make_key(_SUBS_KEY.format(shop_id))
     try:
-        held = cache.get(key)
+        held = _store().get(key)
     except Exception:  # the cache down: ask the database
         held = None
     if held is not None:
-        return frozenset(held)
+        return frozenset(json.loads(held))
     types: set[str] = set()
     for wanted in Endpoint.objects.filter(shop_id=shop_id, is_enabled=True).values_list(
         "event_types", flat=True
     ):
         types.update(wanted or ["*"])
     try:
-        cache.set(key, sorted(types), _SUBS_TTL)
+        _store().set(key, json.dumps(sorted(types)), ex=_SUBS_TTL)
     except Exception:
         logger.warning("events: cache unavailable for subscriptions of shop %s", shop_id)
     return frozenset(types)
@@ -60,7 +69,7 @@ def subscriptions(shop_id: int) -> frozenset[str]:
 def subscriptions_forget(shop_id: int) -> None:
     """An endpoint of the shop changed: the emitters read its subscriptions again."""
     try:
-        cache.delete(_SUBS_KEY.format(shop_id))
+        _store().delete(cache.make_key(_SUBS_KEY.format(shop_id)))
     except Exception:
         logger.warning("events: could not forget subscriptions of shop %s", shop_id)
 
@@ -115,7 +124,7 @@ def kick() -> None:
     event committed after the dispatcher started is asked for again. Beat's sweep runs
     anyway, so an ask lost to a broker outage only delays."""
     try:
-        if not cache.add(_KICK_KEY, 1, timeout=5):
+        if not _store().set(cache.make_key(_KICK_KEY), 1, nx=True, ex=5):
             return
     except Exception:
         return
@@ -130,6 +139,6 @@ def kick() -> None:
 def kick_taken() -> None:
     """The dispatcher starts reading the outbox: the next commit asks again."""
     try:
-        cache.delete(_KICK_KEY)
+        _store().delete(cache.make_key(_KICK_KEY))
     except Exception:
         logger.warning("events: cache unavailable; the sweep dispatches")

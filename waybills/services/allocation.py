@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -307,24 +307,14 @@ def waybill_allocate_many(
         return [_fail(o.pk, err) for o in orders]
     gateway = gateway_for(sub.carrier.code)
     sender = R.sender_of(sub)
-    live = {
-        w.order_id: w
-        for w in Waybill.objects.filter(
-            order_id__in=[o.pk for o in orders],
-            shop=shop,
-            status__in=LIVE_STATUSES,
-            package_no=1,
-        )
-    }
+    live = _first_numbers([o.pk for o in orders], shop.pk)
     ready: list[Package] = []
     for order in orders:
         if order.shop_id != shop.pk:
             results[order.pk] = _fail(order.pk, NotFound())
             continue
         if order.pk in live:
-            results[order.pk] = _ok(
-                order.pk, live[order.pk].waybill_no, live[order.pk].sort_code, False
-            )
+            results[order.pk] = _ok(order.pk, *live[order.pk], False)
             continue
         try:
             order_refuse_if_blocked(order, purpose="allocate")
@@ -337,6 +327,25 @@ def waybill_allocate_many(
         chunk = ready[start : start + CHUNK]
         results.update(_allocate_chunk(actor=actor, sub=sub, chunk=chunk, now=now))
     return [results[o.pk] for o in orders]
+
+
+_FIRST_NUMBERS_SQL = """
+SELECT order_id, waybill_no, sort_code FROM waybills_waybill
+ WHERE order_id = ANY(%s::bigint[]) AND shop_id = %s::bigint AND status = ANY(%s::text[])
+   AND package_no = 1
+"""
+
+
+def _first_numbers(order_ids: list[int], shop_id: int) -> dict[int, tuple[str, str]]:
+    """The orders' live first numbers drawn by this shop: ``{order: (number, sort code)}``."""
+    with connection.cursor() as cur:
+        rawsql.execute_prepared(
+            cur,
+            "wbc_first_numbers",
+            _FIRST_NUMBERS_SQL,
+            [order_ids, shop_id, [st.value for st in LIVE_STATUSES]],
+        )
+        return {order_id: (number, sort_code) for order_id, number, sort_code in cur.fetchall()}
 
 
 def _allocate_chunk(

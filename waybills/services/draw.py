@@ -16,8 +16,8 @@ batch job, appended sub numbers, a factory drawing on a merchant's behalf) ends 
    about any left open, so a package never gets two numbers and no quota is lost.
 
 A gateway that issues without a network call (the built-in sandbox) takes the same steps
-in one round trip: its numbers first, then the reservation, its record and the commit as
-one transaction (:func:`_obtain_local`).
+in one round trip: its numbers first, then the quota drawn and the numbers committed by
+one statement, with nothing left to settle (:func:`_obtain_local`).
 """
 
 from __future__ import annotations
@@ -162,7 +162,6 @@ def obtain(
         packages=packages,
         at=at,
         reference=reference,
-        upto=upto,
     )
     if local is not None:
         return local
@@ -240,25 +239,26 @@ def _obtain_local(
     packages: list[Package],
     at: datetime,
     reference: str,
-    upto: bool,
 ) -> list[Drawn] | None:
     """The same path in one round trip for a gateway that issues without a network call
     (the built-in sandbox, ``issue_local``): the numbers are taken first (no lock held),
-    then the orders' rows are locked, and the reservation, the gateway's record of what it
-    issued and the commit go to the database together with that, as one transaction: the
-    quota row is locked only while PostgreSQL runs the last three statements.
+    then the orders' rows are locked and one statement draws the quota and commits the
+    numbers (:data:`carriers.quota.DRAW_CTE`), as one transaction: the quota row is locked
+    only while PostgreSQL runs that statement. Nothing can be left unknown between the
+    carrier's answer and the commit, so no reservation is kept and the sandbox records
+    nothing (it has nothing to be asked again about).
 
     All packages or none: None (nothing written, the numbers unused) sends the caller down
-    the general path, which sorts out what this one does not (an open reservation or a
-    live number for a package, a balance that covers only part of a batch, 子母件 whose
-    sub numbers the commit links in a second statement, a caller's transaction, a draw
-    that may take a prepaid balance under the warning line: ``quota.low`` is then written
-    with the reservation, in its transaction). Raises what the reservation refused.
+    the general path, which sorts out what this one does not (the service not usable or
+    the balance short: it says which; an open reservation or a live number for a package,
+    a balance that covers only part of a batch, 子母件 whose sub numbers the commit links
+    in a second statement, a caller's transaction, a draw that may take a prepaid balance
+    under the warning line: ``quota.low`` is then written with the reservation, in its
+    transaction).
 
-    The ``waybill.allocated`` events go in the commit statement (:func:`_commit_sql`);
-    the commit also reads the balance the draw left (the quota row is still locked by the
-    reservation), so a crossing of the warning line that the read balance did not foresee
-    is still told (:func:`carriers.quota.low_balance_drawn`)."""
+    The ``waybill.allocated`` events go in the same statement (:func:`_commit_sql`), which
+    also returns the balance the draw left, so a crossing of the warning line that the read
+    balance did not foresee is still told (:func:`carriers.quota.low_balance_drawn`)."""
     issue_local = getattr(gateway, "issue_local", None)
     if issue_local is None or connection.in_atomic_block:
         return None
@@ -272,30 +272,25 @@ def _obtain_local(
         issue_request(p, sub=sub, carrier_order_id=coid, count=p.count)
         for p, coid in zip(packages, coids, strict=True)
     ]
-    answer = issue_local(requests)
-    if answer is None:
+    issued = issue_local(requests)
+    if issued is None:
         return None
-    issued, record = answer
-    # committed in the same transaction: the reservation never needs what settling an open
-    # one would ask the carrier again with (screen, sender, items), only its purpose
     wants = [_want(p, settle=False) for p in packages]
     drawn = [
         Drawn(p, Held(0, p.order.pk, p.package_from, p.count, coid, params=w.params), i)
         for p, coid, w, i in zip(packages, coids, wants, issued, strict=True)
     ]
-    name, sql, (params, _named) = quota.reserve_statement(
-        sub=sub, wants=wants, at=at, actor=actor_name, reference=reference, coids=coids
+    draw = quota.draw_params(
+        sub=sub, wants=wants, coids=coids, at=at, actor=actor_name, reference=reference
     )
-    commit_params, events = _commit_params(sub=sub, ready=drawn, at=at, actor_name=actor_name)
+    params, events = _commit_params(sub=sub, ready=drawn, at=at, actor_name=actor_name, head=draw)
     try:
         with connection.cursor() as cur:
             rawsql.execute_prepared_together(
                 cur,
                 [
                     ("wbc_lock_orders", _LOCK_ORDERS_SQL, [[p.order.pk for p in packages]]),
-                    (name, sql, params),
-                    record,
-                    ("wbc_commit_local", _COMMIT_LOCAL_SQL, [*commit_params, sub.pk]),
+                    ("wbc_commit_local", _COMMIT_LOCAL_SQL, params),
                 ],
             )
             inserted = cur.fetchall()
@@ -308,10 +303,8 @@ def _obtain_local(
             raise
         log.info("local draw of %s rolled back by a deadlock; the general path decides", coids)
         return None
-    if not inserted:  # the reservation took nothing: not usable, or the balance is short
-        if upto:
-            return None
-        quota.refuse(sub)
+    if not inserted:  # the draw took nothing: not usable, the balance short, or an open
+        return None  # reservation for one of the orders: the general path says which
     events.written()
     quota.low_balance_drawn(sub=sub, balance=inserted[0][4], count=count)
     _take_rows(drawn, [row[:4] for row in inserted])
@@ -345,15 +338,16 @@ def _rows_for(d: Drawn, *, sub: Subscription, at: datetime, actor_name: str) -> 
     return rows
 
 
-def _commit_sql(*, balance: bool) -> str:
+def _commit_sql(*, local: bool) -> str:
     """The commit statement: the reservations, the waybills, the order's mark, its open
     面单异常, its history event and the ``waybill.allocated`` events of the numbers it
-    inserts (:func:`waybill_outbox.allocated_batch`). ``balance``: each row also carries
-    the subscription's balance, which only a caller that reserved in the same transaction
-    (:func:`_obtain_local`) may read as the balance its draw left."""
-    after = f", {quota.BALANCE_SQL}" if balance else ""
+    inserts (:func:`waybill_outbox.allocated_batch`). ``local``: the quota is drawn by the
+    statement itself (:data:`carriers.quota.DRAW_CTE`, :func:`_obtain_local`) instead of
+    committing reservations, and each row also carries the balance the draw left."""
+    head = quota.DRAW_CTE if local else COMMIT_CTE
+    after = ", (SELECT balance FROM q)" if local else ""
     return f"""
-WITH {COMMIT_CTE},
+WITH {head},
 v AS (SELECT * FROM {R.unnest_sql()}),
 w AS (
     INSERT INTO waybills_waybill ({R.COLUMNS})
@@ -372,8 +366,8 @@ SELECT w.id, w.order_id, w.package_no, w.waybill_no{after} FROM w
 """  # nosec B608
 
 
-_COMMIT_SQL = _commit_sql(balance=False)
-_COMMIT_LOCAL_SQL = _commit_sql(balance=True)
+_COMMIT_SQL = _commit_sql(local=False)
+_COMMIT_LOCAL_SQL = _commit_sql(local=True)
 
 
 def commit(*, sub: Subscription, drawn: list[Drawn], at: datetime, actor_name: str) -> None:
@@ -416,21 +410,30 @@ def _pending(drawn: list[Drawn]) -> list[Drawn]:
 
 
 def _commit_params(
-    *, sub: Subscription, ready: list[Drawn], at: datetime, actor_name: str
+    *,
+    sub: Subscription,
+    ready: list[Drawn],
+    at: datetime,
+    actor_name: str,
+    head: list | None = None,
 ) -> tuple[list, Batch]:
-    """The commit statement's parameters, and the events it writes (told once it ran)."""
-    rows: list[list] = []
+    """The commit statement's parameters, and the events it writes (told once it ran).
+    ``head``: the local statement's draw (:func:`carriers.quota.draw_params`); else the
+    reservations committed."""
+    rows: list[dict] = []
+    keys: list[str] = []
     for d in ready:
         d.values = _rows_for(d, sub=sub, at=at, actor_name=actor_name)
-        for row in d.values:
-            rows.append(R.params_of(row) + [d.held.carrier_order_id])
-    coids = [d.held.carrier_order_id for d in ready]
-    params = quota.commit_params(carrier_order_ids=coids, at=at)
+        rows += d.values
+        keys += [d.held.carrier_order_id] * len(d.values)
+    if head is None:
+        coids = [d.held.carrier_order_id for d in ready]
+        head = quota.commit_params(carrier_order_ids=coids, at=at)
     events = waybill_outbox.allocated_batch(ready, sub=sub, at=at)
     # the order mark (carrier), the exceptions resolved (at), the history event, the events
     return (
-        params
-        + R.column_arrays(rows)
+        head
+        + R.column_arrays(rows, keys)
         + [sub.carrier.code, at, at, actor_name, sub.carrier.code]
         + events.params()
     ), events

@@ -23,15 +23,28 @@ COLUMNS = ", ".join(f.column for f in FIELDS)
 _DEFAULTS = {f.attname: f.get_default() for f in FIELDS}
 
 
-def _converter(field):
+def _to_text(field):
+    """How a column's value (not None) goes to the statement: as text, which
+    :func:`select_sql` casts back to the column's type."""
     if isinstance(field, EncryptedTextField):
         return lambda v: v.token if isinstance(v, Sealed) else (encrypt(v) if v else v)
     if isinstance(field, m.JSONField):
-        return lambda v: json.dumps(v, ensure_ascii=False)
-    return None
+        return _json_text
+    if isinstance(field, m.BooleanField):
+        return lambda v: "true" if v else "false"
+    if isinstance(field, m.DateTimeField):
+        return datetime.isoformat
+    return str
 
 
-_CONVERTERS = [(f.attname, _converter(f)) for f in FIELDS]
+def _json_text(value) -> str:
+    if not value and isinstance(value, list | dict):  # most rows' items and print data
+        return "[]" if isinstance(value, list) else "{}"
+    return json.dumps(value, ensure_ascii=False)
+
+
+_TO_TEXT = [(f.attname, _to_text(f)) for f in FIELDS]
+_UNSET = object()
 
 
 def _cast(field) -> str:
@@ -54,21 +67,25 @@ def select_sql() -> str:
     return ", ".join(f"v.{f.column}::{_cast(f)}" for f in FIELDS)
 
 
-def _text(value):
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def column_arrays(rows: list[list]) -> list[list]:
-    """Rows of parameters (:func:`params_of` + the reservation's carrier-side order id) as
-    one text list per
-    column."""
-    return [[_text(v) for v in column] for column in zip(*rows, strict=True)]
+def column_arrays(rows: list[dict], keys: list[str]) -> list[list]:
+    """Rows (:func:`row_values`) and each row's reservation key as one text list per column,
+    in :func:`unnest_sql`'s order. A value shared by consecutive rows (the sender, the
+    time, the subscription's ids: most columns of a batch) is converted once."""
+    out = []
+    for name, convert in _TO_TEXT:
+        column = []
+        last_in = last_out = _UNSET
+        for values in rows:
+            value = values[name]
+            if value is None:
+                column.append(None)
+                continue
+            if value is not last_in:
+                last_in, last_out = value, convert(value)
+            column.append(last_out)
+        out.append(column)
+    out.append(keys)
+    return out
 
 
 def sender_of(sub: Subscription) -> dict:
@@ -134,11 +151,3 @@ def row_values(
         "carrier_order_id": carrier_order_id,
         "print_data": print_data or {},
     }
-
-
-def params_of(values: dict) -> list:
-    out = []
-    for name, convert in _CONVERTERS:
-        value = values[name]
-        out.append(convert(value) if convert and value is not None else value)
-    return out
