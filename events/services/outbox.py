@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Iterable
 
@@ -45,8 +46,24 @@ def _store():
     return redis_client(cache)
 
 
+#: what a statement of the caller's read from the endpoints themselves
+#: (:func:`subscriptions_seen`), trusted this many seconds: a hot path that reads it with
+#: the rows it works on (the waybill engine, with its subscription) asks no cache
+_SEEN_FOR = 0.2
+_seen: dict[int, tuple[float, frozenset[str]]] = {}
+
+
+def subscriptions_seen(shop_id: int, types: frozenset[str]) -> None:
+    """The shop's subscriptions as a statement just read them (see
+    ``outbox_sql.LISTENING_SQL``)."""
+    _seen[shop_id] = (time.monotonic(), types)
+
+
 def subscriptions(shop_id: int) -> frozenset[str]:
     """The event types some enabled endpoint of the shop receives (``"*"``: every type)."""
+    seen = _seen.get(shop_id)
+    if seen is not None and time.monotonic() - seen[0] < _SEEN_FOR:
+        return seen[1]
     key = cache.make_key(_SUBS_KEY.format(shop_id))
     try:
         held = _store().get(key)
@@ -68,6 +85,7 @@ def subscriptions(shop_id: int) -> frozenset[str]:
 
 def subscriptions_forget(shop_id: int) -> None:
     """An endpoint of the shop changed: the emitters read its subscriptions again."""
+    _seen.pop(shop_id, None)
     try:
         _store().delete(cache.make_key(_SUBS_KEY.format(shop_id)))
     except Exception:

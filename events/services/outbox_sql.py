@@ -23,7 +23,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from rest_framework.utils.encoders import JSONEncoder
 
-from events.services.outbox import kick, new_msg_id, wanted
+from events.services.outbox import kick, new_msg_id, subscriptions_seen, wanted
 from events.types import event_type
 
 
@@ -48,6 +48,24 @@ def insert_cte(alias: str, *, source: str, key: str) -> str:
            AS x(msg_id, shop_id, type, data, link, key)
      WHERE x.key IN (SELECT {key} FROM {source})
 )"""  # nosec B608
+
+
+#: a column for another app's hot statement: what the shop's enabled endpoints subscribe
+#: to, read with the rows the statement reads (one parameter: the shop's id); hand the
+#: value to :func:`listening_seen`, and the emitters ask no cache for a moment
+LISTENING_SQL = """(SELECT coalesce(jsonb_agg(e.event_types), '[]'::jsonb)
+     FROM events_endpoint e WHERE e.shop_id = %s::bigint AND e.is_enabled)"""
+
+
+def listening_seen(shop_id: int, value: str | list) -> None:
+    """:data:`LISTENING_SQL`'s value, as its statement read it (Django's connection hands
+    jsonb over as text)."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    types: set[str] = set()
+    for wanted_types in value:
+        types.update(wanted_types or ["*"])
+    subscriptions_seen(shop_id, frozenset(types))
 
 
 @dataclass

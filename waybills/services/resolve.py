@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from carriers import errors as carrier_errors
 from carriers.models import Branch, Carrier, Subscription
 from carriers.quota.reservations import USABLE
+from events.services.outbox_sql import LISTENING_SQL, listening_seen
 from shops import selectors as shop_selectors
 from shops.models import Address, Order
 from shops.services.order_states import ALLOCATABLE  # noqa: F401 (the engine imports it here)
@@ -34,7 +35,8 @@ SELECT {s}, {c}, {b}, {a},
        EXISTS (SELECT 1 FROM waybills_waybill w
                 WHERE w.order_id = %s AND w.shop_id = %s AND w.status = ANY(%s)) AS has_live,
        (s.shop_id = %s OR EXISTS (SELECT 1 FROM carriers_subscription_shared_with x
-                                   WHERE x.subscription_id = s.id AND x.shop_id = %s)) AS usable
+                                   WHERE x.subscription_id = s.id AND x.shop_id = %s)) AS usable,
+       {listening} AS listening
   FROM carriers_subscription s
   JOIN carriers_carrier c ON c.id = s.carrier_id
   JOIN carriers_branch b ON b.id = s.branch_id
@@ -45,6 +47,7 @@ SELECT {s}, {c}, {b}, {a},
     c=rawsql.columns(Carrier, "c"),
     b=rawsql.columns(Branch, "b"),
     a=rawsql.columns(Address, "a"),
+    listening=LISTENING_SQL,
 )
 
 
@@ -60,7 +63,7 @@ def _subscription_row(
             cur,
             "wbc_subscription",
             _SUBSCRIPTION_SQL,
-            [order_id or 0, shop_id, live, shop_id, shop_id, sub_id],
+            [order_id or 0, shop_id, live, shop_id, shop_id, shop_id, sub_id],
         )
         row = cur.fetchone()
     if row is None:
@@ -69,6 +72,7 @@ def _subscription_row(
     sub.carrier, sub.branch, sub.address = carrier, branch, address
     branch.carrier = carrier
     has_live, usable = row[at], row[at + 1]
+    listening_seen(shop_id, row[at + 2])
     return (sub if usable else None), has_live
 
 
@@ -78,7 +82,8 @@ SELECT {o}, {s}, {c}, {b}, {a},
                 WHERE w.order_id = o.id AND w.shop_id = o.shop_id
                   AND w.status = ANY(%s)) AS has_live,
        (s.shop_id = %s OR EXISTS (SELECT 1 FROM carriers_subscription_shared_with x
-                                   WHERE x.subscription_id = s.id AND x.shop_id = %s)) AS usable
+                                   WHERE x.subscription_id = s.id AND x.shop_id = %s)) AS usable,
+       {listening} AS listening
   FROM (SELECT 1) AS one
   LEFT JOIN shops_order o ON o.id = %s AND o.shop_id = %s
   LEFT JOIN carriers_subscription s ON s.id = %s
@@ -91,6 +96,7 @@ SELECT {o}, {s}, {c}, {b}, {a},
     c=rawsql.columns(Carrier, "c"),
     b=rawsql.columns(Branch, "b"),
     a=rawsql.columns(Address, "a"),
+    listening=LISTENING_SQL,
 )
 _BIGINT = 2**63 - 1
 
@@ -130,7 +136,7 @@ def order_and_subscription(
             cur,
             "wbc_order_subscription",
             _ORDER_SUBSCRIPTION_SQL,
-            [live, shop.pk, shop.pk, order_id, shop.pk, sub_id],
+            [live, shop.pk, shop.pk, shop.pk, order_id, shop.pk, sub_id],
         )
         row = cur.fetchone()
     (order, sub, carrier, branch, address), at = rawsql.split(
@@ -144,6 +150,7 @@ def order_and_subscription(
     sub.carrier, sub.branch, sub.address = carrier, branch, address
     branch.carrier = carrier
     has_live, usable = row[at], row[at + 1]
+    listening_seen(shop.pk, row[at + 2])
     return order, ((sub if usable else None), has_live)
 
 
