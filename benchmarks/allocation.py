@@ -278,7 +278,7 @@ def _service_setup(ctx: Context, first: int, last: int):
     from carriers.models import Subscription
     from shops.models import Membership, Order
     from waybill_console.tenancy import Actor
-    from waybills.services.draw import receiver_of as _receiver
+    from waybills.services.receiver import receiver_of as _receiver
 
     actor = Actor.for_membership(
         Membership.objects.select_related("shop").get(pk=ctx.membership_id)
@@ -536,7 +536,7 @@ def _screens(sub, template_ids: list[int]) -> dict:
 
     from carriers.gateways import gateway_for
     from shops.models import Order
-    from waybills.services.draw import receiver_of as _receiver
+    from waybills.services.receiver import receiver_of as _receiver
 
     gateway = gateway_for(sub.carrier.code)
     out = {}

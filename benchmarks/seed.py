@@ -102,7 +102,7 @@ def templates(shop, sub, count: int = TEMPLATE_COUNT) -> list[int]:
     from carriers.gateways import gateway_for
     from shops.demo.orders import demo_orders_create
     from shops.models import Order
-    from waybills.services.draw import receiver_of as _receiver
+    from waybills.services.receiver import receiver_of as _receiver
 
     if Order.objects.filter(shop=shop).count() < count * 2:
         demo_orders_create(shop=shop, count=count * 4)

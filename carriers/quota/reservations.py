@@ -350,6 +350,17 @@ SELECT coalesce(sum(n), 0) FROM per
 """
 
 
+#: the quota rows first, as the reserving statement takes them (the quota row, then the
+#: reservation's unique index): a release taking the reservation first would wait for a
+#: reserve of the same package that waits for it (a deadlock PostgreSQL ends by failing one)
+_RELEASE_LOCK_SQL = """
+SELECT s.id FROM carriers_subscription s
+ WHERE s.id IN (SELECT subscription_id FROM carriers_reservation
+                 WHERE id = ANY(%s) AND state = 'reserved')
+ ORDER BY s.id FOR UPDATE
+"""
+
+
 def release(
     *, ids: list[int], at: datetime, why: str, actor: str = "system", reference: str = ""
 ) -> int:
@@ -358,6 +369,7 @@ def release(
     if not ids:
         return 0
     with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(_RELEASE_LOCK_SQL, [ids])
         cur.execute(
             _RELEASE_SQL,
             {"ids": ids, "at": at, "why": why[:200], "actor": actor[:60], "ref": reference[:64]},

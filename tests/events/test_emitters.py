@@ -28,6 +28,7 @@ from waybill_console.models import Job
 from waybills import services
 from waybills.models import Waybill
 from waybills.services import draw
+from waybills.services.receiver import receiver_of
 from waybills.services.rows import sender_of
 
 pytestmark = pytest.mark.django_db
@@ -380,7 +381,7 @@ def test_a_crossing_the_read_balance_did_not_foresee_is_still_told_once(shop_a):
     stale.balance = 5000  # as read long before
 
     order = make_order(shop_a)
-    screen = gateway_for("ZTO").screen(subscription=stale, receiver=draw.receiver_of(order))
+    screen = gateway_for("ZTO").screen(subscription=stale, receiver=receiver_of(order))
     package = draw.Package(order=order, shop_id=shop_a.pk, screen=screen, sender=sender_of(stale))
     [drawn] = draw.obtain(
         actor_name="test", sub=stale, packages=[package], at=timezone.now(), reference="t"

@@ -31,7 +31,8 @@ from waybill_console.tenancy import Actor
 from waybills.errors import MultiPackageNotSupported, OrderNotAllocatable
 from waybills.models import LIVE_STATUSES, AllocationException, Waybill
 from waybills.services import rows as R
-from waybills.services.draw import Drawn, Package, commit_or_release, live_rows, obtain, receiver_of
+from waybills.services.draw import Drawn, Package, commit_or_release, live_rows, obtain
+from waybills.services.receiver import receiver_of
 from waybills.services.resolve import (  # noqa: F401 (the engine's figures, imported from here)
     ALLOCATABLE,
     BATCH_LIMIT,

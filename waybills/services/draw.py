@@ -31,7 +31,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 
 from carriers import quota
 from carriers.gateways import gateway_for
-from carriers.gateways.base import Issued, IssueRequest, Receiver, ScreenResult, cancel_calls
+from carriers.gateways.base import Issued, IssueRequest, ScreenResult, cancel_calls
 from carriers.models import Subscription
 from carriers.quota.reservations import COMMIT_CTE, Held, Want
 from events.services.outbox_sql import Batch, insert_cte
@@ -43,6 +43,7 @@ from waybill_console.errors import AppError
 from waybills.models import LIVE_STATUSES, Waybill
 from waybills.services import rows as R
 from waybills.services import waybill_outbox
+from waybills.services.receiver import receiver_of, receiver_reveal_for_carrier
 
 log = logging.getLogger(__name__)
 #: PostgreSQL's SQLSTATE for a transaction chosen to end a lock cycle
@@ -106,37 +107,6 @@ def _want(p: Package, *, settle: bool = True) -> Want:
             "parent_id": p.parent_id,
         },
     )
-
-
-def receiver_of(order: Order) -> Receiver:
-    """What the carrier is told of the receiver. The street stays sealed here (the
-    built-in gateway screens on the division); a real carrier's adapter opens it when it
-    builds its request."""
-    return Receiver(
-        province=order.receiver_province,
-        city=order.receiver_city,
-        district=order.receiver_district,
-        detail=None,
-    )
-
-
-def receiver_reveal_for_carrier(order: Order) -> dict:
-    """The receiver in full for the carrier's request (decrypted here, audited as
-    ``carrier_order``)."""
-    from waybill_console.crypto import reveal
-    from waybill_console.tenancy import Actor
-
-    values = reveal(
-        order,
-        ["receiver_name", "receiver_phone", "receiver_detail"],
-        actor=Actor.system(shop=order.shop),
-        purpose="carrier_order",
-    )
-    return {
-        "name": values["receiver_name"],
-        "phone": values["receiver_phone"],
-        "detail": values["receiver_detail"],
-    }
 
 
 def obtain(

@@ -34,8 +34,8 @@ from waybills.services.draw import (
     commit_or_release,
     lost_race,
     obtain,
-    receiver_of,
 )
+from waybills.services.receiver import receiver_of
 from waybills.services.resolve import live_waybills, resolve_subscription
 from waybills.services.settle import ON_BEHALF_PACKAGE_BASE, next_on_behalf_no
 
