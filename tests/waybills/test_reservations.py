@@ -178,3 +178,23 @@ def test_a_draw_waiting_on_a_locked_order_does_not_hold_the_service_for_others(s
     assert results["held"].created
     assert _balance(sub) == 8
     assert ledger_check() == []
+
+
+def test_a_sandbox_draw_is_one_statement_with_nothing_left_to_settle(shop_a):
+    """The sandbox issues without a network call: the quota is drawn and the numbers
+    committed by one statement, so no reservation is kept and the sandbox records
+    nothing; the balance, the ledger and the counters agree all the same."""
+    sub = open_service(shop_a, balance=10)
+    orders = [make_order(shop_a) for _ in range(3)]
+    actor = main_actor(shop_a)
+
+    assert waybill_allocate(actor=actor, order=orders[0].pk, subscription=sub.pk).created
+    results = waybill_allocate_many(actor=actor, orders=orders[1:], subscription=sub.pk)
+
+    assert all(r["ok"] and r["created"] for r in results)
+    assert not Reservation.objects.exists() and not SandboxShipment.objects.exists()
+    assert _balance(sub) == 7 and sub.allocated_total == 3
+    drawn = LedgerEntry.objects.filter(subscription=sub, kind="allocation").order_by("id")
+    assert [(e.amount, e.balance_after) for e in drawn] == [(-1, 9), (-2, 7)]
+    assert Waybill.objects.filter(order__in=orders, subscription=sub).count() == 3
+    assert ledger_check() == []
