@@ -29,7 +29,9 @@ from events.types import event_type
 
 logger = logging.getLogger("events.outbox")
 
-_SUBS_KEY = "events:subs:{}"
+#: JSON text, written and read with the cache's own client (``v2``: the release before
+#: stored pickled values through Django's cache API under ``events:subs:``)
+_SUBS_KEY = "events:subs:v2:{}"
 _SUBS_TTL = 300
 _KICK_KEY = "events:kick"
 
@@ -70,7 +72,10 @@ def subscriptions(shop_id: int) -> frozenset[str]:
     except Exception:  # the cache down: ask the database
         held = None
     if held is not None:
-        return frozenset(json.loads(held))
+        try:
+            return frozenset(json.loads(held))
+        except (ValueError, TypeError):  # not ours to read (another release's format)
+            logger.warning("events: unreadable subscriptions of shop %s in the cache", shop_id)
     types: set[str] = set()
     for wanted in Endpoint.objects.filter(shop_id=shop_id, is_enabled=True).values_list(
         "event_types", flat=True
