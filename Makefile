@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
+# test processes (pytest-xdist); 0 runs the suite in one process
+TEST_WORKERS ?= 2
 
 .PHONY: run test services services-down lint format bench load chromium translations clean audit \
 	fresh-runtime
@@ -67,7 +69,7 @@ format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .
 
 test: $(VENV)/.installed-dev chromium lint services translations
-	CHROMIUM=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
+	CHROMIUM=$(CHROMIUM) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # requirements.txt alone, in a throwaway virtualenv, starts web, worker and beat and runs a real
 # Celery job (.ci/run calls it before `make test`: the dev tools cannot hide a missing module)

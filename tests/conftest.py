@@ -42,6 +42,19 @@ def _workers_take_the_default_queue():
 
 
 @pytest.fixture(autouse=True)
+def _carrier_catalog(request):
+    """Every test that uses the database finds the migration's carrier catalog. A
+    transactional test flushes every table; run alone, pytest-django puts those last, but
+    a pytest-xdist worker runs them between other files' tests."""
+    if request.node.get_closest_marker("django_db") is None and not (
+        {"db", "transactional_db"} & set(request.fixturenames)
+    ):
+        return
+    request.getfixturevalue("_django_db_helper")
+    ensure_carrier_catalog()
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     """Each test starts in the site's default language: a request in English (the test
     client runs it in this thread) must not leave English active for the next test."""

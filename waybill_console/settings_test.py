@@ -4,6 +4,13 @@ import os
 
 os.environ.setdefault("WBC_TESTING", "1")
 os.environ.setdefault("REDIS_DB_BASE", "10")  # broker 10, results 11, cache 12
+# pytest-xdist's workers (gw0, gw1…): each its own Redis range, 16 apart (pytest-django
+# gives each its own test database, test_…_gw0); set in the environment, so the worker and
+# server processes a test starts take the same
+_XDIST = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _XDIST.startswith("gw") and "WBC_XDIST_BASE" not in os.environ:
+    os.environ["WBC_XDIST_BASE"] = os.environ["REDIS_DB_BASE"]
+    os.environ["REDIS_DB_BASE"] = str(int(os.environ["REDIS_DB_BASE"]) + 16 * int(_XDIST[2:]))
 
 from waybill_console.settings import *  # noqa: F403
 

@@ -293,6 +293,7 @@ def deliveries_send(*, seconds: float | None = None) -> int:
     """Post what is due, ``WEBHOOK_CONCURRENCY`` endpoints at a time, until nothing is due
     or ``seconds`` passed (then the task asks for itself again); the number posted."""
     deliver_kick_taken()
+    _deliver_later_taken()
     budget = seconds if seconds is not None else settings.WEBHOOK_SEND_SECONDS
     stop_at = time.monotonic() + budget
     threads = max(1, settings.WEBHOOK_CONCURRENCY)
@@ -306,6 +307,7 @@ def deliveries_send(*, seconds: float | None = None) -> int:
     return sent
 
 
+_LATER_KEY = "events:deliver-later"
 _NEXT = """
 SELECT min(greatest(d.next_attempt_at, coalesce(e.retry_at, d.next_attempt_at)))
 FROM events_delivery d JOIN events_endpoint e ON e.id = d.endpoint_id
@@ -325,7 +327,7 @@ def _deliver_at_next_due() -> None:
         return
     wait = max(0.0, wait)
     try:  # one scheduled run at a time
-        if not cache.add("events:deliver-later", 1, timeout=int(wait) + 1):
+        if not cache.add(_LATER_KEY, 1, timeout=int(wait) + 1):
             return
     except Exception:
         return
@@ -335,6 +337,16 @@ def _deliver_at_next_due() -> None:
         deliver.apply_async(countdown=wait + 0.05, retry=False)
     except Exception:
         logger.warning("events: retry not scheduled; the sweep will send")
+
+
+def _deliver_later_taken() -> None:
+    """A send starts: the run scheduled for the next retry (if this is it) is under way, so
+    the next one may be scheduled when this send ends (a retry failing again within the
+    key's life was else left to beat's sweep)."""
+    try:
+        cache.delete(_LATER_KEY)
+    except Exception:
+        logger.warning("events: cache unavailable; the sweep sends")
 
 
 def deliveries_expire(*, now: datetime | None = None) -> int:

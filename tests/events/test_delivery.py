@@ -217,3 +217,33 @@ def test_old_events_are_purged_with_their_logs_but_never_one_still_being_deliver
     assert set(Event.objects.values_list("pk", flat=True)) == {pending.pk, recent.pk}
     assert not Notification.objects.filter(event_id=old.pk).exists()
     assert Delivery.objects.filter(endpoint=ep).count() == 2
+
+
+def _queued(queue: str) -> int:
+    from waybill_console.celery import app
+
+    with app.connection_for_write() as conn:
+        return conn.default_channel.client.llen(queue)
+
+
+def test_a_send_under_way_lets_the_next_retry_be_scheduled(receiver, settings):
+    """The run scheduled for a retry starts: if it fails again, the retry after it is
+    scheduled too (the "one scheduled run at a time" mark belongs to the run under way),
+    not left to beat's sweep."""
+    from waybill_console.celery import app
+
+    settings.WEBHOOK_RETRY_SCHEDULE = [2, 2, 2]
+    receiver.script = [500, 500]
+    shop = make_shop()
+    endpoint(shop, receiver.url)
+    emit(shop.id, "quota.low", QUOTA_LOW)
+    events_dispatch()
+    before = _queued("events")
+    try:
+        deliveries_send(seconds=5)  # the first attempt fails: its retry is scheduled
+        assert _queued("events") == before + 1
+        deliveries_send(seconds=5)  # the scheduled run (nothing due yet) ends: again
+        assert _queued("events") == before + 2
+    finally:
+        with app.connection_for_write() as conn:
+            conn.default_channel.client.delete("events")
