@@ -12,7 +12,7 @@ if _XDIST.startswith("gw") and "WBC_XDIST_BASE" not in os.environ:
     os.environ["WBC_XDIST_BASE"] = os.environ["REDIS_DB_BASE"]
     os.environ["REDIS_DB_BASE"] = str(int(os.environ["REDIS_DB_BASE"]) + 16 * int(_XDIST[2:]))
 
-from waybill_console.settings import *  # noqa: F403
+from waybill_console.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
