@@ -69,7 +69,7 @@ format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .
 
 test: $(VENV)/.installed-dev chromium lint services translations
-	CHROMIUM=$(CHROMIUM) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	CHROMIUM=$(CHROMIUM) $(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # requirements.txt alone, in a throwaway virtualenv, starts web, worker and beat and runs a real
 # Celery job (.ci/run calls it before `make test`: the dev tools cannot hide a missing module)
