@@ -11,6 +11,11 @@ _XDIST = os.environ.get("PYTEST_XDIST_WORKER", "")
 if _XDIST.startswith("gw") and "WBC_XDIST_BASE" not in os.environ:
     os.environ["WBC_XDIST_BASE"] = os.environ["REDIS_DB_BASE"]
     os.environ["REDIS_DB_BASE"] = str(int(os.environ["REDIS_DB_BASE"]) + 16 * int(_XDIST[2:]))
+    if int(os.environ["REDIS_DB_BASE"]) + 2 > 63:  # the private Redis has 64 databases
+        raise RuntimeError(
+            f"test worker {_XDIST}: Redis databases {os.environ['REDIS_DB_BASE']}+ are out of "
+            "range; lower REDIS_DB_BASE or TEST_WORKERS"
+        )
 
 from waybill_console.settings import *  # noqa: E402, F403
 

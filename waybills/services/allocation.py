@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -29,7 +29,7 @@ from waybill_console import rawsql
 from waybill_console.errors import AppError, NotFound, ValidationError
 from waybill_console.tenancy import Actor
 from waybills.errors import MultiPackageNotSupported, OrderNotAllocatable
-from waybills.models import LIVE_STATUSES, AllocationException, Waybill
+from waybills.models import AllocationException, Waybill
 from waybills.services import rows as R
 from waybills.services.draw import Drawn, Package, commit_or_release, live_rows, obtain
 from waybills.services.receiver import receiver_of
@@ -40,6 +40,7 @@ from waybills.services.resolve import (  # noqa: F401 (the engine's figures, imp
     MAX_PACKAGES,
     MULTI_PACKAGE_CARRIERS,
     USABLE,
+    first_live_numbers,
     live_waybills,
     order_and_subscription,
     resolve_subscription,
@@ -308,7 +309,7 @@ def waybill_allocate_many(
         return [_fail(o.pk, err) for o in orders]
     gateway = gateway_for(sub.carrier.code)
     sender = R.sender_of(sub)
-    live = _first_numbers([o.pk for o in orders], shop.pk)
+    live = first_live_numbers([o.pk for o in orders], shop.pk)
     ready: list[Package] = []
     for order in orders:
         if order.shop_id != shop.pk:
@@ -328,25 +329,6 @@ def waybill_allocate_many(
         chunk = ready[start : start + CHUNK]
         results.update(_allocate_chunk(actor=actor, sub=sub, chunk=chunk, now=now))
     return [results[o.pk] for o in orders]
-
-
-_FIRST_NUMBERS_SQL = """
-SELECT order_id, waybill_no, sort_code FROM waybills_waybill
- WHERE order_id = ANY(%s::bigint[]) AND shop_id = %s::bigint AND status = ANY(%s::text[])
-   AND package_no = 1
-"""
-
-
-def _first_numbers(order_ids: list[int], shop_id: int) -> dict[int, tuple[str, str]]:
-    """The orders' live first numbers drawn by this shop: ``{order: (number, sort code)}``."""
-    with connection.cursor() as cur:
-        rawsql.execute_prepared(
-            cur,
-            "wbc_first_numbers",
-            _FIRST_NUMBERS_SQL,
-            [order_ids, shop_id, [st.value for st in LIVE_STATUSES]],
-        )
-        return {order_id: (number, sort_code) for order_id, number, sort_code in cur.fetchall()}
 
 
 def _allocate_chunk(

@@ -221,3 +221,23 @@ _LIVE_PROBE_SQL = (
     "SELECT 1 FROM waybills_waybill WHERE order_id = %s AND shop_id = %s AND status = ANY(%s) "
     "LIMIT 1"
 )
+
+
+_FIRST_NUMBERS_SQL = """
+SELECT order_id, waybill_no, sort_code FROM waybills_waybill
+ WHERE order_id = ANY(%s::bigint[]) AND shop_id = %s::bigint AND status = ANY(%s::text[])
+   AND package_no = 1
+"""
+
+
+def first_live_numbers(order_ids: list[int], shop_id: int) -> dict[int, tuple[str, str]]:
+    """The orders' live first numbers drawn by this shop, for many orders in one prepared
+    statement (a batch's probe): ``{order: (number, sort code)}``."""
+    with connection.cursor() as cur:
+        rawsql.execute_prepared(
+            cur,
+            "wbc_first_numbers",
+            _FIRST_NUMBERS_SQL,
+            [order_ids, shop_id, [st.value for st in LIVE_STATUSES]],
+        )
+        return {order_id: (number, sort_code) for order_id, number, sort_code in cur.fetchall()}
