@@ -172,7 +172,7 @@ def _run(args, results: Results) -> None:
         orders.run(args, results, seeding)
     cases = []
     if "single" in args.only:
-        cases += ["raw", "service"]
+        cases += ["raw", "service", "service_sql"]
     if "batch" in args.only:
         cases += ["raw_batch", "service_batch"]
     if "http" in args.only:

@@ -14,6 +14,9 @@ barrier to the last one finishing.
      then the service's own quota statement (``WITH q AS (UPDATE … RETURNING) INSERT
      ledger … SELECT FROM q``); ``COMMIT``.
 (b)  ``waybill_allocate`` per order (screening, sequence, transaction).
+(b0) (b)'s own statements, kept while the service ran for each order before the timed
+     part, then sent by bare psycopg2 exactly as the service sends them: (b)'s ceiling,
+     what it would reach if its Python cost nothing.
 (a') raw SQL in batches of 50: 50 ``nextval`` in one statement, one 50-row ``INSERT``,
      one ``UPDATE … FROM (VALUES …)`` of the orders, the exception records, 50 history
      lines in one ``INSERT``, one quota draw of 50, ``COMMIT``.
@@ -40,6 +43,8 @@ BATCH = 50
 #: the cases whose processes take their orders 50 at a time
 BATCHED = ("raw_batch", "service_batch", "http_bulk")
 TARGET_RATIO = 0.5
+#: the cases whose client processes take their numbers from a block of the sequence
+BLOCK_HOLDERS = ("service", "service_sql", "service_batch")
 HTTP_TARGET = 500
 
 
@@ -311,6 +316,92 @@ def _service(ctx: Context, first: int, last: int, start):
     return {"ok": ok, "errors": errors, "first_error": first_error}
 
 
+class _Captured(Exception):
+    """Raised in place of the service's draw statement once its text and values are kept."""
+
+
+def _service_statements(ctx: Context, orders: list) -> list[list[list[tuple[str, str, list]]]]:
+    """What ``waybill_allocate`` sends for each order, kept instead of sent: per order, its
+    round trips, each a list of prepared statements ``(name, sql, values)``: the reads it
+    makes through ``rawsql.execute_prepared`` (run: the service needs their answers to go
+    on) and its one draw round trip (the orders' lock and the commit, not run). The
+    numbers come from this process's block of the carrier's sequence, as in (b)."""
+    from waybill_console import rawsql
+    from waybills.services import waybill_allocate
+
+    actor, _ = _service_setup(ctx, orders[0].pk, orders[0].pk)
+    trips: list[list[tuple[str, str, list]]] = []
+    prepared, together = rawsql.execute_prepared, rawsql.execute_prepared_together
+
+    def keep_read(cursor, name, sql, params):
+        trips.append([(name, sql, list(params))])
+        prepared(cursor, name, sql, params)
+
+    def keep_draw(cursor, statements):
+        trips.append([(name, sql, list(params)) for name, sql, params in statements])
+        raise _Captured
+
+    rawsql.execute_prepared, rawsql.execute_prepared_together = keep_read, keep_draw
+    out = []
+    try:
+        for order in orders:
+            trips = []
+            try:
+                waybill_allocate(actor=actor, order=order, subscription=ctx.sub_id)
+            except _Captured:
+                out.append(trips)
+            else:
+                raise RuntimeError(f"order {order.pk}: the service did not take its local draw")
+    finally:
+        rawsql.execute_prepared, rawsql.execute_prepared_together = prepared, together
+    return out
+
+
+def _service_sql(ctx: Context, first: int, last: int, start):
+    """(b0) the service's own statements for each order (:func:`_service_statements`),
+    sent as the service sends them (prepared, generic plans, the draw's two statements in
+    one round trip outside a transaction) by bare psycopg2: what (b) would reach if its
+    Python cost nothing."""
+    import psycopg2
+
+    from shops.models import Order
+    from waybill_console import rawsql
+
+    orders = list(Order.objects.filter(pk__gte=first, pk__lte=last).order_by("pk"))
+    calls = _service_statements(ctx, orders)
+    conn = psycopg2.connect(**psycopg_kwargs(ctx.db, BENCH_DB))
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("SET plan_cache_mode = force_generic_plan")
+    names: set[str] = set()
+    sends = []  # per order: [(text, values)], one per round trip, the draw last
+    for trips in calls:
+        texts_values = []
+        for trip in trips:
+            texts, values = [], []
+            for name, sql, params in trip:
+                if name not in names:
+                    cur.execute(rawsql.prepare_sql(name, sql))
+                    names.add(name)
+                texts.append(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})")
+                values += params
+            texts_values.append(("; ".join(texts), values))
+        sends.append(texts_values)
+    ok = errors = 0
+    first_error = ""
+    start()
+    for order, trips in zip(orders, sends, strict=True):
+        for text, values in trips:
+            cur.execute(text, values)
+        if cur.fetchall():  # the draw's rows: the numbers it inserted
+            ok += 1
+        else:
+            errors += 1
+            first_error = first_error or f"order {order.pk}: the draw inserted nothing"
+    conn.close()
+    return {"ok": ok, "errors": errors, "first_error": first_error}
+
+
 def _service_batch(ctx: Context, first: int, last: int, start):
     """(c) the service, 50 orders a call."""
     from waybills.services import waybill_allocate_many
@@ -334,6 +425,7 @@ def _service_batch(ctx: Context, first: int, last: int, start):
 WORKERS = {
     "raw": _raw,
     "service": _service,
+    "service_sql": _service_sql,
     "raw_batch": _raw_batch,
     "service_batch": _service_batch,
 }
@@ -426,7 +518,7 @@ def run_processes(
         profile="".join(r["profile"] for r in reports),
         warmup=sum(r.get("warmup", 0) for r in reports),
         cpu=watch.line(sum(r["ok"] for r in reports), sum(r["cpu"] for r in reports)),
-        block_holders=len(slices) if kind in ("service", "service_batch") else 0,
+        block_holders=len(slices) if kind in BLOCK_HOLDERS else 0,
     )
 
 
@@ -465,6 +557,7 @@ def prepare(args, cases: list[str]) -> Setup:
     counts = {
         "raw": args.allocations,
         "service": args.allocations,
+        "service_sql": args.allocations,
         "raw_batch": args.batch_allocations,
         "service_batch": args.batch_allocations,
         "http": args.http_requests + args.http_warmup * args.processes,
@@ -550,6 +643,7 @@ def _screens(sub, template_ids: list[int]) -> dict:
 LABELS = {
     "raw": "(a) raw SQL, single",
     "service": "(b) service, single",
+    "service_sql": "(b0) (b)'s statements alone",
     "raw_batch": "(a') raw SQL, batches of 50",
     "service_batch": "(c) service, batches of 50",
     "http": "(d) HTTP API (gunicorn)",
@@ -596,7 +690,9 @@ def run(args, results: Results, cases: list[str]) -> Setup:
 
     for kind, outcome in outcomes.items():
         row = results.add("allocation", LABELS[kind], outcome.rate, "/s")
-        if kind == "service":
+        if kind == "service_sql":
+            row.ratio = ratio(outcome, raw)
+        elif kind == "service":
             row.ratio = ratio(outcome, raw)
             row.target = f"≥ {TARGET_RATIO:.0%} of (a)"
             if raw:

@@ -190,16 +190,20 @@ def execute_prepared(cursor, name: str, sql: str, params: list) -> None:
     if _GENERIC_PLANS not in names and not db.in_atomic_block:
         cursor.execute("SET plan_cache_mode = force_generic_plan")
         names.add(_GENERIC_PLANS)
-    _prepare(cursor, names, name, sql, len(params))
+    _prepare(cursor, names, name, sql)
     placeholders = ", ".join(["%s"] * len(params))
     cursor.execute(f"EXECUTE {name} ({placeholders})", params)
 
 
-def _prepare(cursor, names: set[str], name: str, sql: str, count: int) -> None:
+def prepare_sql(name: str, sql: str) -> str:
+    """``PREPARE name AS …`` for ``sql``, its ``%s`` placeholders numbered ``$1, $2…``."""
+    counter = iter(range(1, sql.count("%s") + 1))
+    return f"PREPARE {name} AS {_PLACEHOLDER.sub(lambda _m: f'${next(counter)}', sql)}"
+
+
+def _prepare(cursor, names: set[str], name: str, sql: str) -> None:
     if name not in names:
-        counter = iter(range(1, count + 1))
-        server_sql = _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", sql)
-        cursor.execute(f"PREPARE {name} AS {server_sql}")
+        cursor.execute(prepare_sql(name, sql))
         names.add(name)
 
 
@@ -218,7 +222,7 @@ def execute_prepared_together(cursor, statements: list[tuple[str, str, list]]) -
         names.add(_GENERIC_PLANS)
     texts, values = [], []
     for name, sql, params in statements:
-        _prepare(cursor, names, name, sql, len(params))
+        _prepare(cursor, names, name, sql)
         texts.append(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})")
         values += params
     cursor.execute("; ".join(texts), values)
