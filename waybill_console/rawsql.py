@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from functools import lru_cache
+from itertools import count
 
 from django.db import connection
 from django.db import models as m
@@ -197,7 +198,7 @@ def execute_prepared(cursor, name: str, sql: str, params: list) -> None:
 
 def prepare_sql(name: str, sql: str) -> str:
     """``PREPARE name AS …`` for ``sql``, its ``%s`` placeholders numbered ``$1, $2…``."""
-    counter = iter(range(1, sql.count("%s") + 1))
+    counter = count(1)
     return f"PREPARE {name} AS {_PLACEHOLDER.sub(lambda _m: f'${next(counter)}', sql)}"
 
 
